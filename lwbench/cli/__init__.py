@@ -1,0 +1,80 @@
+"""The `lwbench` command. One module per command under lwbench/cli/, each with `register(app)`.
+
+Start-up stays fast: no torch, pandas or fvcore import here or at the top of any command module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot")
+
+app = typer.Typer(
+    name="lwbench",
+    help="Exact params, madds (multiply-adds) and mac (memory access cost) of lightweight CNNs, per layer, "
+    "beside measured latency on CPU, GPU and ARM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register() -> None:
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"lwbench.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"lwbench.cli.{name}":
+                continue  # command not part of this build
+            raise
+        mod.register(app)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from lwbench import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: known errors become one line on stderr and exit code 2 (LWBENCH_DEBUG=1: traceback)."""
+    import click
+
+    from lwbench.errors import LwbenchError
+
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="lwbench")
+        return rv if isinstance(rv, int) else 0
+    except LwbenchError as e:
+        if os.environ.get("LWBENCH_DEBUG"):
+            raise
+        print(f"lwbench: error: {e}", file=sys.stderr)
+        return 2
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Abort:
+        print("lwbench: aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("lwbench: interrupted (rows already written are kept)", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())

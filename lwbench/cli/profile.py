@@ -1,0 +1,67 @@
+"""`lwbench profile`: per-layer params, madds (multiply-adds) and mac (memory access cost)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from lwbench.cli.common import BatchOpt, DType, DTypeOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+
+
+def profile(
+    nets: Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)] = None,
+    width: WidthOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.float32,
+    fold_bn: Annotated[bool, typer.Option("--fold-bn", help="Report BN folded into the preceding conv.")] = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")] = False,
+) -> None:
+    """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
+    from lwbench.count import count
+    from lwbench.errors import InputError
+    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.spec import load
+    from lwbench.spec.zoo import index
+
+    names = list(nets or [])
+    if all_:
+        names += [n for n in index() if n not in names]
+        summary = True
+    if not names:
+        raise InputError("profile: name at least one network (or --all); `lwbench list` shows the zoo")
+    profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
+    kind = infer_format(fmt.value if fmt else None, output)
+    if summary:
+        rows = [p.summary() for p in profiles]
+        if kind == "table":
+            from lwbench.report.tables import summary_table
+
+            console().print(summary_table(rows, f"{len(rows)} networks"))
+            return
+        text = {"csv": to_csv, "md": to_markdown, "json": to_json}[kind](rows)
+        emit(text, output)
+        return
+    if kind == "table":
+        from lwbench.report.tables import profile_table
+
+        con = console()
+        for p in profiles:
+            con.print(profile_table(p))
+        return
+    if kind == "json":
+        docs = [p.to_dict() for p in profiles]
+        emit(to_json(docs[0] if len(docs) == 1 else docs), output)
+    elif kind == "csv":
+        emit(to_csv([asdict(r) for p in profiles for r in p.layers]), output)
+    else:
+        emit("\n".join(to_markdown([asdict(r) for r in p.layers], p.model) for p in profiles), output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("profile")(profile)

@@ -1,0 +1,176 @@
+"""Walk the IR with the cost rules: exact per-layer params, madds and memory access cost.
+
+madds: multiply-adds (one multiply-add = 1; the papers' "FLOPs").
+mac: memory access cost as ShuffleNet V2 (Sec. 2) defines it: feature-map elements read and written plus
+weights read. With batch N: mac = N·(inputs + outputs) + params + buffers (weights are read once per batch).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from math import prod
+
+from lwbench.errors import InputError, suggest
+from lwbench.ir import Net, fmt_shape
+from lwbench.ops import get_op
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+TOTAL_KEYS = ("params", "madds", "mac_elems", "mac_bytes", "out_elems")
+
+
+@dataclass
+class LayerRow:
+    """One layer's counts. All figures for the whole batch, except params."""
+
+    model: str
+    layer: str
+    kind: str
+    category: str
+    in_shape: str
+    out_shape: str
+    params: int
+    madds: int
+    mac_elems: int
+    mac_bytes: int
+    out_elems: int
+    note: str = ""
+
+
+@dataclass
+class Profile:
+    model: str
+    input: str
+    batch: int
+    dtype: str
+    layers: list[LayerRow]
+    bn_policy: str = "separate"
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(getattr(r, k) for r in self.layers) for k in TOTAL_KEYS}
+
+    def _group(self, attr: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = defaultdict(lambda: {"layers": 0, **{k: 0 for k in TOTAL_KEYS}})
+        for r in self.layers:
+            g = out[getattr(r, attr)]
+            g["layers"] += 1
+            for k in TOTAL_KEYS:
+                g[k] += getattr(r, k)
+        return dict(out)
+
+    def by_kind(self) -> dict[str, dict[str, int]]:
+        return self._group("kind")
+
+    def by_category(self) -> dict[str, dict[str, int]]:
+        return self._group("category")
+
+    def by_layer(self) -> dict[str, LayerRow]:
+        return {r.layer: r for r in self.layers}
+
+    def to_dict(self) -> dict:
+        """The JSON export schema (README: 'Export schema')."""
+        return {
+            "model": self.model,
+            "input": self.input,
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "bn_policy": self.bn_policy,
+            "totals": self.totals,
+            "madds_by_kind": {k: v["madds"] for k, v in self.by_kind().items()},
+            "mac_elems_by_kind": {k: v["mac_elems"] for k, v in self.by_kind().items()},
+            "layers": [asdict(r) for r in self.layers],
+        }
+
+    def summary(self) -> dict:
+        """One row for the whole network (the `--summary` / `--all` export)."""
+        row = {"model": self.model, "input": self.input, "batch": self.batch, "dtype": self.dtype,
+               "layers": len(self.layers), **self.totals}
+        for cat, v in sorted(self.by_category().items()):
+            row[f"madds_{cat.replace('/', '_').replace('-', '_')}"] = v["madds"]
+        return row
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(r) for r in self.layers])
+
+
+def _folded_bns(net: Net) -> dict[str, str]:
+    """BN node -> the conv/linear it folds into (the BN's sole producer, whose output only the BN reads)."""
+    consumers: dict[str, int] = defaultdict(int)
+    for n in net.nodes:
+        for r in n.inputs:
+            consumers[r.node] += 1
+    kinds = {n.name: n.op for n in net.nodes}
+    out = {}
+    for n in net.nodes:
+        src = n.inputs[0].node
+        if n.op == "batchnorm" and kinds.get(src) in ("conv2d", "linear") and consumers[src] == 1:
+            out[n.name] = src
+    return out
+
+
+def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = False) -> Profile:
+    """Per-layer params, madds, mac (elements and bytes) of a Net, for `batch` images of `dtype`."""
+    if dtype not in DTYPE_BYTES:
+        raise InputError(f"--dtype: expected one of {', '.join(DTYPE_BYTES)}{suggest(dtype, DTYPE_BYTES)}, got {dtype}")
+    if batch < 1:
+        raise InputError(f"--batch: expected a positive integer, got {batch}")
+    nbytes = DTYPE_BYTES[dtype]
+    folded = _folded_bns(net) if fold_bn else {}
+    gains_bias = {conv for conv in folded.values()}
+    rows = []
+    for n in net.nodes:
+        if n.name in folded:
+            continue
+        op = get_op(n.op)
+        c = op.cost(n.attrs, n.in_shapes, n.out_shapes)
+        params, note = c.params, ""
+        if n.name in gains_bias and not n.attrs.get("bias"):
+            params += n.out_shape[0]
+            note = "bn folded in (+bias)"
+        weights = params + c.buffers
+        mac = batch * (c.act_in + c.act_out) + weights
+        rows.append(LayerRow(
+            model=net.name, layer=n.name, kind=n.op,
+            category=op.category(n.attrs, n.in_shapes, n.out_shapes),
+            in_shape="+".join(fmt_shape(s) for s in n.in_shapes),
+            out_shape="+".join(fmt_shape(s) for s in n.out_shapes),
+            params=params, madds=batch * c.madds, mac_elems=mac, mac_bytes=mac * nbytes,
+            out_elems=batch * sum(prod(s) for s in n.out_shapes) if not op.free else 0, note=note,
+        ))
+    return Profile(model=net.name, input=fmt_shape(net.input_shape), batch=batch, dtype=dtype, layers=rows,
+                   bn_policy="folded into the preceding conv" if fold_bn else "separate", source=net.source)
+
+
+def check_expect(net: Net, profile: Profile | None = None) -> list[str]:
+    """Compare a Net's `expect:` figures with its counts; returns one message per mismatch.
+
+    `params` / `madds` are exact. `params_m` / `madds_m` (millions) and `madds_b` (billions) are a paper's
+    rounded figures: they hold within one unit of their last printed digit.
+    """
+    p = profile or count(net)
+    tot = p.totals
+    bad = []
+    for key, want in net.expect.items():
+        if key in ("source", "notes", "doc"):
+            continue
+        base, _, unit = key.partition("_")
+        if base not in ("params", "madds") or unit not in ("", "m", "b"):
+            bad.append(f"{net.name}: expect.{key}: unknown figure (params, madds, params_m, madds_m, madds_b)")
+            continue
+        got = tot[base]
+        if unit == "":
+            if got != want:
+                bad.append(f"{net.name}: {base} {got:,} != expected {want:,}")
+            continue
+        scale = 1e6 if unit == "m" else 1e9
+        text = repr(want)
+        digits = len(text.split(".")[1]) if "." in text else 0
+        tol = 10.0 ** -digits
+        if abs(got / scale - want) > tol + 1e-9:
+            bad.append(f"{net.name}: {base} {got / scale:.4f}{unit.upper()} != paper {want}{unit.upper()} (±{tol:g})")
+    return bad

@@ -1,0 +1,394 @@
+"""Built-in op kinds. Each entry: attributes, shape inference, cost rule, torch builder.
+
+Cost conventions (see lwbench/ops/registry.py `Cost`):
+- madds count the multiply-adds of conv and linear only (the papers' "FLOPs"); bias adds are not counted,
+  as in the papers, TF-slim's table and fvcore.
+- every op that touches memory reads its inputs and writes its output (ShuffleNet V2's MAC), so
+  activations, batch norm, pooling, add, mul, concat, split and shuffle have zero madds and non-zero mac.
+- flatten, dropout (inference) and identity are views/no-ops: free, on purpose.
+"""
+
+from __future__ import annotations
+
+from math import ceil, floor, prod
+
+from lwbench.ops.registry import Attr, Cost, OpDef, ShapeError, register
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _fmap(shapes, op: str) -> tuple[int, int, int]:
+    s = shapes[0]
+    if len(s) != 3:
+        raise ShapeError("", f"{op} needs a CxHxW feature map, got {'x'.join(map(str, s))}")
+    return s
+
+
+def _out_len(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
+    """torch's output length of conv/pool along one axis."""
+    span = size + 2 * p - d * (k - 1) - 1
+    n = (ceil(span / s) if ceil_mode else floor(span / s)) + 1
+    if ceil_mode and (n - 1) * s >= size + p:
+        n -= 1
+    return n
+
+
+def _window(attrs, shapes, op, default_stride=None, ceil_mode=False):
+    c, h, w = _fmap(shapes, op)
+    k = _pair(attrs["kernel"])
+    s = _pair(attrs["stride"] if attrs["stride"] is not None else (default_stride or 1))
+    d = _pair(attrs.get("dilation", 1))
+    p = attrs.get("padding")
+    p = _pair(p) if p is not None else (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+    for name, v in (("kernel", k), ("stride", s), ("dilation", d)):
+        if min(v) < 1:
+            raise ShapeError(name, f"must be at least 1, got {v if v[0] != v[1] else v[0]}")
+    if min(p) < 0:
+        raise ShapeError("padding", f"must not be negative, got {p[0]}")
+    oh, ow = (_out_len(x, k[i], s[i], p[i], d[i], ceil_mode) for i, x in enumerate((h, w)))
+    if oh < 1 or ow < 1:
+        raise ShapeError("kernel", f"window {k[0]}x{k[1]} does not fit the {h}x{w} input")
+    return c, h, w, k, s, p, d, oh, ow
+
+
+def _same(attrs, shapes):
+    return [shapes[0]]
+
+
+def _elementwise_cost(attrs, ins, outs):
+    return Cost(act_in=sum(prod(s) for s in ins), act_out=sum(prod(s) for s in outs))
+
+
+def _free_cost(attrs, ins, outs):
+    return Cost()
+
+
+def _cat(name):
+    return lambda attrs, ins, outs: name
+
+
+# ---------------------------------------------------------------- conv2d
+def _conv_infer(attrs, shapes):
+    c, h, w, k, s, p, d, oh, ow = _window(attrs, shapes, "conv2d")
+    out, g = attrs["out"], attrs["groups"]
+    if out < 1:
+        raise ShapeError("out", f"must be a positive channel count, got {out}")
+    if g < 1 or c % g:
+        raise ShapeError("groups", f"must divide in-channels {c}, got {g}")
+    if out % g:
+        raise ShapeError("groups", f"must divide out-channels {out}, got {g}")
+    return [(out, oh, ow)]
+
+
+def _conv_cost(attrs, ins, outs):
+    cin, cout, g = ins[0][0], outs[0][0], attrs["groups"]
+    kh, kw = _pair(attrs["kernel"])
+    weights = cout * (cin // g) * kh * kw
+    bias = cout if attrs["bias"] else 0
+    return Cost(
+        params=weights + bias,
+        madds=prod(outs[0]) * (cin // g) * kh * kw,
+        act_in=prod(ins[0]),
+        act_out=prod(outs[0]),
+    )
+
+
+def _conv_category(attrs, ins, outs):
+    if attrs["groups"] == ins[0][0] and attrs["groups"] > 1:
+        return "depthwise"
+    if _pair(attrs["kernel"]) == (1, 1):
+        return "pointwise"
+    return "conv"
+
+
+def _conv_build(attrs, ins):
+    import torch.nn as nn
+
+    k = _pair(attrs["kernel"])
+    d = _pair(attrs["dilation"])
+    p = attrs["padding"]
+    p = _pair(p) if p is not None else (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+    return nn.Conv2d(ins[0][0], attrs["out"], k, _pair(attrs["stride"]), p, d, attrs["groups"], attrs["bias"])
+
+
+register(OpDef(
+    kind="conv2d",
+    attrs={
+        "out": Attr("int", doc="output channels"),
+        "kernel": Attr("pair", 1),
+        "stride": Attr("pair", 1),
+        "padding": Attr("pair", None, doc="default: dilation·(kernel−1)//2 ('same' for odd kernels)"),
+        "dilation": Attr("pair", 1),
+        "groups": Attr("int", 1, doc="1 dense; in-channels for depthwise"),
+        "bias": Attr("bool", True, doc="as torch: true unless said"),
+    },
+    infer=_conv_infer, cost=_conv_cost, build=_conv_build, category=_conv_category,
+    doc="2-D convolution (dense, grouped, depthwise, dilated). madds = Hout·Wout·Cout·(Cin/g)·kh·kw.",
+))
+
+
+# ---------------------------------------------------------------- linear
+def _linear_infer(attrs, shapes):
+    s = shapes[0]
+    if len(s) != 1:
+        raise ShapeError("", f"linear needs a flat input (add a flatten), got {'x'.join(map(str, s))}")
+    if attrs["out"] < 1:
+        raise ShapeError("out", f"must be positive, got {attrs['out']}")
+    return [(attrs["out"],)]
+
+
+def _linear_cost(attrs, ins, outs):
+    fin, fout = ins[0][0], outs[0][0]
+    return Cost(params=fin * fout + (fout if attrs["bias"] else 0), madds=fin * fout, act_in=fin, act_out=fout)
+
+
+def _linear_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.Linear(ins[0][0], attrs["out"], attrs["bias"])
+
+
+register(OpDef(
+    kind="linear", attrs={"out": Attr("int"), "bias": Attr("bool", True)},
+    infer=_linear_infer, cost=_linear_cost, build=_linear_build, category=_cat("linear"),
+    doc="Fully connected layer. madds = in·out.",
+))
+
+
+# ---------------------------------------------------------------- batch norm
+def _bn_cost(attrs, ins, outs):
+    c = ins[0][0]
+    return Cost(params=2 * c, buffers=2 * c, act_in=prod(ins[0]), act_out=prod(outs[0]))
+
+
+def _bn_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.BatchNorm2d(ins[0][0], eps=attrs["eps"], momentum=attrs["momentum"])
+
+
+register(OpDef(
+    kind="batchnorm", attrs={"eps": Attr("float", 1e-5), "momentum": Attr("float", 0.1)},
+    infer=lambda a, s: [_fmap(s, "batchnorm")], cost=_bn_cost, build=_bn_build, category=_cat("element-wise"),
+    doc="Batch norm over channels: 2C params (γ, β) plus 2C running statistics read at inference.",
+    aliases=("bn",),
+))
+
+
+# ---------------------------------------------------------------- activations
+def _act(kind, module, doc, aliases=()):
+    def build(attrs, ins):
+        import torch.nn as nn
+
+        return getattr(nn, module)()
+
+    register(OpDef(kind=kind, attrs={}, infer=_same, cost=_elementwise_cost, build=build,
+                   category=_cat("element-wise"), doc=doc, aliases=aliases))
+
+
+_act("relu", "ReLU", "max(x, 0)")
+_act("relu6", "ReLU6", "min(max(x, 0), 6)")
+_act("hardswish", "Hardswish", "x·relu6(x+3)/6 (MobileNet V3 h-swish)", ("hswish",))
+_act("hardsigmoid", "Hardsigmoid", "relu6(x+3)/6 (MobileNet V3 h-sigmoid)", ("hsigmoid",))
+_act("sigmoid", "Sigmoid", "1/(1+e^-x)")
+_act("swish", "SiLU", "x·sigmoid(x) (EfficientNet swish = SiLU)", ("silu",))
+_act("tanh", "Tanh", "tanh(x)")
+
+
+# ---------------------------------------------------------------- pooling
+def _pool_infer(ceil_key=True):
+    def infer(attrs, shapes):
+        c, h, w, k, s, p, d, oh, ow = _window(attrs, shapes, "pool", attrs["kernel"], attrs["ceil_mode"])
+        return [(c, oh, ow)]
+
+    return infer
+
+
+def _maxpool_build(attrs, ins):
+    import torch.nn as nn
+
+    s = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+    return nn.MaxPool2d(_pair(attrs["kernel"]), _pair(s), _pair(attrs["padding"] or 0), ceil_mode=attrs["ceil_mode"])
+
+
+def _avgpool_build(attrs, ins):
+    import torch.nn as nn
+
+    s = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+    return nn.AvgPool2d(_pair(attrs["kernel"]), _pair(s), _pair(attrs["padding"] or 0),
+                        ceil_mode=attrs["ceil_mode"], count_include_pad=attrs["count_include_pad"])
+
+
+_POOL_ATTRS = {
+    "kernel": Attr("pair"),
+    "stride": Attr("pair", None, doc="default: kernel"),
+    "padding": Attr("pair", 0),
+    "ceil_mode": Attr("bool", False),
+}
+register(OpDef(
+    kind="maxpool", attrs=dict(_POOL_ATTRS), infer=_pool_infer(), cost=_elementwise_cost,
+    build=_maxpool_build, category=_cat("pooling"), doc="Max pooling (torch output-size rule, ceil_mode too).",
+))
+register(OpDef(
+    kind="avgpool", attrs={**_POOL_ATTRS, "count_include_pad": Attr("bool", True)}, infer=_pool_infer(),
+    cost=_elementwise_cost, build=_avgpool_build, category=_cat("pooling"), doc="Average pooling.",
+))
+
+
+def _gap_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.AdaptiveAvgPool2d(1)
+
+
+register(OpDef(
+    kind="global_avgpool", attrs={}, infer=lambda a, s: [(_fmap(s, "global_avgpool")[0], 1, 1)],
+    cost=_elementwise_cost, build=_gap_build, category=_cat("pooling"),
+    doc="Global average pooling to Cx1x1 (adds, not multiply-adds: 0 madds).", aliases=("gap",),
+))
+
+
+def _adaptive_infer(attrs, shapes):
+    c, _, _ = _fmap(shapes, "adaptive_avgpool")
+    oh, ow = _pair(attrs["output"])
+    if oh < 1 or ow < 1:
+        raise ShapeError("output", f"must be positive, got {attrs['output']}")
+    return [(c, oh, ow)]
+
+
+def _adaptive_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.AdaptiveAvgPool2d(_pair(attrs["output"]))
+
+
+register(OpDef(
+    kind="adaptive_avgpool", attrs={"output": Attr("pair")}, infer=_adaptive_infer, cost=_elementwise_cost,
+    build=_adaptive_build, category=_cat("pooling"), doc="Adaptive average pooling to a fixed HxW.",
+))
+
+
+# ---------------------------------------------------------------- free ops
+def _flatten_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.Flatten(1)
+
+
+def _identity_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.Identity()
+
+
+def _dropout_build(attrs, ins):
+    import torch.nn as nn
+
+    return nn.Dropout(attrs["p"])
+
+
+register(OpDef(
+    kind="flatten", attrs={}, infer=lambda a, s: [(prod(s[0]),)], cost=_free_cost, build=_flatten_build,
+    category=_cat("other"), free=True, doc="A view: free.",
+))
+register(OpDef(
+    kind="dropout", attrs={"p": Attr("float", 0.5)}, infer=_same, cost=_free_cost, build=_dropout_build,
+    category=_cat("other"), free=True, doc="Identity at inference: free.",
+))
+register(OpDef(
+    kind="identity", attrs={}, infer=_same, cost=_free_cost, build=_identity_build,
+    category=_cat("other"), free=True, doc="No-op: free.",
+))
+
+
+# ---------------------------------------------------------------- merges, split, shuffle
+def _fmt(s):
+    return "x".join(map(str, s))
+
+
+def _add_infer(attrs, shapes):
+    if any(s != shapes[0] for s in shapes):
+        raise ShapeError("", f"add needs equal shapes, got {' and '.join(_fmt(s) for s in shapes)}")
+    return [shapes[0]]
+
+
+def _mul_infer(attrs, shapes):
+    a, b = shapes
+    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        raise ShapeError("", f"mul needs broadcastable shapes, got {_fmt(a)} and {_fmt(b)}")
+    return [tuple(max(x, y) for x, y in zip(a, b))]
+
+
+def _concat_infer(attrs, shapes):
+    rest = {s[1:] for s in shapes}
+    if len(rest) != 1:
+        raise ShapeError("", f"concat needs equal spatial sizes, got {', '.join(_fmt(s) for s in shapes)}")
+    return [(sum(s[0] for s in shapes), *shapes[0][1:])]
+
+
+def _merge_build(cls_name):
+    def build(attrs, ins):
+        from lwbench.ops import modules
+
+        return getattr(modules, cls_name)()
+
+    return build
+
+
+register(OpDef(
+    kind="add", attrs={}, infer=_add_infer, cost=_elementwise_cost, build=_merge_build("Add"),
+    category=_cat("element-wise"), inputs="many", doc="Element-wise sum of the branches (residual).",
+))
+register(OpDef(
+    kind="mul", attrs={}, infer=_mul_infer, cost=_elementwise_cost, build=_merge_build("Mul"),
+    category=_cat("element-wise"), inputs="many", doc="Element-wise product with broadcasting (SE gating).",
+))
+register(OpDef(
+    kind="concat", attrs={}, infer=_concat_infer, cost=_elementwise_cost, build=_merge_build("Concat"),
+    category=_cat("concat/split"), inputs="many", doc="Channel concatenation: reads all inputs, writes one.",
+))
+
+
+def _split_infer(attrs, shapes):
+    c, *rest = shapes[0]
+    sizes = attrs["sizes"]
+    if any(x < 1 for x in sizes) or sum(sizes) != c:
+        raise ShapeError("sizes", f"must be positive and sum to in-channels {c}, got {list(sizes)}")
+    return [(x, *rest) for x in sizes]
+
+
+def _split_build(attrs, ins):
+    from lwbench.ops import modules
+
+    return modules.Split(list(attrs["sizes"]))
+
+
+register(OpDef(
+    kind="split", attrs={"sizes": Attr("ints")}, infer=_split_infer, cost=_elementwise_cost, build=_split_build,
+    category=_cat("concat/split"),
+    doc="Channel split (ShuffleNet V2). Counted as read + write of the input, as the paper's MAC does; "
+        "torch makes views, so the real cost appears in whatever reads them.",
+))
+
+
+def _shuffle_infer(attrs, shapes):
+    c = shapes[0][0]
+    g = attrs["groups"]
+    if g < 1 or c % g:
+        raise ShapeError("groups", f"must divide in-channels {c}, got {g}")
+    return [shapes[0]]
+
+
+def _shuffle_build(attrs, ins):
+    from lwbench.ops import modules
+
+    return modules.ChannelShuffle(attrs["groups"])
+
+
+register(OpDef(
+    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_elementwise_cost,
+    build=_shuffle_build, category=_cat("shuffle"), doc="Channel shuffle (ShuffleNet): a transpose copy.",
+    aliases=("channel_shuffle",),
+))

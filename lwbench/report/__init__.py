@@ -1,0 +1,1 @@
+"""Rows -> tables and files. Formatting of numbers (K/M/G) happens here and only here."""

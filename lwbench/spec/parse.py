@@ -1,0 +1,392 @@
+"""YAML network -> Net (IR): block expansion, repeats, branches, width/resolution scaling, shape inference.
+
+One pass walks the YAML tree with the current tensor in hand, so `$in` (channels entering a layer) is
+always known, and each node gets its shapes as it is made. Pure Python: no torch here.
+See configs/README.md for the format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from lwbench.errors import ConfigError, UnknownNameError, suggest
+from lwbench.ir import Net, Node, Ref, Shape
+from lwbench.ops import REQUIRED, ShapeError, get_op
+from lwbench.ops.registry import Attr
+from lwbench.spec.expr import BASE_FUNCS, BareNameError, ExprError, evaluate, make_divisible
+from lwbench.spec.yamlio import line_of, read_yaml
+
+TOP_KEYS = ("name", "family", "source", "notes", "input", "params", "channels", "variants", "expect",
+            "blocks", "layers")
+FORMS = ("op", "block", "layers", "parallel")
+COMMON = ("name", "if", "repeat", "first")
+MERGES = ("add", "mul", "concat")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+RESERVED_PARAMS = ("in", "in_size", "width", "resolution")
+
+
+def _round_rules():
+    return {
+        "make_divisible": lambda v, r: make_divisible(v, r.get("divisor", 8), r.get("min_value"), r.get("min_ratio", 0.9)),
+        "floor": lambda v, r: max(int(r.get("min_value") or 1), math.floor(v)),
+        "ceil": lambda v, r: max(int(r.get("min_value") or 1), math.ceil(v)),
+        "round": lambda v, r: max(int(r.get("min_value") or 1), round(v)),
+    }
+
+
+class _Compiler:
+    def __init__(self, file: str, doc: dict, env: dict, input_shape: Shape):
+        self.file = file
+        self.blocks = doc.get("blocks") or {}
+        self.env = env
+        self.nodes: list[Node] = []
+        self.shapes: dict[Ref, Shape] = {Ref("input"): input_shape}
+        self.names: set[str] = {"input"}
+        self.funcs = dict(BASE_FUNCS)
+        rule = doc.get("channels")
+        if rule is not None:
+            self.funcs["ch"] = self._channel_rule(rule)
+
+    # ------------------------------------------------------------ errors and values
+    def fail(self, key: str, expected: str, got=None, mapping=None, sub=None):
+        line = line_of(mapping, sub) if mapping is not None else None
+        raise ConfigError(self.file, key, expected, got, line)
+
+    def _channel_rule(self, rule):
+        if not isinstance(rule, dict):
+            self.fail("channels", "expected a mapping like {round: make_divisible, divisor: 8}", rule)
+        rules = _round_rules()
+        kind = rule.get("round", "make_divisible")
+        if kind not in rules:
+            self.fail("channels.round", f"expected one of {', '.join(rules)}{suggest(kind, rules)}", kind, rule, "round")
+        for k in rule:
+            if k not in ("round", "divisor", "min_value", "min_ratio", "doc"):
+                self.fail(f"channels.{k}", f"unknown key{suggest(k, ('round', 'divisor', 'min_value', 'min_ratio'))}",
+                          mapping=rule, sub=k)
+        width = self.env["width"]
+        fn = rules[kind]
+        return lambda c: fn(c * width, rule)
+
+    def expr(self, raw, env, key, mapping=None, sub=None):
+        """Evaluate a YAML value: strings are expressions over $names, other scalars pass through."""
+        if isinstance(raw, str):
+            try:
+                return evaluate(raw, env, self.funcs)
+            except ExprError as e:
+                self.fail(key, str(e), mapping=mapping, sub=sub)
+        if isinstance(raw, list):
+            return [self.expr(v, env, f"{key}[{i}]", mapping, sub) for i, v in enumerate(raw)]
+        return raw
+
+    def loose(self, raw, env, key, mapping=None, sub=None):
+        """Untyped value (block argument): an expression if it is one, else the plain string."""
+        if isinstance(raw, str):
+            try:
+                return evaluate(raw, env, self.funcs)
+            except BareNameError:
+                return raw
+            except ExprError as e:
+                self.fail(key, str(e), mapping=mapping, sub=sub)
+        return self.expr(raw, env, key, mapping, sub)
+
+    def typed(self, raw, attr: Attr, env, key, mapping, sub):
+        if raw is None and attr.default is None:
+            return None
+        if attr.kind == "str":
+            v = self.loose(raw, env, key, mapping, sub)
+            if attr.choices and v not in attr.choices:
+                self.fail(key, f"expected one of {', '.join(attr.choices)}{suggest(v, attr.choices)}", v, mapping, sub)
+            return v
+        v = self.expr(raw, env, key, mapping, sub)
+        if attr.kind == "int":
+            return self.as_int(v, key, mapping, sub)
+        if attr.kind == "pair":
+            if isinstance(v, (list, tuple)):
+                if len(v) != 2:
+                    self.fail(key, "expected an integer or a pair [h, w]", v, mapping, sub)
+                a, b = (self.as_int(x, key, mapping, sub) for x in v)
+                return a if a == b else (a, b)
+            return self.as_int(v, key, mapping, sub)
+        if attr.kind == "ints":
+            if not isinstance(v, (list, tuple)) or not v:
+                self.fail(key, "expected a list of integers", v, mapping, sub)
+            return tuple(self.as_int(x, key, mapping, sub) for x in v)
+        if attr.kind == "float":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self.fail(key, "expected a number", v, mapping, sub)
+            return float(v)
+        if attr.kind == "bool":
+            if not isinstance(v, bool):
+                self.fail(key, "expected true or false", v, mapping, sub)
+            return v
+        raise AssertionError(attr.kind)
+
+    def as_int(self, v, key, mapping=None, sub=None) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.fail(key, "expected an integer", v, mapping, sub)
+        if isinstance(v, float):
+            if not v.is_integer():
+                self.fail(key, "expected an integer (use round(), floor(), ceil() or ch())", v, mapping, sub)
+            v = int(v)
+        return v
+
+    # ------------------------------------------------------------ graph building
+    def add_node(self, name, op, attrs, inputs, key, mapping):
+        if name in self.names:
+            self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
+        in_shapes = [self.shapes[r] for r in inputs]
+        opdef = get_op(op)
+        try:
+            outs = opdef.infer(attrs, in_shapes)
+        except ShapeError as e:
+            k = f"{key}.{e.key}" if e.key else key
+            self.fail(k, str(e), mapping=mapping, sub=e.key or None)
+        self.names.add(name)
+        self.nodes.append(Node(name, op, attrs, list(inputs), in_shapes, outs, key))
+        for i, s in enumerate(outs):
+            self.shapes[Ref(name, i)] = s
+        return Ref(name, 0)
+
+    def local_env(self, env, x: Ref):
+        s = self.shapes[x]
+        return {**env, "in": s[0], "in_size": s[1] if len(s) == 3 else 1}
+
+    def seq(self, items, key, prefix, x: Ref, env, mapping=None, sub=None) -> Ref:
+        if items is None:
+            return x
+        if not isinstance(items, list):
+            self.fail(key, "expected a list of layers", type(items).__name__, mapping, sub)
+        for i, item in enumerate(items):
+            x = self.item(item, f"{key}[{i}]", prefix, x, env, str(i))
+        return x
+
+    def item(self, item, key, prefix, x: Ref, env, default_name) -> Ref:
+        if not isinstance(item, dict):
+            self.fail(key, f"expected a mapping with one of {', '.join(FORMS)}", item)
+        forms = [f for f in FORMS if f in item]
+        if len(forms) != 1:
+            self.fail(key, f"expected exactly one of {', '.join(FORMS)}", ", ".join(forms) or "none", item)
+        lenv = self.local_env(env, x)
+        if "if" in item and not self.typed(item["if"], Attr("bool"), lenv, f"{key}.if", item, "if"):
+            return x
+        name = str(item.get("name", default_name))
+        if not _NAME_RE.match(name):
+            self.fail(f"{key}.name", "expected letters, digits and _ only", name, item, "name")
+        full = f"{prefix}.{name}" if prefix else name
+        if "repeat" not in item:
+            if "first" in item:
+                self.fail(f"{key}.first", "only allowed with repeat", mapping=item, sub="first")
+            return self.one(item, key, full, x, env)
+        n = self.as_int(self.expr(item["repeat"], lenv, f"{key}.repeat", item, "repeat"), f"{key}.repeat", item, "repeat")
+        if n < 1:
+            self.fail(f"{key}.repeat", "must be at least 1 (use if: to drop a layer)", n, item, "repeat")
+        first = item.get("first") or {}
+        if not isinstance(first, dict):
+            self.fail(f"{key}.first", "expected a mapping of keys for the first repeat", first, item, "first")
+        base = {k: v for k, v in item.items() if k not in ("repeat", "first", "name", "if")}
+        for r in range(n):
+            this = dict(base)
+            if r == 0:
+                this.update(first)
+            else:
+                this.pop("stride", None)  # the paper-table convention: stride applies to the first repeat
+            x = self.one(this, key, f"{full}.{r}", x, env)
+        return x
+
+    def one(self, item, key, full, x: Ref, env) -> Ref:
+        if "op" in item:
+            return self.prim(item, key, full, x, env)
+        if "block" in item:
+            return self.call(item, key, full, x, env)
+        if "layers" in item:
+            self.allowed(item, key, ("layers", "residual"))
+            y = self.seq(item["layers"], f"{key}.layers", full, x, env, item, "layers")
+            return self.residual(item, key, full, x, y, self.local_env(env, x))
+        return self.parallel(item, key, full, x, env)
+
+    def allowed(self, item, key, extra):
+        ok = COMMON + tuple(extra)
+        for k in item:
+            if k not in ok:
+                self.fail(f"{key}.{k}", f"unknown key{suggest(k, ok)}", mapping=item, sub=k)
+
+    def prim(self, item, key, full, x, env) -> Ref:
+        try:
+            opdef = get_op(str(item["op"]))
+        except UnknownNameError as e:
+            self.fail(f"{key}.op", str(e), mapping=item, sub="op")
+        lenv = self.local_env(env, x)
+        attrs = {}
+        self.allowed(item, key, ("op", *opdef.attrs))
+        for k, spec in opdef.attrs.items():
+            if k not in item:
+                if spec.default is REQUIRED:
+                    self.fail(f"{key}.{k}", f"missing (required by op {opdef.kind})", mapping=item, sub="op")
+                attrs[k] = spec.default
+            else:
+                attrs[k] = self.typed(item[k], spec, lenv, f"{key}.{k}", item, k)
+        if opdef.inputs != "one":
+            self.fail(f"{key}.op", f"{opdef.kind} merges branches: write it as parallel: ... merge: {opdef.kind}",
+                      mapping=item, sub="op")
+        return self.add_node(full, opdef.kind, attrs, [x], key, item)
+
+    def call(self, item, key, full, x, env) -> Ref:
+        bname = str(item["block"])
+        if bname not in self.blocks:
+            self.fail(f"{key}.block", f"unknown block '{bname}'{suggest(bname, self.blocks)}", mapping=item, sub="block")
+        bdef = self.blocks[bname]
+        bkey = f"blocks.{bname}"
+        if not isinstance(bdef, dict) or "layers" not in bdef:
+            self.fail(bkey, "expected a mapping with args and layers", mapping=self.blocks, sub=bname)
+        for k in bdef:
+            if k not in ("args", "layers", "residual", "doc"):
+                self.fail(f"{bkey}.{k}", f"unknown key{suggest(k, ('args', 'layers', 'residual', 'doc'))}", mapping=bdef, sub=k)
+        spec = bdef.get("args") or {}
+        if not isinstance(spec, dict):
+            self.fail(f"{bkey}.args", "expected a mapping of argument: default (or required)", spec, bdef, "args")
+        lenv = self.local_env(env, x)
+        args = {}
+        for k, v in item.items():
+            if k in ("block", "residual") or k in COMMON:
+                continue
+            if k not in spec:
+                self.fail(f"{key}.{k}", f"unknown argument of block {bname}{suggest(k, spec)}", mapping=item, sub=k)
+            args[k] = self.loose(v, lenv, f"{key}.{k}", item, k)
+        for k, default in spec.items():
+            if k in RESERVED_PARAMS:
+                self.fail(f"{bkey}.args.{k}", "is a reserved name (in, in_size, width, resolution)", mapping=spec, sub=k)
+            if k not in args:
+                if default == "required":
+                    self.fail(f"{key}", f"missing argument '{k}' of block {bname}", mapping=item, sub="block")
+                args[k] = self.loose(default, lenv, f"{bkey}.args.{k}", spec, k)
+        benv = {**self.env, **args}
+        y = self.seq(bdef["layers"], f"{key} > {bkey}.layers", full, x, benv, bdef, "layers")
+        renv = self.local_env(benv, x)
+        y = self.residual(bdef, f"{key} > {bkey}", full, x, y, renv)
+        return self.residual(item, key, full, x, y, renv)
+
+    def residual(self, holder, key, full, x, y, env) -> Ref:
+        if "residual" not in holder:
+            return y
+        raw = holder["residual"]
+        if raw == "auto":  # add the identity shortcut exactly when the body keeps the shape
+            if self.shapes[x] != self.shapes[y]:
+                return y
+        elif not self.typed(raw, Attr("bool"), env, f"{key}.residual", holder, "residual"):
+            return y
+        return self.add_node(f"{full}.add", "add", {}, [x, y], f"{key}.residual", holder)
+
+    def parallel(self, item, key, full, x, env) -> Ref:
+        self.allowed(item, key, ("parallel", "merge", "split"))
+        branches = item["parallel"]
+        if isinstance(branches, list):
+            named = [(f"branch{i}", b) for i, b in enumerate(branches)]
+        elif isinstance(branches, dict):
+            named = list(branches.items())
+        else:
+            self.fail(f"{key}.parallel", "expected a list (or mapping) of branches", branches, item, "parallel")
+        if len(named) < 2:
+            self.fail(f"{key}.parallel", "expected at least two branches", len(named), item, "parallel")
+        merge = item.get("merge")
+        if merge not in MERGES:
+            self.fail(f"{key}.merge", f"expected one of {', '.join(MERGES)}{suggest(merge, MERGES)}", merge, item, "merge")
+        lenv = self.local_env(env, x)
+        inputs = [x] * len(named)
+        if "split" in item:
+            raw = item["split"]
+            c = self.shapes[x][0]
+            if raw == "half":
+                if c % 2:
+                    self.fail(f"{key}.split", f"half needs even in-channels, got {c}", mapping=item, sub="split")
+                raw = [c // 2] * len(named) if len(named) == 2 else None
+            sizes = self.typed(raw, Attr("ints"), lenv, f"{key}.split", item, "split")
+            if len(sizes) != len(named):
+                self.fail(f"{key}.split", f"expected {len(named)} sizes, one per branch", list(sizes), item, "split")
+            s = self.add_node(f"{full}.split", "split", {"sizes": sizes}, [x], f"{key}.split", item)
+            inputs = [Ref(s.node, i) for i in range(len(named))]
+        outs = []
+        for (bname, branch), xin in zip(named, inputs):
+            if not _NAME_RE.match(str(bname)):
+                self.fail(f"{key}.parallel.{bname}", "expected letters, digits and _ only", bname, branches)
+            outs.append(self.seq(branch, f"{key}.parallel.{bname}", f"{full}.{bname}", xin, env, branches, bname))
+        if merge == "mul" and len(outs) != 2:
+            self.fail(f"{key}.merge", "mul takes exactly two branches", len(outs), item, "merge")
+        return self.add_node(f"{full}.{merge}", merge, {}, outs, f"{key}.merge", item)
+
+
+# ---------------------------------------------------------------- documents, variants, loading
+def read_doc(path: str | Path) -> dict:
+    doc = read_yaml(path)
+    if not isinstance(doc, dict):
+        raise ConfigError(str(path), "", "expected a mapping at the top (name, input, layers, ...)", type(doc).__name__)
+    for k in doc:
+        if k not in TOP_KEYS:
+            raise ConfigError(str(path), str(k), f"unknown top-level key{suggest(k, TOP_KEYS)}", line=line_of(doc, k))
+    for k in ("name", "layers"):
+        if k not in doc:
+            raise ConfigError(str(path), k, "missing (required)")
+    return doc
+
+
+def variant_names(doc: dict) -> list[str]:
+    return [str(doc["name"]), *map(str, doc.get("variants") or {})]
+
+
+def compile_doc(doc: dict, file: str, variant: str | None = None, width: float | None = None,
+                resolution: int | None = None) -> Net:
+    """Turn a parsed document (and one of its variants) into a Net with shapes."""
+    base_name = str(doc["name"])
+    variants = doc.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise ConfigError(file, "variants", "expected a mapping of name: overrides", type(variants).__name__)
+    over: dict = {}
+    if variant and variant != base_name:
+        if variant not in variants:
+            raise ConfigError(file, "variants", f"no variant '{variant}'{suggest(variant, variants)}")
+        over = variants[variant] or {}
+        for k in over:
+            if k not in ("params", "resolution", "expect", "notes"):
+                raise ConfigError(file, f"variants.{variant}.{k}", "unknown key (params, resolution, expect, notes)",
+                                  line=line_of(over, k))
+    params = dict(doc.get("params") or {})
+    params.update(over.get("params") or {})
+    for k in params:
+        if k in RESERVED_PARAMS and k != "width":
+            raise ConfigError(file, f"params.{k}", "is a reserved name (in, in_size, resolution: use input.resolution)")
+    inp = doc.get("input") or {}
+    if not isinstance(inp, dict):
+        raise ConfigError(file, "input", "expected {channels: C, resolution: R}", inp)
+    for k in inp:
+        if k not in ("channels", "resolution"):
+            raise ConfigError(file, f"input.{k}", f"unknown key{suggest(k, ('channels', 'resolution'))}", line=line_of(inp, k))
+    chans = inp.get("channels", 3)
+    res = over.get("resolution", inp.get("resolution", 224))
+    name = variant or base_name
+    expect = dict((over if over else doc).get("expect") or {})  # a variant states its own figures, or none
+    tag = []
+    if width is not None:
+        if "channels" not in doc:
+            raise ConfigError(file, "channels", "--width needs a channel rule (channels: {round: ...}); none given")
+        params["width"] = float(width)
+        tag.append(f"width={width:g}")
+    if resolution is not None:
+        res = resolution
+        tag.append(f"resolution={resolution}")
+    if tag:
+        name = f"{name}[{','.join(tag)}]"
+        expect = {}
+    params.setdefault("width", 1.0)
+    for k, v in (("input.channels", chans), ("input.resolution", res)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(file, k, "expected a positive integer", v)
+    params["resolution"] = res
+    shape = (chans, res, res)
+    comp = _Compiler(file, doc, params, shape)
+    out = comp.seq(doc["layers"], "layers", "", Ref("input"), params, doc, "layers")
+    if not comp.nodes:
+        raise ConfigError(file, "layers", "the network has no layers")
+    return Net(name=name, nodes=comp.nodes, input_shape=shape, output=out, file=file,
+               family=str(doc.get("family", "")), source=str(doc.get("source", "")),
+               notes=str(over.get("notes", doc.get("notes", ""))), params=params, expect=expect)

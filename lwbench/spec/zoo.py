@@ -1,0 +1,52 @@
+"""The zoo: every network name (file name and its variants) found in the configs folder."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from lwbench.errors import ConfigError, UnknownNameError, suggest
+
+
+def configs_dir() -> Path:
+    """LWBENCH_CONFIGS if set, else configs/ beside the package (a source checkout or editable install)."""
+    env = os.environ.get("LWBENCH_CONFIGS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here.parent / "configs", here / "_configs"):
+        if cand.is_dir():
+            return cand
+    return here.parent / "configs"
+
+
+@lru_cache(maxsize=4)
+def _index(root: str) -> dict[str, tuple[str, str]]:
+    from lwbench.spec.parse import read_doc, variant_names
+
+    out: dict[str, tuple[str, str]] = {}
+    for path in sorted(Path(root).glob("*.yaml")):
+        doc = read_doc(path)
+        for name in variant_names(doc):
+            if name in out:
+                raise ConfigError(str(path), "name", f"'{name}' is also defined in {out[name][0]}")
+            out[name] = (str(path), name)
+    return out
+
+
+def index() -> dict[str, tuple[str, str]]:
+    """name -> (file, variant) for every network of the zoo."""
+    return _index(str(configs_dir()))
+
+
+def resolve(name_or_path: str) -> tuple[str, str | None]:
+    """A zoo name, or a path to a YAML file (optionally `file.yaml:variant`) -> (file, variant or None)."""
+    text = str(name_or_path)
+    path, _, variant = text.partition(":") if text.count(":") == 1 and not Path(text).exists() else (text, "", "")
+    if path.endswith((".yaml", ".yml")) or os.sep in path or Path(path).is_file():
+        return path, variant or None
+    zoo = index()
+    if text not in zoo:
+        raise UnknownNameError(f"unknown network '{text}'{suggest(text, zoo)} (lwbench list shows the zoo)")
+    return zoo[text]
