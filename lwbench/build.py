@@ -8,6 +8,7 @@ the model is scriptable and compilable, and nothing is interpreted per call.
 from __future__ import annotations
 
 import operator
+from contextlib import nullcontext as _nullcontext
 
 import torch
 from torch import fx, nn
@@ -28,13 +29,17 @@ def _place(root: nn.Module, name: str, module: nn.Module) -> None:
     holder.add_module(leaf, module)
 
 
-def build(net: Net, seed: int | None = 0) -> fx.GraphModule:
-    """A torch module for `net` in eval mode, weights initialised by torch's defaults (seeded)."""
+def build(net: Net, seed: int | None = 0, device: str | torch.device | None = None) -> fx.GraphModule:
+    """A torch module for `net` in eval mode, weights initialised by torch's defaults (seeded).
+
+    `device="meta"` makes the module without allocating weights (instant, for counting parameters).
+    """
     if seed is not None:
         torch.manual_seed(seed)
     root = nn.Module()
-    for n in net.nodes:
-        _place(root, n.name, get_op(n.op).build(n.attrs, n.in_shapes))
+    with torch.device(device) if device is not None else _nullcontext():
+        for n in net.nodes:
+            _place(root, n.name, get_op(n.op).build(n.attrs, n.in_shapes))
     graph = fx.Graph()
     values: dict[Ref, fx.Node] = {Ref("input"): graph.placeholder("x")}
     for n in net.nodes:
