@@ -213,11 +213,14 @@ class _Compiler:
                 self.fail(f"{key}.{k}", f"unknown key{suggest(k, ok)}", mapping=item, sub=k)
 
     def prim(self, item, key, full, x, env) -> Ref:
+        lenv = self.local_env(env, x)
+        kind = item["op"]
+        if isinstance(kind, str) and "$" in kind:  # `op: $act`: a block argument naming the op
+            kind = self.loose(kind, lenv, f"{key}.op", item, "op")
         try:
-            opdef = get_op(str(item["op"]))
+            opdef = get_op(str(kind))
         except UnknownNameError as e:
             self.fail(f"{key}.op", str(e), mapping=item, sub="op")
-        lenv = self.local_env(env, x)
         attrs = {}
         self.allowed(item, key, ("op", *opdef.attrs))
         for k, spec in opdef.attrs.items():
