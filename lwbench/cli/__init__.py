@@ -51,8 +51,6 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: known errors become one line on stderr and exit code 2 (LWBENCH_DEBUG=1: traceback)."""
-    import click
-
     from lwbench.errors import LwbenchError
 
     try:
@@ -63,17 +61,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lwbench: error: {e}", file=sys.stderr)
         return 2
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.ClickException as e:
-        e.show()
-        return e.exit_code
-    except click.exceptions.Abort:
-        print("lwbench: aborted", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
         print("lwbench: interrupted (rows already written are kept)", file=sys.stderr)
         return 130
+    except Exception as e:  # typer's/click's own: usage errors, Exit, Abort (typer may vendor click)
+        kind = type(e).__name__
+        if kind == "Exit":
+            return int(getattr(e, "exit_code", 0))
+        if kind == "Abort":
+            print("lwbench: aborted", file=sys.stderr)
+            return 130
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
+            e.show()
+            return int(e.exit_code)
+        raise
 
 
 def run() -> None:

@@ -1,0 +1,3 @@
+from lwbench.cli import run
+
+run()
