@@ -8,6 +8,8 @@ the model is scriptable and compilable, and nothing is interpreted per call.
 from __future__ import annotations
 
 import operator
+import sys
+import types
 from contextlib import nullcontext as _nullcontext
 
 import torch
@@ -61,3 +63,15 @@ def _class_name(name: str) -> str:
 
 def example_input(net: Net, batch: int = 1, dtype=None, device="cpu") -> torch.Tensor:
     return torch.randn(batch, *net.input_shape, dtype=dtype or torch.float32, device=device)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module makes the attribute `lwbench.build` this module (Python sets a package's
+    attribute to its submodule on first import), which would hide the lazily exported `lwbench.build()`
+    function; calling the module calls `build` so `lwbench.build(net)` works however it was reached."""
+
+    def __call__(self, *args, **kwargs):
+        return build(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
