@@ -1,0 +1,301 @@
+"""`lwbench bench`: measured latency of whole networks, one row per configuration.
+
+Every combination of network × device × mode × layout × threads × batch is a row, measured in a fresh
+worker process (`python -m lwbench.measure.worker`; see that module for why) unless --in-process. Rows are
+written to --output (the whole file rewritten atomically) as each one finishes, so an interrupted sweep
+keeps what it measured. A failing configuration (no CUDA, out of memory, unknown mode) is a row with an
+`error`; the sweep goes on. When nothing at all can run, one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Annotated
+
+import typer
+
+from lwbench.cli.common import FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+
+ROW_COLUMNS = ("model", "device", "mode", "layout", "threads", "batch", "dtype", "n", "median_ms", "mean_ms",
+               "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "images_per_s", "batches_per_s",
+               "noisy", "first_run_ms", "compile_s", "params", "madds", "mac_elems", "input", "cores",
+               "interop_threads", "error")
+
+
+def _int_list(text: str, opt: str) -> list[int]:
+    from lwbench.errors import InputError
+
+    out = []
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) < 1:
+            raise InputError(f"{opt}: expected positive integers separated by commas (1,2,4), got {text}")
+        out.append(int(part))
+    if not out:
+        raise InputError(f"{opt}: expected positive integers separated by commas (1,2,4), got {text!r}")
+    return list(dict.fromkeys(out))
+
+
+def _str_list(text: str) -> list[str]:
+    return list(dict.fromkeys(p.strip().lower() for p in str(text).split(",") if p.strip()))
+
+
+def _pre_errors(devices, modes, layouts) -> dict[tuple[str, str, str], str]:
+    """Errors known before measuring anything: unknown mode/layout/device, CUDA absent."""
+    from lwbench.errors import LwbenchError
+    from lwbench.measure.timer import check_device, check_mode_layout
+
+    dev_err: dict[str, str] = {}
+    for d in devices:
+        try:
+            check_device(d)
+        except LwbenchError as e:
+            dev_err[d] = str(e)
+    out = {}
+    for d in devices:
+        for m in modes:
+            for lay in layouts:
+                try:
+                    check_mode_layout(m, lay)
+                    err = dev_err.get(d)
+                except LwbenchError as e:
+                    err = str(e)
+                if err:
+                    out[(d, m, lay)] = err
+    return out
+
+
+def _run_subprocess(job: dict, timeout_s: float) -> dict:
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="lwbench-") as tmp:
+        jpath, rpath = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
+        with open(jpath, "w", encoding="utf-8") as f:
+            json.dump(job, f)
+        env = dict(os.environ)
+        if job.get("threads"):  # size the OpenMP / MKL pools right from the start
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(job["threads"])
+        try:
+            p = subprocess.run([sys.executable, "-m", "lwbench.measure.worker", jpath, rpath], env=env,
+                               capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"error": f"worker timed out after {timeout_s:.0f} s"}
+        if p.returncode != 0 or not os.path.exists(rpath):
+            tail = [ln for ln in (p.stderr or "").strip().splitlines() if ln.strip()]
+            return {"error": f"worker exited with code {p.returncode}" + (f": {tail[-1]}" if tail else "")}
+        with open(rpath, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def _run_in_process(job: dict) -> dict:
+    from lwbench.measure.worker import run_job
+
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        return run_job(job)
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
+
+
+def _row(base: dict, result: dict, batch: int) -> dict:
+    row = {c: None for c in ROW_COLUMNS}
+    row.update(base)
+    err = result.get("error")
+    if not err:
+        t = result["timing"]
+        row.update({k: t[k] for k in t})
+        med = t["median_ms"]
+        row["images_per_s"] = batch * 1000.0 / med if med else None
+        row["batches_per_s"] = 1000.0 / med if med else None
+        row["threads"] = result.get("threads", row["threads"])
+        row["interop_threads"] = result.get("interop_threads")
+        row["cores"] = result.get("cores", row["cores"])
+        row["samples_ms"] = result.get("samples_ms", [])
+    row["error"] = err or ""
+    return row
+
+
+def _flat(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "samples_ms"} for r in rows]
+
+
+def _render(kind: str, rows: list[dict], machine: dict, timer: dict) -> str:
+    from lwbench.report.write import to_csv, to_json, to_markdown
+
+    if kind == "csv":
+        return to_csv(_flat(rows), comments={"machine": machine, "timer": timer})
+    if kind == "json":
+        return to_json({"machine": machine, "timer": timer, "rows": rows})
+    if kind == "md":
+        return (f"<!-- machine: {json.dumps(machine, separators=(',', ':'))} -->\n"
+                + to_markdown(_flat(rows), "lwbench bench"))
+    return _table_text(rows, machine)
+
+
+def bench_table(rows: list[dict], machine: dict):
+    from rich.table import Table
+
+    from lwbench.report.human import si
+
+    gpu = (machine.get("gpu") or {}).get("name")
+    title = f"lwbench bench  {machine.get('cpu_model')}" + (f"  {gpu}" if gpu else "") + \
+        f"  torch {(machine.get('torch') or {}).get('version')}"
+    t = Table(title=title, caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > 10%; "
+              "first = the first call, not in the statistics; madds per batch")
+    for c, j in (("model", "left"), ("device", "left"), ("mode", "left"), ("layout", "left"), ("threads", "right"),
+                 ("batch", "right"), ("n", "right"), ("median ms", "right"), ("IQR ms", "right"),
+                 ("p90 ms", "right"), ("min ms", "right"), ("images/s", "right"), ("first ms", "right"),
+                 ("madds", "right"), ("noise", "left")):
+        t.add_column(c, justify=j)
+
+    def f(v, d=3):
+        return "" if v is None else f"{v:.{d}f}"
+
+    for r in rows:
+        base = [r["model"], r["device"], r["mode"], r["layout"], str(r["threads"] or ""), str(r["batch"])]
+        if r["error"]:
+            t.add_row(*base, "", f"[red]error: {r['error']}[/red]", *[""] * 7)
+            continue
+        t.add_row(*base, str(r["n"]), f(r["median_ms"]), f(r["iqr_ms"]), f(r["p90_ms"]), f(r["min_ms"]),
+                  f(r["images_per_s"], 1), f(r["first_run_ms"], 1), si(r["madds"]),
+                  "[yellow]noisy[/yellow]" if r["noisy"] else "ok")
+    return t
+
+
+def _table_text(rows: list[dict], machine: dict) -> str:
+    from rich.console import Console
+
+    c = Console(record=True, width=160, file=open(os.devnull, "w"))  # noqa: SIM115
+    c.print(bench_table(rows, machine))
+    return c.export_text()
+
+
+def bench(
+    nets: Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo.")] = False,
+    device: Annotated[str, typer.Option("--device", "-d", help="cpu or cuda (a comma list sweeps both).")] = "cpu",
+    threads: Annotated[str | None, typer.Option(
+        "--threads", "-t", help="Intra-op threads, a comma list (1,2,4); inter-op threads are 1. Default: the "
+        "physical cores of the core set (the big cores on big.LITTLE).")] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Images per batch, a comma list (1,8).")] = "1",
+    mode: Annotated[str, typer.Option("--mode", help="eager, script (TorchScript, frozen) or compile "
+                                      "(torch.compile); a comma list sweeps.")] = "eager",
+    layout: Annotated[str, typer.Option("--layout", help="nchw or nhwc (channels_last); a comma list sweeps.")] = "nchw",
+    cores: Annotated[str | None, typer.Option(
+        "--cores", help="Pin to big, little, all, or a list (4-7, 0,2). Default: the big cores on big.LITTLE, "
+        "else the current affinity.")] = None,
+    min_time: Annotated[float, typer.Option("--min-time", help="Measure at least this long (s)...")] = 1.0,
+    min_runs: Annotated[int, typer.Option("--min-runs", help="...and at least this many runs.")] = 10,
+    max_time: Annotated[float | None, typer.Option("--max-time", help="Stop measuring after this long (s); "
+                                                   "default max(10, min-time).")] = None,
+    warmup: Annotated[float, typer.Option("--warmup", help="Warm up at least this long (s), and 2 runs "
+                                          "(5 for script/compile).")] = 0.5,
+    cooldown: Annotated[float, typer.Option("--cooldown", help="Sleep this long (s) between networks.")] = 0.0,
+    width: WidthOpt = None,
+    resolution: ResolutionOpt = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    in_process: Annotated[bool, typer.Option(
+        "--in-process", help="Measure in this process instead of a fresh worker per row (faster; thread pools "
+        "and caches are then shared between rows).")] = False,
+) -> None:
+    """Latency of whole networks: median, IQR, p90/p99, throughput, first-run time; a row per configuration."""
+    from lwbench.count import count
+    from lwbench.errors import InputError, LwbenchError
+    from lwbench.measure.cpus import default_threads, format_cpu_list, parse_cores, read_topology
+    from lwbench.measure.timer import TimerConfig
+    from lwbench.report.write import atomic_write, infer_format
+    from lwbench.spec import load
+    from lwbench.spec.zoo import index
+
+    names = list(nets or [])
+    if all_:
+        names += [n for n in index() if n not in names]
+    if not names:
+        raise InputError("bench: name at least one network (or --all); `lwbench list` shows the zoo")
+    loaded = [load(n, width, resolution) for n in names]          # fail fast on a wrong name or file
+    spec_of = {id(net): n for n, net in zip(names, loaded)}
+    batches = _int_list(batch, "--batch")
+    devices, modes, layouts = _str_list(device), _str_list(mode), _str_list(layout)
+    for opt, vals in (("--device", devices), ("--mode", modes), ("--layout", layouts)):
+        if not vals:
+            raise InputError(f"{opt}: expected a value")
+    timer = TimerConfig(warmup_s=warmup, min_runs=min_runs, min_time_s=min_time,
+                        max_time_s=max(10.0, min_time) if max_time is None else max_time)
+    if cooldown < 0:
+        raise InputError(f"--cooldown: expected seconds >= 0, got {cooldown}")
+    topo = read_topology()
+    core_set = parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)
+    thread_list = _int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
+    kind = infer_format(fmt.value if fmt else None, output)
+
+    pre = _pre_errors(devices, modes, layouts)
+    combos = [(d, m, lay) for d in devices for m in modes for lay in layouts]
+    if all(c in pre for c in combos):
+        raise InputError(pre[combos[0]])
+    err_con = console(stderr=True)
+    for msg in dict.fromkeys(pre.values()):
+        err_con.print(f"lwbench: warning: {msg} (those rows are recorded with the error)")
+
+    from lwbench.measure.machine import machine_info
+
+    machine = machine_info()
+    mask = format_cpu_list(core_set) if core_set else machine.get("affinity")
+    jobs = [(net, d, m, lay, t, b) for net in loaded for (d, m, lay) in combos for t in thread_list for b in batches]
+    counts = {(net.name, b): count(net, b).totals for net in loaded for b in batches}
+    timeout = 900 + 3 * (timer.max_time_s + timer.warmup_s)
+    rows: list[dict] = []
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_con, transient=not output) as progress:
+        task = progress.add_task("bench", total=len(jobs))
+        prev_net = None
+        for net, d, m, lay, t, b in jobs:
+            label = f"{net.name} {d} {m} {lay} threads={t} batch={b}"
+            progress.update(task, description=label)
+            if prev_net is not None and net is not prev_net and cooldown:
+                progress.update(task, description=f"cool-down {cooldown:g} s")
+                time.sleep(cooldown)
+                progress.update(task, description=label)
+            prev_net = net
+            tot = counts[(net.name, b)]
+            base = {"model": net.name, "device": d, "mode": m, "layout": lay, "threads": t, "batch": b,
+                    "dtype": "float32", "params": tot["params"], "madds": tot["madds"],
+                    "mac_elems": tot["mac_elems"], "input": "x".join(map(str, net.input_shape)), "cores": mask}
+            if (d, m, lay) in pre:
+                result = {"error": pre[(d, m, lay)]}
+            else:
+                job = {"net": spec_of[id(net)], "width": width, "resolution": resolution, "device": d,
+                       "mode": m, "layout": lay, "threads": t, "batch": b, "cores": core_set,
+                       "timer": timer.to_dict()}
+                result = _run_in_process(job) if in_process else _run_subprocess(job, timeout)
+            row = _row(base, result, b)
+            rows.append(row)
+            if row["error"]:
+                progress.console.print(f"[red]✗[/red] {label}: {row['error']}")
+            if output:
+                atomic_write(output, _render(kind, rows, machine, timer.to_dict()))
+            progress.advance(task)
+
+    if not output:
+        if kind == "table":
+            console().print(bench_table(rows, machine))
+        else:
+            sys.stdout.write(_render(kind, rows, machine, timer.to_dict()))
+    else:
+        bad = sum(1 for r in rows if r["error"])
+        err_con.print(f"wrote {len(rows)} rows to {output}" + (f" ({bad} failed)" if bad else ""))
+    if all(r["error"] for r in rows):
+        raise LwbenchError(f"no configuration ran; first error: {rows[0]['error']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

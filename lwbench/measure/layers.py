@@ -1,0 +1,153 @@
+"""Per-layer measured time joined to the analytic rows by layer name (`lwbench profile NET --time`).
+
+Attribution: forward pre/post hooks on every IR leaf module (the built model's module names are the IR
+layer names, so the join is exact). Each hook reads the clock (and synchronises the GPU first on CUDA), so
+a layer's time is its own kernels plus a little hook overhead. The per-layer figure is the median over the
+measured iterations (warm-up by count and time as for end-to-end timing).
+
+The end-to-end latency is measured separately, without hooks, by `time_module`; the hooked sum is reported
+beside it so the attribution overhead is visible. Percentages of time are of the hooked sum (they add up to
+100%), like Figure 2 of ShuffleNet V2 (Ma et al., ECCV 2018), which splits run time by operator type.
+
+Achieved throughput per layer: GFLOP/s = 2·madds / time (one multiply-add = 2 floating-point operations);
+GB/s = mac_bytes / time (the ShuffleNet V2 memory access cost in bytes over the time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from lwbench.count import Profile
+from lwbench.measure.timer import TimerConfig, Timing, autorange, percentile
+
+CATEGORY_ORDER = ("conv", "depthwise", "pointwise", "linear", "element-wise", "shuffle", "concat/split", "pooling",
+                  "other")
+
+
+def _median(xs: list[float]) -> float:
+    return percentile(sorted(xs), 50)
+
+
+def layer_samples(model, x, names: list[str], cfg: TimerConfig | None = None, device: str = "cpu",
+                  clock=time.perf_counter) -> tuple[dict[str, list[float]], Timing]:
+    """{layer: [ms per measured iteration]} and the Timing of the hooked forward (its overhead included)."""
+    import torch
+
+    cfg = cfg or TimerConfig()
+    cuda = str(device).startswith("cuda")
+    modules = dict(model.named_modules())
+    wanted = [n for n in names if n in modules]
+    current: dict[str, float] = {}
+    starts: dict[str, float] = {}
+    iters: list[dict[str, float]] = []
+
+    def pre(name):
+        def hook(mod, args):
+            if cuda:
+                torch.cuda.synchronize()
+            starts[name] = clock()
+        return hook
+
+    def post(name):
+        def hook(mod, args, out):
+            if cuda:
+                torch.cuda.synchronize()
+            current[name] = current.get(name, 0.0) + (clock() - starts[name]) * 1000.0
+        return hook
+
+    handles = []
+    for n in wanted:
+        handles.append(modules[n].register_forward_pre_hook(pre(n)))
+        handles.append(modules[n].register_forward_hook(post(n)))
+
+    def run_once() -> float:
+        current.clear()
+        if cuda:
+            torch.cuda.synchronize()
+        t = clock()
+        model(x)
+        if cuda:
+            torch.cuda.synchronize()
+        ms = (clock() - t) * 1000.0
+        iters.append(dict(current))
+        return ms
+
+    try:
+        with torch.inference_mode():
+            timing = autorange(run_once, cfg, clock)
+    finally:
+        for h in handles:
+            h.remove()
+    measured = iters[-timing.n:]
+    out: dict[str, list[float]] = defaultdict(list)
+    for it in measured:
+        for n, ms in it.items():
+            out[n].append(ms)
+    return dict(out), timing
+
+
+def join(profile: Profile, samples: dict[str, list[float]]) -> list[dict]:
+    """The analytic rows with time_ms, time_pct, madds_pct, mac_pct, gflop_per_s, gb_per_s added."""
+    tot = profile.totals
+    times = {r.layer: _median(samples[r.layer]) if samples.get(r.layer) else None for r in profile.layers}
+    tsum = sum(t for t in times.values() if t)
+    rows = []
+    for r in profile.layers:
+        t = times[r.layer]
+        rows.append({
+            "model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category, "in_shape": r.in_shape,
+            "out_shape": r.out_shape, "params": r.params, "madds": r.madds, "mac_elems": r.mac_elems,
+            "mac_bytes": r.mac_bytes, "time_ms": t,
+            "time_pct": 100.0 * t / tsum if t is not None and tsum else None,
+            "madds_pct": 100.0 * r.madds / tot["madds"] if tot["madds"] else 0.0,
+            "mac_pct": 100.0 * r.mac_elems / tot["mac_elems"] if tot["mac_elems"] else 0.0,
+            "gflop_per_s": 2.0 * r.madds / (t * 1e-3) / 1e9 if t else None,
+            "gb_per_s": r.mac_bytes / (t * 1e-3) / 1e9 if t else None,
+        })
+    return rows
+
+
+def by_category(rows: list[dict]) -> list[dict]:
+    """One row per op category (ShuffleNet V2 Fig. 2 style): layers, madds, mac, time and their shares."""
+    groups: dict[str, dict] = {}
+    for r in rows:
+        g = groups.setdefault(r["category"], {"category": r["category"], "layers": 0, "madds": 0, "mac_elems": 0,
+                                              "mac_bytes": 0, "time_ms": 0.0})
+        g["layers"] += 1
+        for k in ("madds", "mac_elems", "mac_bytes"):
+            g[k] += r[k]
+        g["time_ms"] += r["time_ms"] or 0.0
+    tm = sum(g["time_ms"] for g in groups.values())
+    tmadds = sum(g["madds"] for g in groups.values())
+    tmac = sum(g["mac_elems"] for g in groups.values())
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    out = []
+    for g in sorted(groups.values(), key=lambda g: (order.get(g["category"], len(order)), g["category"])):
+        t = g["time_ms"]
+        out.append({**g, "time_pct": 100.0 * t / tm if tm else None,
+                    "madds_pct": 100.0 * g["madds"] / tmadds if tmadds else 0.0,
+                    "mac_pct": 100.0 * g["mac_elems"] / tmac if tmac else 0.0,
+                    "gflop_per_s": 2.0 * g["madds"] / (t * 1e-3) / 1e9 if t else None,
+                    "gb_per_s": g["mac_bytes"] / (t * 1e-3) / 1e9 if t else None})
+    return out
+
+
+def timed_profile(net, profile: Profile, device: str = "cpu", threads: int | None = None,
+                  cfg: TimerConfig | None = None) -> dict:
+    """Per-layer times (hooks) and the end-to-end latency (no hooks) of `net` at the profile's batch.
+
+    Returns {"layers": rows, "by_category": rows, "end_to_end": Timing, "hooked": Timing, "threads": {...}}."""
+    from lwbench.build import build, example_input
+    from lwbench.measure.timer import check_device, set_threads, time_module
+
+    cfg = cfg or TimerConfig()
+    check_device(device)
+    threads_now = set_threads(threads)
+    model = build(net).to(device)
+    x = example_input(net, profile.batch, device=device)
+    e2e = time_module(model, x, device=device, threads=threads, cfg=cfg)
+    samples, hooked = layer_samples(model, x, [r.layer for r in profile.layers], cfg, device)
+    rows = join(profile, samples)
+    return {"layers": rows, "by_category": by_category(rows), "end_to_end": e2e, "hooked": hooked,
+            "threads": threads_now}
