@@ -21,6 +21,11 @@ def profile(
     output: OutputOpt = None,
     summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")] = False,
+    time_: Annotated[bool, typer.Option("--time", help="Also measure each layer (torch; forward hooks) and the "
+                                        "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table.")] = False,
+    device: Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")] = "cpu",
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")] = None,
+    min_time: Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")] = 1.0,
 ) -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.count import count
@@ -35,6 +40,14 @@ def profile(
         summary = True
     if not names:
         raise InputError("profile: name at least one network (or --all); `lwbench list` shows the zoo")
+    if time_:
+        if fold_bn or summary:
+            raise InputError("profile --time measures the model as built: drop --fold-bn / --summary / --all")
+        from lwbench.measure.layers import profile_time_cli
+
+        profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
+                         fmt.value if fmt else None, output)
+        return
     profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
     kind = infer_format(fmt.value if fmt else None, output)
     if summary:
