@@ -1,0 +1,215 @@
+"""Load any lwbench export back into a pandas DataFrame plus its metadata.
+
+Accepted: CSV (leading `# key: value` comment lines, e.g. `# machine: {json}`), JSON (a profile object, a list
+of profile objects, a `{machine, rows}` document, or a plain list of rows) and Markdown tables written by
+`--format md`. Column types follow the schema (lwbench/report/schema.py), so every export loads back into the
+values that were written: integers stay integers, empty text stays "", lists (samples_ms) become lists.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lwbench.errors import InputError
+from lwbench.report.schema import KINDS, validate
+
+
+@dataclass
+class Export:
+    """A loaded export: the rows, their kind (schema), metadata (machine block, profile header, …)."""
+
+    frame: object  # pandas.DataFrame
+    kind: str
+    meta: dict = field(default_factory=dict)
+    path: str = ""
+    format: str = ""
+
+    @property
+    def machine(self) -> dict:
+        return self.meta.get("machine") or {}
+
+
+def _parse_value(text: str):
+    text = text.strip()
+    if text[:1] in "{[\"" or text in ("true", "false", "null"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def split_comments(text: str) -> tuple[dict, str]:
+    """Leading `# key: value` lines -> metadata dict (JSON values decoded); the rest of the text."""
+    meta: dict = {}
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
+        body = lines[i].lstrip("#").strip()
+        if body:
+            key, sep, val = body.partition(":")
+            if sep:
+                meta[key.strip()] = _parse_value(val)
+            else:
+                meta.setdefault("comments", []).append(body)
+        i += 1
+    return meta, "".join(lines[i:])
+
+
+def _column_type(col: str, kind: str | None) -> str | None:
+    from lwbench.report.schema import column_info
+
+    order = ((kind,) if kind else ()) + tuple(k for k in KINDS if k != kind and k != "compare")
+    info = column_info(col, order)
+    return info.type if info else None
+
+
+def coerce(frame, kind: str | None = None):
+    """Give each known column its schema type: str columns '' for missing, ints int64 (Int64 with gaps), bools,
+    JSON lists decoded. Unknown columns keep what pandas inferred."""
+    import pandas as pd
+
+    for col in frame.columns:
+        t = _column_type(str(col), kind)
+        s = frame[col]
+        if t == "str":
+            frame[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)).astype(object)
+        elif t in ("int", "float"):
+            num = pd.to_numeric(s.replace("", None), errors="coerce") if s.dtype == object else s
+            if num.dtype == object:
+                num = pd.to_numeric(num, errors="coerce")
+            bad = num.isna() & s.notna() & (s.astype(str) != "")
+            if bad.any():
+                continue  # validate() reports it
+            if t == "int":
+                num = num.astype("int64") if not num.isna().any() else num.astype("Int64")
+            else:
+                num = num.astype("float64")
+            frame[col] = num
+        elif t == "bool":
+            vals = s.map(_to_bool)
+            frame[col] = vals.astype(bool) if vals.notna().all() and all(isinstance(v, bool) for v in vals) else vals
+        elif t == "list[float]":
+            frame[col] = s.map(lambda v: json.loads(v) if isinstance(v, str) and v.strip().startswith("[") else
+                               ([] if v is None or v == "" or (isinstance(v, float) and v != v) else v))
+    return frame
+
+
+_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def _to_bool(v):
+    if type(v).__name__ == "bool_":  # numpy
+        return bool(v)
+    if isinstance(v, bool) or v is None or (isinstance(v, float) and v != v):
+        return v
+    return _BOOLS.get(str(v).strip().lower(), v)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a CSV, JSON or Markdown export") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (expected a CSV, JSON or Markdown export)") from None
+
+
+def _from_csv(text: str, source: str):
+    import pandas as pd
+
+    meta, body = split_comments(text)
+    if not body.strip():
+        raise InputError(f"{source}: empty (no header row)")
+    str_cols = {c for k in KINDS.values() for c in (x.name for x in k.columns) if _column_type(c, None) == "str"}
+    try:
+        frame = pd.read_csv(io.StringIO(body), dtype={c: str for c in str_cols}, keep_default_na=False,
+                            na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise InputError(f"{source}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    return frame, meta
+
+
+def _rows_from_json(doc, source: str) -> tuple[list[dict], dict]:
+    def is_profile(d):
+        return isinstance(d, dict) and isinstance(d.get("layers"), list)
+
+    if is_profile(doc):
+        meta = {k: v for k, v in doc.items() if k != "layers"}
+        return list(doc["layers"]), meta
+    if isinstance(doc, list) and doc and all(is_profile(d) for d in doc):
+        meta = {"profiles": [{k: v for k, v in d.items() if k != "layers"} for d in doc]}
+        return [r for d in doc for r in d["layers"]], meta
+    if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
+        return list(doc["rows"]), {k: v for k, v in doc.items() if k != "rows"}
+    if isinstance(doc, list) and all(isinstance(r, dict) for r in doc):
+        return doc, {}
+    raise InputError(f"{source}: not an lwbench JSON export (expected a profile object, a list of rows or "
+                     "profiles, or a {machine, rows} document)")
+
+
+def _from_json(text: str, source: str):
+    import pandas as pd
+
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise InputError(f"{source}: not valid JSON ({e})") from None
+    rows, meta = _rows_from_json(doc, source)
+    return pd.DataFrame(rows), meta
+
+
+def _from_markdown(text: str, source: str):
+    """Pipe tables (one or several, e.g. one per network, under `### title` lines) -> one frame."""
+    import pandas as pd
+
+    header, rows, titles = None, [], []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            titles.append(s.lstrip("#").strip())
+            continue
+        if not s.startswith("|"):
+            continue
+        cells = [c.strip() for c in s.strip("|").split("|")]
+        if all(set(c) <= set("-:") and c for c in cells):
+            continue  # the separator line
+        if header is None or (cells == header):
+            header = cells
+            continue
+        rows.append(dict(zip(header, cells)))
+    if header is None:
+        raise InputError(f"{source}: no Markdown table found")
+    frame = pd.DataFrame(rows, columns=header)
+    for c in frame.columns:
+        if _column_type(c, None) is None:  # unknown columns: numbers where every cell is one
+            conv = pd.to_numeric(frame[c].replace("", None), errors="coerce")
+            if conv.notna().sum() == (frame[c] != "").sum():
+                frame[c] = conv
+    return frame, ({"titles": titles} if titles else {})
+
+
+def load_export(path: str | Path, kind: str | None = None) -> Export:
+    """Read an lwbench export (CSV, JSON or Markdown), coerce it to the schema and validate it."""
+    p = Path(path)
+    text = _read_text(p)
+    fmt = p.suffix.lower().lstrip(".")
+    stripped = text.lstrip()
+    if fmt not in ("csv", "json", "md", "markdown"):
+        fmt = "json" if stripped[:1] in "[{" else "md" if stripped[:1] == "|" else "csv"
+    reader = {"csv": _from_csv, "json": _from_json, "md": _from_markdown, "markdown": _from_markdown}[fmt]
+    frame, meta = reader(text, str(p))
+    found = validate(frame, kind, source=str(p))
+    frame = coerce(frame, found)
+    validate(frame, found, source=str(p))
+    return Export(frame=frame, kind=found, meta=meta, path=str(p), format="md" if fmt == "markdown" else fmt)
+
+
+def load_frame(path: str | Path, kind: str | None = None):
+    """Just the DataFrame of `load_export`."""
+    return load_export(path, kind).frame

@@ -1,0 +1,345 @@
+"""The one schema of every lwbench export: per-layer rows, per-network summaries, timing rows, guideline rows
+and comparisons. Each column has a name (which carries its unit), a unit, a type and a meaning.
+
+The same columns appear in CSV, JSON and Markdown. CSV files carry the machine block (and other metadata)
+as leading `# key: value` comment lines (`# machine: {json}`); JSON documents carry it as a "machine" key.
+`lwbench schema` prints this; docs/schema.md is generated from it (`lwbench schema --format md`).
+
+`detect_kind(columns)` recognises an export from its columns; `validate(frame)` checks one and returns its
+kind, raising `InputError` (one line) for a file that is not an lwbench export or lacks columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lwbench.errors import InputError
+
+TYPES = ("str", "int", "float", "bool", "list[float]")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. `name` may hold a `<placeholder>` (a family of columns, e.g. `madds_<category>`).
+
+    better: "lower" / "higher" when a smaller / larger value is better (compare colours), else "".
+    """
+
+    name: str
+    unit: str
+    type: str
+    meaning: str
+    required: bool = False
+    better: str = ""
+
+    @property
+    def pattern(self) -> re.Pattern | None:
+        if "<" not in self.name:
+            return None
+        parts = re.split(r"(<[^>]+>)", self.name)
+        return re.compile("^" + "".join(".+" if p.startswith("<") else re.escape(p) for p in parts) + "$")
+
+    def matches(self, col: str) -> bool:
+        p = self.pattern
+        return bool(p.match(col)) if p else col == self.name
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: str
+    doc: str
+    columns: tuple[Column, ...]
+    config: tuple[str, ...] = ()  # columns that identify a row (the configuration measured or counted)
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column | None:
+        for c in self.columns:
+            if c.matches(name):
+                return c
+        return None
+
+
+def _c(name, unit, type_, meaning, required=False, better=""):
+    return Column(name, unit, type_, meaning, required, better)
+
+
+# --- shared column definitions -----------------------------------------------------------------------------
+MODEL = _c("model", "", "str", "Network name: a zoo name (`lwbench list`) or the `name:` of a YAML file.", True)
+PARAMS = _c("params", "parameters", "int", "Learnable parameters (weights and biases; BN γ, β).", True, "lower")
+MADDS = _c("madds", "multiply-adds", "int", "Multiply-adds of conv/linear/matmul for the whole batch "
+           "(one multiply-add = 1; what papers call FLOPs and fvcore calls flops).", True, "lower")
+MAC_ELEMS = _c("mac_elems", "elements", "int", "Memory access cost (ShuffleNet V2, Sec. 2): feature-map elements "
+               "read and written for the whole batch plus weights and buffers read once per batch.", True, "lower")
+MAC_BYTES = _c("mac_bytes", "bytes", "int", "mac_elems × bytes per element of `dtype`.", False, "lower")
+OUT_ELEMS = _c("out_elems", "elements", "int", "Output feature-map elements written for the whole batch "
+               "(0 for free ops: views, identities).", False, "lower")
+BATCH = _c("batch", "images", "int", "Images per batch; madds, mac and times are for the whole batch.", True)
+DTYPE = _c("dtype", "", "str", "Element type (float32, float16, bfloat16, int8): sets mac_bytes and timing dtype.")
+INPUT = _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.")
+
+TIMING_STATS = (
+    _c("n", "runs", "int", "Measured runs (after warm-up) behind the statistics."),
+    _c("median_ms", "ms", "float", "Median latency of one run (one forward of the whole batch): the headline.",
+       True, "lower"),
+    _c("mean_ms", "ms", "float", "Mean latency of one run.", False, "lower"),
+    _c("std_ms", "ms", "float", "Standard deviation of the run latencies.", False, "lower"),
+    _c("iqr_ms", "ms", "float", "Inter-quartile range (p75 − p25) of the run latencies.", False, "lower"),
+    _c("min_ms", "ms", "float", "Fastest run.", False, "lower"),
+    _c("p90_ms", "ms", "float", "90th percentile of the run latencies.", False, "lower"),
+    _c("p99_ms", "ms", "float", "99th percentile of the run latencies.", False, "lower"),
+    _c("max_ms", "ms", "float", "Slowest measured run.", False, "lower"),
+    _c("images_per_s", "images/s", "float", "Throughput: batch / median_s.", False, "higher"),
+    _c("batches_per_s", "batches/s", "float", "Throughput: 1 / median_s (ShuffleNet V2's GPU speed unit).",
+       False, "higher"),
+    _c("noisy", "", "bool", "True when iqr_ms / median_ms > 10%: the figure is not stable."),
+    _c("first_run_ms", "ms", "float", "The very first call, reported apart (never folded into the statistics).",
+       False, "lower"),
+    _c("compile_s", "s", "float", "Preparation time in script/compile modes; empty in eager mode.", False, "lower"),
+)
+
+LAYERS = Kind(
+    "layers", "Per-layer rows",
+    "`lwbench profile NET --format csv|json|md`: one row per layer of the IR (the layer name is the module path "
+    "of the built torch model). JSON: a profile object `{model, input, batch, dtype, bn_policy, totals, "
+    "madds_by_kind, mac_elems_by_kind, layers: [rows]}`, or a list of them for several networks.",
+    (
+        MODEL,
+        _c("layer", "", "str", "Layer name = module path in the built torch model (joins counted and timed rows).",
+           True),
+        _c("kind", "", "str", "Op kind from the registry (conv2d, batchnorm, relu, add, concat, shuffle, …).", True),
+        _c("category", "", "str", "Coarse group: conv (full or grouped k×k), depthwise, pointwise (1×1), linear, "
+           "element-wise, pooling, concat/split, shuffle, other."),
+        _c("in_shape", "C×H×W", "str", "Input shape(s) per image; several inputs joined by '+'."),
+        _c("out_shape", "C×H×W", "str", "Output shape(s) per image; several outputs joined by '+'."),
+        PARAMS, MADDS, MAC_ELEMS, MAC_BYTES, OUT_ELEMS,
+        _c("note", "", "str", "Reporting remarks (e.g. 'bn folded in (+bias)'); empty otherwise."),
+        _c("median_ms", "ms", "float", "Measured time of this layer when a per-layer timing is joined "
+           "(optional; used for time shares and the roofline).", False, "lower"),
+    ),
+    config=("model", "layer"),
+)
+
+SUMMARY = Kind(
+    "summary", "Per-network summary rows",
+    "`lwbench profile --all` / `lwbench profile NET… --summary`: one row per network (`Profile.summary()`). "
+    "JSON: a list of rows. Timing columns are present when the summary was joined with a measurement.",
+    (
+        MODEL,
+        _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.", True),
+        BATCH,
+        _c("dtype", "", "str", DTYPE.meaning, True),
+        _c("layers", "layers", "int", "Rows of the per-layer profile (BN folded in removes rows).", True),
+        PARAMS, MADDS, MAC_ELEMS, MAC_BYTES, OUT_ELEMS,
+        _c("madds_<category>", "multiply-adds", "int", "Multiply-adds of one layer category (category with '/' "
+           "and '-' written '_': madds_conv, madds_depthwise, madds_pointwise, madds_linear, …).", False, "lower"),
+        *[c for c in TIMING_STATS if c.name in ("median_ms", "iqr_ms", "images_per_s", "batches_per_s")],
+    ),
+    config=("model", "input", "batch", "dtype"),
+)
+# in a summary, timing columns are optional
+SUMMARY = Kind(SUMMARY.name, SUMMARY.title, SUMMARY.doc,
+               tuple(Column(c.name, c.unit, c.type, c.meaning, c.required and c.unit != "ms", c.better)
+                     for c in SUMMARY.columns), SUMMARY.config)
+
+TIMING = Kind(
+    "timing", "Timing rows",
+    "`lwbench bench`: one row per (model, device, mode, layout, threads, batch, dtype). JSON: "
+    "`{machine: {...}, rows: [rows]}` where each row adds `samples_ms`. CSV: the machine block as a leading "
+    "`# machine: {json}` comment line.",
+    (
+        MODEL,
+        _c("device", "", "str", "Where it ran: cpu, cuda, cuda:1, …", True),
+        _c("mode", "", "str", "eager, script (TorchScript) or compile (torch.compile)."),
+        _c("layout", "", "str", "Memory format: contiguous (NCHW) or channels_last (NHWC)."),
+        _c("threads", "threads", "int", "CPU intra-op threads (torch.set_num_threads); inter-op threads are 1.",
+           True),
+        BATCH,
+        DTYPE,
+        *TIMING_STATS,
+        Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
+        Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, MADDS.better),
+        Column(MAC_ELEMS.name, MAC_ELEMS.unit, MAC_ELEMS.type, MAC_ELEMS.meaning, False, MAC_ELEMS.better),
+        _c("error", "", "str", "Why the row did not run (one line); empty when it ran."),
+        _c("samples_ms", "ms", "list[float]", "JSON only (a JSON list in CSV): every measured run's latency."),
+    ),
+    config=("model", "device", "mode", "layout", "threads", "batch", "dtype"),
+)
+
+GUIDELINES = Kind(
+    "guidelines", "Guideline rows",
+    "`lwbench guidelines`: ShuffleNet V2's G1–G4 experiments (Sec. 2, Tables 1–4), one row per setting, "
+    "with the paper's figures beside the measured ones. JSON: `{machine: {...}, rows: [rows]}`.",
+    (
+        _c("guideline", "", "str", "G1 (equal channel width), G2 (group convolution), G3 (fragmentation), "
+           "G4 (element-wise operations).", True),
+        _c("setting", "", "str", "The row of the paper's table, e.g. 'c1:c2=1:1', 'g=2', '2-fragment-series', "
+           "'ReLU=no, short-cut=yes'.", True),
+        _c("channels", "channels", "str", "Channel widths of the micro-network (c1, c2 or c per the table)."),
+        _c("device", "", "str", "Where it ran: cpu, cuda."),
+        _c("threads", "threads", "int", "CPU intra-op threads."),
+        _c("batch", "images", "int", "Images per batch."),
+        _c("resolution", "pixels", "int", "Input height = width of the micro-network."),
+        Column(MADDS.name, MADDS.unit, MADDS.type, "Multiply-adds of the micro-network (held constant across a "
+               "guideline's settings by design).", False, "lower"),
+        Column(MAC_ELEMS.name, MAC_ELEMS.unit, MAC_ELEMS.type, MAC_ELEMS.meaning, False, "lower"),
+        *[c for c in TIMING_STATS if c.name in ("n", "median_ms", "iqr_ms", "images_per_s", "batches_per_s",
+                                                  "noisy")],
+        _c("ratio", "×", "float", "Speed relative to the guideline's baseline setting (its first row): "
+           "baseline median_ms / this median_ms; > 1 is faster.", False, "higher"),
+        _c("paper_gpu_batches_per_s", "batches/s", "float", "The paper's GPU figure for this setting "
+           "(GTX 1080Ti, batches/s); empty when the paper has none.", False, "higher"),
+        _c("paper_arm_images_per_s", "images/s", "float", "The paper's ARM figure for this setting "
+           "(Snapdragon 810, images/s); empty when the paper has none.", False, "higher"),
+        _c("paper_ratio", "×", "float", "The paper's speed relative to the baseline setting (same device "
+           "kind).", False, "higher"),
+        _c("error", "", "str", "Why the row did not run (one line); empty when it ran."),
+    ),
+    config=("guideline", "setting", "device", "threads", "batch", "resolution"),
+)
+
+COMPARE = Kind(
+    "compare", "Comparison rows",
+    "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. The files "
+    "themselves are listed in the `# files: {json}` comment line (JSON: a `files` key) under labels A, B, C, …",
+    (
+        _c("<key>", "", "str", "The key columns the rows were aligned on (layer, kind, model, configuration "
+           "columns).", False),
+        _c("<metric>_<label>", "unit of <metric>", "float", "The metric's value in file <label> (empty when the "
+           "row is absent from that file)."),
+        _c("<metric>_ratio_<label>", "×", "float", "<metric>_<label> / <metric>_A (1.0 = same as the baseline)."),
+        _c("present", "", "str", "Labels of the files holding this row, e.g. 'A,B' or 'B' (only in B).", True),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, COMPARE)}
+
+
+def get_kind(name: str) -> Kind:
+    from lwbench.errors import suggest
+
+    if name not in KINDS:
+        raise InputError(f"schema: no export kind {name!r}; expected one of {', '.join(KINDS)}{suggest(name, KINDS)}")
+    return KINDS[name]
+
+
+def column_info(name: str, kinds: tuple[str, ...] | None = None) -> Column | None:
+    """The definition of a column name, looked up in the given kinds (all by default)."""
+    for k in kinds or tuple(KINDS):
+        c = KINDS[k].column(name)
+        if c is not None and "<key>" not in c.name:
+            return c
+    return None
+
+
+def better(name: str) -> str:
+    """'lower', 'higher' or '' for a metric column (compare colours)."""
+    c = column_info(name)
+    return c.better if c else ""
+
+
+def _coverage(kind: Kind, cols: set[str]) -> tuple[int, int]:
+    req = kind.required
+    return sum(1 for r in req if r in cols), len(req)
+
+
+def detect_kind(columns) -> str | None:
+    """The export kind whose required columns are all present (the most specific one), else None."""
+    cols = set(columns)
+    best, best_n = None, -1
+    for k in KINDS.values():
+        have, need = _coverage(k, cols)
+        if need and have == need and need > best_n:
+            best, best_n = k.name, need
+    return best
+
+
+def missing_message(columns, source: str = "") -> str:
+    """One line saying why these columns are not an lwbench export (closest kind and what it lacks)."""
+    cols = set(columns)
+    where = f"{source}: " if source else ""
+    scored = sorted(KINDS.values(), key=lambda k: -(_coverage(k, cols)[0] / max(1, _coverage(k, cols)[1])))
+    k = scored[0]
+    have, need = _coverage(k, cols)
+    if have and have / need >= 0.5:
+        miss = [r for r in k.required if r not in cols]
+        return f"{where}{k.name} export is missing columns: {', '.join(miss)}"
+    shown = ", ".join(list(columns)[:8]) + (", …" if len(cols) > 8 else "")
+    kinds = "; ".join(f"{x.name} ({', '.join(x.required)})" for x in KINDS.values() if x.name != "compare")
+    return f"{where}not an lwbench export (expected the columns of one of: {kinds}); got columns: {shown or 'none'}"
+
+
+def validate(frame, kind: str | None = None, source: str = "") -> str:
+    """Check a DataFrame against the schema; returns its kind. Raises InputError (one line) when it is not an
+    lwbench export, lacks required columns, or holds non-numbers in a numeric column."""
+    import pandas as pd
+
+    cols = [str(c) for c in frame.columns]
+    where = f"{source}: " if source else ""
+    found = detect_kind(cols)
+    if kind is None:
+        if found is None:
+            raise InputError(missing_message(cols, source))
+        kind = found
+    k = get_kind(kind)
+    miss = [r for r in k.required if r not in cols]
+    if miss:
+        raise InputError(f"{where}{kind} export is missing columns: {', '.join(miss)}")
+    for c in cols:
+        info = k.column(c)
+        if info is None or info.type not in ("int", "float"):
+            continue
+        s = frame[c]
+        if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            bad = pd.to_numeric(s.replace("", None), errors="coerce").isna() & s.notna() & (s != "")
+            if bad.any():
+                raise InputError(f"{where}column {c} ({info.unit or info.type}) holds a non-number: "
+                                 f"{s[bad].iloc[0]!r} in row {int(bad.to_numpy().nonzero()[0][0]) + 1}")
+    return kind
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+def as_rows(kind: str | None = None) -> list[dict]:
+    names = [kind] if kind else list(KINDS)
+    return [{"kind": n, "column": c.name, "unit": c.unit, "type": c.type, "required": c.required,
+             "better": c.better, "meaning": c.meaning} for n in names for c in get_kind(n).columns]
+
+
+def as_json(kind: str | None = None) -> dict:
+    names = [kind] if kind else list(KINDS)
+    return {"version": 1, "conventions": CONVENTIONS, "kinds": {
+        n: {"title": KINDS[n].title, "doc": KINDS[n].doc, "config": list(KINDS[n].config),
+            "columns": [{"name": c.name, "unit": c.unit, "type": c.type, "required": c.required,
+                         "better": c.better, "meaning": c.meaning} for c in KINDS[n].columns]} for n in names}}
+
+
+CONVENTIONS = (
+    "Every column name carries its unit (madds, mac_elems, mac_bytes, median_ms, images_per_s). "
+    "madds = multiply-adds (one multiply-add = 1; papers' FLOPs); mac = memory access cost as ShuffleNet V2 "
+    "defines it (input + output feature maps + weights). Counts are exact integers for the whole batch "
+    "(params: once). CSV: leading `# key: value` comment lines carry metadata, `# machine: {json}` the machine "
+    "block (read with pandas: `pd.read_csv(path, comment='#')`, or `lwbench.report.load.load_export(path)`); "
+    "JSON: a `machine` key. Empty CSV cells are missing values. Lists (samples_ms) are JSON text in CSV."
+)
+
+
+def as_markdown(kind: str | None = None) -> str:
+    names = [kind] if kind else list(KINDS)
+    out = ["# lwbench export schema", "",
+           "Generated by `lwbench schema --format md` from `lwbench/report/schema.py`; do not edit by hand.", "",
+           CONVENTIONS, ""]
+    for n in names:
+        k = KINDS[n]
+        out += [f"## `{n}`: {k.title}", "", k.doc, ""]
+        if k.config:
+            out += [f"Rows are identified by: {', '.join(f'`{c}`' for c in k.config)}.", ""]
+        out += ["| column | unit | type | required | better | meaning |", "|---|---|---|---|---|---|"]
+        for c in k.columns:
+            out.append(f"| `{c.name}` | {c.unit} | {c.type} | {'yes' if c.required else ''} | {c.better} | "
+                       f"{c.meaning.replace('|', '/')} |")
+        out.append("")
+    return "\n".join(out)
