@@ -150,17 +150,20 @@ def check_expect(net: Net, profile: Profile | None = None) -> list[str]:
     """Compare a Net's `expect:` figures with its counts; returns one message per mismatch.
 
     `params` / `madds` are exact. `params_m` / `madds_m` (millions) and `madds_b` (billions) are a paper's
-    rounded figures: they hold within one unit of their last printed digit.
+    rounded figures: they hold within one unit of their last printed digit. `madds_conv` (and `_m`, `_b`)
+    is the multiply-adds of the conv2d layers alone, for papers that leave the classifier out (ShuffleNet
+    V1, Table 1).
     """
     p = profile or count(net)
-    tot = p.totals
+    tot = dict(p.totals)
+    tot["madds_conv"] = sum(r.madds for r in p.layers if r.kind == "conv2d")
     bad = []
     for key, want in net.expect.items():
         if key in ("source", "notes", "doc"):
             continue
-        base, _, unit = key.partition("_")
-        if base not in ("params", "madds") or unit not in ("", "m", "b"):
-            bad.append(f"{net.name}: expect.{key}: unknown figure (params, madds, params_m, madds_m, madds_b)")
+        base, unit = (key[:-2], key[-1]) if key.endswith(("_m", "_b")) else (key, "")
+        if base not in ("params", "madds", "madds_conv"):
+            bad.append(f"{net.name}: expect.{key}: unknown figure (params, madds, madds_conv, each also _m or _b)")
             continue
         got = tot[base]
         if unit == "":
