@@ -214,7 +214,11 @@ def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layo
     x = example_input.to(device=device, memory_format=fmt if example_input.dim() == 4 else torch.contiguous_format)
     t0 = time.perf_counter()
     if mode == "script":
-        model = torch.jit.freeze(torch.jit.script(model))
+        import warnings
+
+        with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; measuring it is still the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.jit.freeze(torch.jit.script(model))
     elif mode == "compile":
         model = torch.compile(model)
     return model, x, time.perf_counter() - t0
