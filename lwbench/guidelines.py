@@ -303,20 +303,26 @@ class RunConfig:
     warmup_s: float = 0.3
     min_runs: int = 10
     max_time_s: float = 10.0
+    rounds: int = 3        # interleave the rows of a table: each row measured in `rounds` slices, round-robin
 
     @classmethod
     def quick(cls, device: str = "cpu", **kw) -> RunConfig:
         """Tiny settings for CI that still run every code path: 8x8 input, x1 only, 10 ms per row."""
         base = dict(device=device, scales=("x1",), resolution=QUICK_RESOLUTION, min_time_s=0.01, warmup_s=0.0,
-                    min_runs=2, max_time_s=0.5, batch=1)
+                    min_runs=2, max_time_s=0.5, batch=1, rounds=2)
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)
 
-    def timer_config(self):
+    def timer_config(self, round_index: int | None = None):
+        """The whole measurement's config, or (round_index) one round's slice of it: 1/rounds of the time
+        and runs; the later rounds warm up briefly (the model is warm already)."""
         from lwbench.measure.timer import TimerConfig
 
-        return TimerConfig(warmup_runs=1 if self.warmup_s == 0 else 2, warmup_s=self.warmup_s, min_runs=self.min_runs,
-                           min_time_s=self.min_time_s, max_time_s=max(self.max_time_s, self.min_time_s))
+        k = 1 if round_index is None else max(1, self.rounds)
+        warm = self.warmup_s if not round_index else min(self.warmup_s, 0.05)
+        return TimerConfig(warmup_runs=1 if self.warmup_s == 0 or round_index else 2, warmup_s=warm,
+                           min_runs=max(1, math.ceil(self.min_runs / k)), min_time_s=self.min_time_s / k,
+                           max_time_s=max(self.max_time_s, self.min_time_s) / k)
 
 
 def device_word(device: str) -> str:
@@ -328,16 +334,48 @@ def speed_unit(device: str) -> str:
     return "batches_per_s" if device.startswith("cuda") else "images_per_s"
 
 
-def measure_row(net, device: str, batch: int, threads: int | None, cfg):
-    """Build a row's network, time one forward of the whole batch with the timing engine -> Timing."""
-    import torch
+class _RowTimer:
+    """One row's model and input, timed in slices (rounds); the samples of all rounds pooled into one Timing."""
 
-    from lwbench.build import build
-    from lwbench.measure.timer import time_module
+    def __init__(self, net, device: str, batch: int, threads: int | None):
+        self.net, self.device, self.batch, self.threads = net, device, batch, threads
+        self.model = self.x = None
+        self.samples: list[float] = []
+        self.first_run_ms = math.nan
+        self.extra: dict = {}
+        self.error = ""
 
-    model = build(net).to(device)
-    x = torch.randn(batch, *net.input_shape, device=device)
-    return time_module(model, x, device=device, threads=threads, cfg=cfg)
+    def run(self, cfg) -> None:
+        """Time one round with the timing engine (time_module: one sample = one forward of the whole batch)."""
+        if self.error:
+            return
+        try:
+            import torch
+
+            from lwbench.build import build
+            from lwbench.measure.timer import time_module
+
+            if self.model is None:
+                self.model = build(self.net).to(self.device)
+                self.x = torch.randn(self.batch, *self.net.input_shape, device=self.device)
+            t = time_module(self.model, self.x, device=self.device, threads=self.threads, cfg=cfg)
+        except (RuntimeError, MemoryError) as e:      # record the failure, carry on (timm's bulk rule)
+            self.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            return
+        if not self.samples:
+            self.first_run_ms = t.first_run_ms
+        self.samples += t.samples_ms
+        self.extra.update(t.extra)
+
+    def timing(self):
+        from lwbench.measure.timer import stats_from_samples
+
+        self.model = self.x = None                     # free the weights once the row is done
+        if self.error or not self.samples:
+            return None
+        t = stats_from_samples(self.samples, self.first_run_ms)
+        t.extra.update(self.extra)
+        return t
 
 
 def _row_record(exp: Experiment, scale: str, setup: str, item: dict, rc: RunConfig, batch: int, threads) -> dict:
@@ -378,9 +416,11 @@ def _add_ratios(group: list[dict], exp: Experiment, scale: str) -> None:
 
 
 def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dict], None] | None = None,
-                    on_start: Callable[[str], None] | None = None) -> dict:
+                    on_start: Callable[[str], None] | None = None, on_tick: Callable[[], None] | None = None) -> dict:
     """Count, check the madds spread of every experiment first (a bad config stops before any timing), then
-    time every row. `on_row(record)` is called after each row, `on_start(label)` before it.
+    time every row, the rows of one table at one scale interleaved in `rc.rounds` rounds (their samples
+    pooled). `on_row(record)` is called when a row is done, `on_tick()` after an earlier round of a row,
+    `on_start(label)` before each round of a row.
 
     Returns {"rows": [...], "spreads": {...}, "verdicts": {...}}.
     """
@@ -397,33 +437,43 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
     from lwbench.measure.timer import check_device
 
     check_device(rc.device)
-    cfg = rc.timer_config()
+    rounds = max(1, rc.rounds)
     rows: list[dict] = []
     verdicts: dict[str, str] = {}
     for exp in exps:
         by_scale = {}
         for scale in rc.scales:
             p, batch = plans[exp.guideline, scale]
+            timers = [_RowTimer(item["net"], rc.device, batch, rc.threads) for item in p["rows"]]
             group = []
-            for item in p["rows"]:
-                if on_start:
-                    on_start(f"{exp.guideline} {scale} {item['row'].setting}")
-                rec = _row_record(exp, scale, setup, item, rc, batch, rc.threads)
-                rec["madds_spread"] = p["spread"]
-                try:
-                    timing = measure_row(item["net"], rc.device, batch, rc.threads, cfg)
-                    _add_timing(rec, timing, unit)
-                    rec["threads"] = timing.extra.get("threads", rc.threads)
-                    rec["interop_threads"] = timing.extra.get("interop_threads")
-                    rec["error"] = ""
-                    rec["samples_ms"] = list(timing.samples_ms)
-                except (RuntimeError, MemoryError) as e:      # record the failure, carry on (timm's bulk rule)
-                    rec.update({"speed": None, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"})
-                group.append(rec)
-                rows.append(rec)
-                _add_ratios(group, exp, scale)
-                if on_row:
-                    on_row(rec)
+            for rnd in range(rounds):       # round-robin: slow drift and other load hit every row alike
+                cfg = rc.timer_config(rnd)
+                for item, timer in zip(p["rows"], timers):
+                    if on_start:
+                        on_start(f"{exp.guideline} {scale} {item['row'].setting}"
+                                 + (f" ({rnd + 1}/{rounds})" if rounds > 1 else ""))
+                    timer.run(cfg)
+                    if rnd < rounds - 1:
+                        if on_tick:
+                            on_tick()
+                        continue
+                    rec = _row_record(exp, scale, setup, item, rc, batch, rc.threads)
+                    rec["madds_spread"] = p["spread"]
+                    rec["rounds"] = rounds
+                    timing = timer.timing()
+                    if timing is None:
+                        rec.update({"speed": None, "error": timer.error or "no samples"})
+                    else:
+                        _add_timing(rec, timing, unit)
+                        rec["threads"] = timing.extra.get("threads", rc.threads)
+                        rec["interop_threads"] = timing.extra.get("interop_threads")
+                        rec["error"] = ""
+                        rec["samples_ms"] = list(timing.samples_ms)
+                    group.append(rec)
+                    rows.append(rec)
+                    _add_ratios(group, exp, scale)
+                    if on_row:
+                        on_row(rec)
             by_scale[scale] = group
         verdicts[exp.guideline] = verdict(exp, by_scale, rc.device)
     return {"rows": rows, "spreads": spreads, "verdicts": verdicts}

@@ -9,7 +9,8 @@ import typer
 
 from lwbench.cli.common import FormatOpt, OutputOpt, console
 
-DEFAULT_MIN_TIME = 1.0
+DEFAULT_MIN_TIME = 3.0
+DEFAULT_ROUNDS = 3
 
 
 def guidelines(
@@ -29,8 +30,11 @@ def guidelines(
     quick: Annotated[bool, typer.Option(
         "--quick", help="Tiny settings for CI: 8x8 input, x1 only, 10 ms per row, batch 1.")] = False,
     min_time: Annotated[float | None, typer.Option(
-        "--min-time", min=0.0, help=f"Measure each row at least this long (s) and 10 runs (default {DEFAULT_MIN_TIME:g}; "
-        "--quick: 0.01).")] = None,
+        "--min-time", min=0.0, help=f"Measure each row at least this long (s) and 10 runs in all (default "
+        f"{DEFAULT_MIN_TIME:g}; --quick: 0.01).")] = None,
+    rounds: Annotated[int | None, typer.Option(
+        "--rounds", min=1, help="Interleave the rows of each table in this many round-robin slices of --min-time "
+        f"(default {DEFAULT_ROUNDS}; --quick: 2), so that drift and other load hit every row alike.")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     breakdown: Annotated[bool, typer.Option(
@@ -61,7 +65,7 @@ def guidelines(
     if breakdown:
         _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
         return
-    _guidelines(which, device, scale, threads, batch, channels, quick, min_time, kind, output)
+    _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output)
 
 
 def _scales(text: str) -> tuple[str, ...]:
@@ -108,7 +112,7 @@ def _progress(total: int):
                     console=console(stderr=True), transient=False)
 
 
-def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, kind, output) -> None:
+def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output) -> None:
     from lwbench.errors import InputError
     from lwbench.guidelines import SETUPS, RunConfig, load_all, rich_table, run_experiments
     from lwbench.measure.machine import machine_info
@@ -120,16 +124,17 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     scales = ("x1",) if quick and scale == "x1,x2,x4" else _scales(scale)
     common = dict(device=device, threads=threads, batch=batch, setup=channels)
     if quick:
-        rc = RunConfig.quick(scales=scales, min_time_s=min_time, **common)
+        rc = RunConfig.quick(scales=scales, min_time_s=min_time, rounds=rounds, **common)
     else:
-        rc = RunConfig(scales=scales, min_time_s=DEFAULT_MIN_TIME if min_time is None else min_time, **common)
+        rc = RunConfig(scales=scales, min_time_s=DEFAULT_MIN_TIME if min_time is None else min_time,
+                       rounds=DEFAULT_ROUNDS if rounds is None else rounds, **common)
     machine = machine_info()
     header = {"config": {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
                          "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution,
-                         "quick": quick, "timer": rc.timer_config().to_dict()}}
+                         "quick": quick, "rounds": rc.rounds, "timer": rc.timer_config().to_dict()}}
     write = _writer(kind, output, machine, header)
     live: dict = {"rows": [], "spreads": {}, "verdicts": {}}
-    total = sum(len(e.rows) for e in exps) * len(rc.scales)
+    total = sum(len(e.rows) for e in exps) * len(rc.scales) * max(1, rc.rounds)
     with _progress(total) as bar:
         task = bar.add_task("counting", total=total)
 
@@ -141,7 +146,7 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
             write(live, exps, device)
             bar.advance(task)
 
-        result = run_experiments(exps, rc, on_row=on_row, on_start=on_start)
+        result = run_experiments(exps, rc, on_row=on_row, on_start=on_start, on_tick=lambda: bar.advance(task))
     write(result, exps, device)
     if kind in ("table",) or output:
         con = console()

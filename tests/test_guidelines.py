@@ -1,0 +1,301 @@
+"""ShuffleNet V2's guideline experiments (configs/guidelines/g1..g4.yaml, lwbench guidelines).
+
+Independent references: the paper's Tables 1-4 (tests/data/shufflenetv2_guidelines.csv, a verbatim copy of
+the shared transcription) and the paper's hand formulas for madds and MAC (Sec. 2, G1 and G2). No test
+asserts a speed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+
+import pytest
+
+from lwbench.count import count
+from lwbench.guidelines import (
+    GUIDELINES,
+    SCALES,
+    SETUPS,
+    SPREAD_LIMIT,
+    judge,
+    load_experiment,
+    plan,
+    verdict,
+)
+from tests.conftest import DATA
+
+HW = 56 * 56
+BLOCKS = 10
+
+
+def _paper_rows() -> list[dict]:
+    with open(DATA / "shufflenetv2_guidelines.csv", newline="") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+PAPER = _paper_rows()
+
+
+def _paper_channels(text: str) -> dict[str, dict[str, int]]:
+    """'c1=128,c2=128' -> {x1: {c1: 128, c2: 128}}; 'c=128 (x2: c=256, x4: c=512)' -> per scale."""
+    head, _, rest = text.partition(" (")
+    out = {"x1": {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", head)}}
+    for scale, body in re.findall(r"(x\d): ([^,)]+)", rest):
+        out[scale] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", body)}
+    return out
+
+
+def _convs(net):
+    return [n for n in net.nodes if n.op == "conv2d"]
+
+
+@pytest.fixture(scope="module")
+def exps():
+    return {g: load_experiment(g) for g in GUIDELINES}
+
+
+# ------------------------------------------------------------------ equal madds, the paper's channels
+@pytest.mark.parametrize("g", GUIDELINES)
+def test_rows_have_equal_madds_within_6_percent(exps, g):
+    exp = exps[g]
+    for setup in SETUPS:
+        for scale in SCALES:
+            p = plan(exp, scale, setup, batch=1)
+            madds = [x["madds"] for x in p["rows"]]
+            assert max(madds) / min(madds) - 1 <= SPREAD_LIMIT, (g, setup, scale, madds)
+            assert p["spread"] == pytest.approx(max(madds) / min(madds) - 1)
+
+
+def test_paper_settings_differ_by_about_5_percent(exps):
+    """The paper's own G1 settings are only nearly equal: c1·c2 = 16384 vs 15552 on GPU (5.35%)."""
+    p = plan(exps["G1"], "x1", "gpu", batch=1)
+    assert p["spread"] == pytest.approx(16384 / 15552 - 1)
+    assert [x["madds"] for x in p["rows"]] == [BLOCKS * 2 * HW * c1 * c2
+                                               for c1, c2 in ((128, 128), (90, 180), (52, 312), (36, 432))]
+
+
+def test_every_paper_row_is_configured(exps):
+    for r in PAPER:
+        exp = exps[r["guideline"]]
+        assert exp.table == int(r["table"])
+        exp.row(r["row"])  # KeyError when a table row is missing
+    for g, exp in exps.items():
+        assert {row.setting for row in exp.rows} == {r["row"] for r in PAPER if r["guideline"] == g}
+
+
+@pytest.mark.parametrize("g", ["G1", "G2"])
+def test_g1_g2_build_the_papers_x1_channels(exps, g):
+    exp = exps[g]
+    for r in (r for r in PAPER if r["guideline"] == g):
+        want = _paper_channels(r["setting_x1"])["x1"]
+        row = exp.row(r["row"])
+        assert row.channels[r["device"]] == want
+        net = exp.net(row, "x1", r["device"])
+        convs = _convs(net)
+        if g == "G1":
+            assert len(convs) == 2 * BLOCKS
+            assert all((c.in_shape[0], c.out_shape[0]) == (want["c1"], want["c2"]) for c in convs[0::2])
+            assert all((c.in_shape[0], c.out_shape[0]) == (want["c2"], want["c1"]) for c in convs[1::2])
+        else:
+            groups = int(r["row"].split("=")[1])
+            built = want["c"] if want["c"] % groups == 0 else None
+            if built is None:  # the paper's ARM g=8 c=180 is impossible (180/8); the config must say so
+                assert (g, r["row"], r["device"]) == ("G2", "g=8", "arm")
+                assert row.deviation["arm"] == {"c": 184} and 184 % 8 == 0 and abs(184 - 180) == 4
+                built = 184
+            assert len(convs) == BLOCKS
+            assert all(c.attrs["groups"] == groups and c.in_shape[0] == c.out_shape[0] == built for c in convs)
+
+
+def test_g1_g2_scale_rule(exps):
+    """x2: round(c·√2) (G2: to a multiple of g); x4: 2c exactly; madds about 2x and 4x the x1 network's."""
+    g1, g2 = exps["G1"], exps["G2"]
+    assert g1.channel_params(g1.row("1:12"), "x2", "gpu") == {"c1": 51, "c2": 611}
+    assert g1.channel_params(g1.row("1:12"), "x4", "arm") == {"c1": 18, "c2": 216}
+    assert g2.channel_params(g2.row("g=8"), "x2", "gpu") == {"c": 512}
+    assert g2.channel_params(g2.row("g=4"), "x2", "gpu") == {"c": 364}
+    assert g2.channel_params(g2.row("g=8"), "x2", "arm") == {"c": 256}   # from the paper's 180, not 184
+    for exp in (g1, g2):
+        for setup in SETUPS:
+            base = plan(exp, "x1", setup, 1)["rows"][0]["madds"]
+            assert plan(exp, "x2", setup, 1)["rows"][0]["madds"] / base == pytest.approx(2, rel=0.03)
+            assert plan(exp, "x4", setup, 1)["rows"][0]["madds"] / base == pytest.approx(4)
+
+
+@pytest.mark.parametrize("g", ["G3", "G4"])
+def test_g3_g4_build_the_papers_channel_settings(exps, g):
+    exp = exps[g]
+    for r in (r for r in PAPER if r["guideline"] == g):
+        want = _paper_channels(r["setting_x1"])
+        row = exp.row(r["row"])
+        for scale in SCALES:
+            c = want[scale]["c"]
+            net = exp.net(row, scale, r["device"])
+            convs = _convs(net)
+            if g == "G4":
+                assert net.input_shape[0] == c
+                units = [convs[i:i + 3] for i in range(0, len(convs), 3)]
+                assert len(units) == BLOCKS
+                assert all([(k.in_shape[0], k.out_shape[0]) for k in u] == [(c, c // 4), (c // 4, c // 4), (c // 4, c)]
+                           for u in units)
+                assert [k.attrs["kernel"] for k in units[0]] == [1, 3, 1]
+                has = {n.op for n in net.nodes}
+                assert ("relu" in has) == ("relu=yes" in r["row"]) and ("add" in has) == ("shortcut=yes" in r["row"])
+                continue
+            n_frag = 1 if r["row"] == "1-fragment" else int(r["row"][0])
+            assert len(convs) == BLOCKS * n_frag
+            if r["row"].endswith("parallel"):
+                assert net.input_shape[0] == c and all((k.in_shape[0], k.out_shape[0]) == (c, c // n_frag) for k in convs)
+                assert sum(n.op == "concat" for n in net.nodes) == BLOCKS
+            else:   # 1-fragment c->c; n in series at w = round(c/sqrt(n)), so n·w² ≈ c²
+                w = round(c / math.sqrt(n_frag))
+                assert all(k.in_shape[0] == k.out_shape[0] == w for k in convs)
+            assert count(net).totals["madds"] == pytest.approx(BLOCKS * HW * c * c, rel=0.012)
+
+
+# ------------------------------------------------------------------ mac, the paper's formulas
+def test_g1_mac_is_the_papers_formula_and_lowest_at_equal_widths(exps):
+    """G1: one 1x1 conv c1->c2 has MAC = h·w·(c1+c2) + c1·c2 >= 2·sqrt(h·w·B) + B/(h·w), B = h·w·c1·c2."""
+    exp = exps["G1"]
+    for setup in SETUPS:
+        for scale in SCALES:
+            macs = {}
+            for row in exp.rows:
+                net = exp.net(row, scale, setup)
+                ch = exp.channel_params(row, scale, setup)
+                c1, c2 = ch["c1"], ch["c2"]
+                layers = count(net).layers
+                assert all(r.mac_elems == HW * (c1 + c2) + c1 * c2 for r in layers)
+                b = HW * c1 * c2
+                assert all(r.mac_elems >= 2 * math.sqrt(HW * b) + b / HW - 1e-6 for r in layers)
+                macs[row.setting] = sum(r.mac_elems for r in layers)
+                assert macs[row.setting] == BLOCKS * 2 * (HW * (c1 + c2) + c1 * c2)
+            assert min(macs, key=macs.get) == "1:1"
+            assert list(macs.values()) == sorted(macs.values())   # 1:1 < 1:2 < 1:6 < 1:12
+
+
+def test_g2_mac_is_the_papers_formula_and_grows_with_groups(exps):
+    """G2: a 1x1 group conv c->c, g groups: MAC = h·w·2c + c²/g, and it grows with g at fixed madds."""
+    exp = exps["G2"]
+    for setup in SETUPS:
+        for scale in SCALES:
+            macs = []
+            for row in exp.rows:
+                g = row.params["g"]
+                c = exp.channel_params(row, scale, setup)["c"]
+                layers = count(exp.net(row, scale, setup)).layers
+                assert all(r.mac_elems == HW * 2 * c + c * c // g for r in layers)
+                macs.append(sum(r.mac_elems for r in layers))
+            assert macs == sorted(macs) and len(set(macs)) == len(macs)
+
+
+def test_g3_g4_extra_ops_cost_mac_but_no_madds(exps):
+    p = plan(exps["G4"], "x1", "arm", 1)
+    mac = {x["row"].setting: x["mac_elems"] for x in p["rows"]}
+    act = BLOCKS * 2 * HW * 32        # one 32-channel map read + written
+    assert mac["relu=yes,shortcut=no"] - mac["relu=no,shortcut=no"] == BLOCKS * 2 * (2 * HW * 8) + act  # 2 inner + 1 outer ReLU
+    assert mac["relu=no,shortcut=yes"] - mac["relu=no,shortcut=no"] == BLOCKS * 3 * HW * 32            # add: 2 in, 1 out
+    assert len({x["madds"] for x in p["rows"]}) == 1
+
+
+# ------------------------------------------------------------------ the paper's figures
+def test_config_figures_equal_the_transcribed_tables(exps):
+    for r in PAPER:
+        row = exps[r["guideline"]].row(r["row"])
+        assert row.paper[r["device"]] == [float(r[s]) for s in SCALES], (r["guideline"], r["row"], r["device"])
+
+
+def test_spread_error_is_a_configuration_error(tmp_path):
+    from lwbench.cli import main
+    from lwbench.guidelines import SpreadError, guidelines_dir
+
+    text = (guidelines_dir() / "g1.yaml").read_text().replace("{c1: 36, c2: 432}", "{c1: 36, c2: 400}")
+    bad = tmp_path / "g1_bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(SpreadError, match=r"madds spread 1[0-9]\.\d% is above 6%"):
+        plan(load_experiment(str(bad)), "x1", "gpu", 1)
+    assert main(["guidelines", str(bad), "--quick", "--channels", "gpu", "--format", "csv"]) == 2
+    assert main(["guidelines", str(bad), "--quick", "--format", "csv"]) == 0   # its ARM channels are intact
+
+
+# ------------------------------------------------------------------ verdicts (synthetic speeds)
+def test_judge_and_verdict_report_what_was_measured(exps):
+    exp = exps["G1"]
+    assert judge(exp, {"1:1": 4.0, "1:2": 3.0, "1:6": 2.0, "1:12": 1.0}) == "holds"
+    assert judge(exp, {"1:1": 4.0, "1:2": 5.0, "1:6": 2.0, "1:12": 1.0}) == "partly"
+    assert judge(exp, {"1:1": 1.0, "1:2": 2.0, "1:6": 3.0, "1:12": 4.0}) == "not"
+    rows = [{"setting": s, "speed": v, "median_ms": 1000 / v, "iqr_ms": 0.0}
+            for s, v in (("1:1", 131.0), ("1:2", 120.0), ("1:6", 110.0), ("1:12", 100.0))]
+    line = verdict(exp, {"x1": rows}, "cpu")
+    assert line == "G1 holds on this CPU: 1:1 is 1.31x faster than 1:12 (paper GPU 1.98x, ARM 1.32x)"
+    rows[0]["speed"], rows[0]["median_ms"] = 90.0, 1000 / 90
+    assert verdict(exp, {"x1": rows}, "cuda").startswith("G1 does not hold on this GPU: 1:1 is 1.11x slower than 1:12")
+
+
+# ------------------------------------------------------------------ end to end, --quick
+@pytest.fixture(scope="module")
+def quick_csv(tmp_path_factory):
+    from lwbench.cli import main
+
+    out = tmp_path_factory.mktemp("gl") / "g.csv"
+    assert main(["guidelines", "--quick", "--output", str(out)]) == 0
+    return out
+
+
+def test_quick_run_to_csv(quick_csv):
+    import pandas as pd
+
+    lines = quick_csv.read_text().splitlines()
+    assert lines[0].startswith("# machine: {")
+    machine = json.loads(lines[0].split(": ", 1)[1])
+    assert machine["cpu_model"] is not None and "torch" in machine
+    verdicts = [ln for ln in lines if ln.startswith("# verdict ")]
+    assert [v.split(":")[0] for v in verdicts] == [f"# verdict {g}" for g in GUIDELINES]
+    df = pd.read_csv(quick_csv, comment="#")
+    assert len(df) == len(PAPER) // 2            # every table row once (x1, the ARM channels on a CPU)
+    assert set(df["scale"]) == {"x1"} and set(df["channel_setup"]) == {"arm"}
+    assert df["error"].isna().all() and (df["images_per_s"] > 0).all()
+    assert (df["input"].str.endswith("x8x8")).all()
+    for r in (r for r in PAPER if r["device"] == "arm"):
+        got = df[(df["guideline"] == r["guideline"]) & (df["setting"] == r["row"])].iloc[0]
+        assert got["paper_arm_images_per_s"] == float(r["x1"])
+        gpu = next(p for p in PAPER if p["device"] == "gpu" and p["guideline"] == r["guideline"] and p["row"] == r["row"])
+        assert got["paper_gpu_batches_per_s"] == float(gpu["x1"])
+    ref = df[df["reference"]]
+    assert (ref["ratio"] == 1.0).all() and (ref["paper_gpu_ratio"] == 1.0).all()
+    g1 = df[df["guideline"] == "G1"].set_index("setting")
+    assert g1.loc["1:12", "paper_gpu_ratio"] == pytest.approx(748 / 1480)
+    assert g1.loc["1:12", "ratio"] == pytest.approx(g1.loc["1:12", "images_per_s"] / g1.loc["1:1", "images_per_s"])
+
+
+def test_quick_run_to_json(tmp_path):
+    from lwbench.cli import main
+
+    out = tmp_path / "g.json"
+    assert main(["guidelines", "G2", "G4", "--quick", "--output", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert {"machine", "config", "rows", "spreads", "verdicts"} <= set(doc)
+    assert set(doc["verdicts"]) == {"G2", "G4"} and all(v.startswith(k) for k, v in doc["verdicts"].items())
+    assert doc["spreads"]["G2 x1"] == pytest.approx(184 ** 2 / 8 / (90 ** 2 / 2) - 1)   # 4232 / 4050
+    assert len(doc["rows"]) == 8 and all(len(r["samples_ms"]) == r["n"] for r in doc["rows"])
+    g8 = next(r for r in doc["rows"] if r["setting"] == "g=8")
+    assert g8["channels"] == "c=184 (paper 180)"
+
+
+def test_quick_breakdown_and_missing_net(capsys):
+    from lwbench.cli import main
+
+    rc = main(["guidelines", "--breakdown", "--quick", "--net", "mobilenet_v1", "--net", "no_such_net",
+               "--format", "json"])
+    assert rc == 0
+    cap = capsys.readouterr()
+    assert "no_such_net is not in configs/" in cap.err
+    rows = json.loads(cap.out)["rows"]
+    assert [r["model"] for r in rows] == ["mobilenet_v1[resolution=32]"]
+    r = rows[0]
+    pcts = [r[f"{k}_pct"] for k in ("conv", "element_wise", "shuffle", "concat_split", "other")]
+    assert sum(pcts) == pytest.approx(100) and r["shuffle_pct"] == 0 and r["concat_split_pct"] == 0
+    assert r["conv_pct"] > 0 and r["element_wise_pct"] > 0
