@@ -26,6 +26,12 @@ def profile(
     device: Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")] = None,
     min_time: Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")] = 1.0,
+    sort: Annotated[str | None, typer.Option("--sort", help="Sort by this column (params, madds, mac_elems, "
+                                             "mac_bytes, model, …): networks with --summary/--all, else the "
+                                             "layers of each network.")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")] = False,
+    plot: Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share "
+                                             "(PATH.png or .svg; one network).")] = None,
 ) -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.count import count
@@ -40,6 +46,9 @@ def profile(
         summary = True
     if not names:
         raise InputError("profile: name at least one network (or --all); `lwbench list` shows the zoo")
+    if time_ and (sort or plot):
+        raise InputError("profile --time: --sort and --plot work on its export: `lwbench profile NET --time -o t.csv`, "
+                         "then `lwbench plot t.csv` (--kind layer-shares or roofline)")
     if time_:
         if fold_bn or summary:
             raise InputError("profile --time measures the model as built: drop --fold-bn / --summary / --all")
@@ -50,8 +59,20 @@ def profile(
         return
     profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
     kind = infer_format(fmt.value if fmt else None, output)
+    if plot:
+        _plot_shares(profiles, plot, summary)
+    if sort and not summary:
+        from dataclasses import replace
+
+        from lwbench.report.sorting import sort_rows
+
+        profiles = [replace(p, layers=sort_rows(p.layers, sort, desc)) for p in profiles]
     if summary:
         rows = [p.summary() for p in profiles]
+        if sort:
+            from lwbench.report.sorting import sort_rows
+
+            rows = sort_rows(rows, sort, desc)
         if kind == "table":
             from lwbench.report.tables import summary_table
 
@@ -74,6 +95,17 @@ def profile(
         emit(to_csv([asdict(r) for p in profiles for r in p.layers]), output)
     else:
         emit("\n".join(to_markdown([asdict(r) for r in p.layers], p.model) for p in profiles), output)
+
+
+def _plot_shares(profiles, path: str, summary: bool) -> None:
+    """`--plot`: madds share vs mac share per layer of one network (lwbench/report/plots.py)."""
+    from lwbench.errors import InputError
+    from lwbench.report.plots import layer_shares
+
+    if summary or len(profiles) != 1:
+        raise InputError("profile --plot: draws the layers of one network; for the zoo use "
+                         "`lwbench bench --all -o b.csv` then `lwbench plot b.csv`")
+    layer_shares(profiles[0].to_frame(), path)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,14 +20,14 @@ from lwbench.report.schema import KINDS, better, column_info
 
 SPECIAL_KEYS = ("layer", "kind", "category", "model")
 DEFAULT_METRICS = {
-    "layers": ("madds", "mac_elems", "median_ms"),
+    "layers": ("madds", "mac_elems", "time_ms"),
     "summary": ("params", "madds", "mac_elems", "median_ms"),
     "timing": ("median_ms", "images_per_s"),
     "guidelines": ("median_ms", "ratio"),
 }
 IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting"),
             "layers": ("model",)}
-ADDITIVE = ("params", "madds", "mac_elems", "mac_bytes", "out_elems", "median_ms")
+ADDITIVE = ("params", "madds", "mac_elems", "mac_bytes", "out_elems", "time_ms", "layers")
 
 
 @dataclass
@@ -366,5 +366,5 @@ def machine_line(m: dict) -> str:
     bits = [pick("cpu_model", "cpu", "processor"), pick("gpu", "gpu_name"),
             "torch " + pick("torch_version", "torch") if pick("torch_version", "torch") else "",
             "lwbench " + pick("lwbench_version", "lwbench") if pick("lwbench_version", "lwbench") else "",
-            pick("git_commit", "commit")[:10], pick("date", "timestamp")]
+            pick("git_commit", "commit")[:10], pick("date_utc", "date", "timestamp")]
     return ", ".join(b for b in bits if b) or "machine block present"

@@ -164,34 +164,56 @@ def _from_json(text: str, source: str):
     return pd.DataFrame(rows), meta
 
 
-def _from_markdown(text: str, source: str):
-    """Pipe tables (one or several, e.g. one per network, under `### title` lines) -> one frame."""
-    import pandas as pd
+def _md_tables(text: str) -> tuple[list[tuple[list[str], list[list[str]], str]], dict]:
+    """Pipe tables as (header, rows, title); `<!-- key: json -->` comments as metadata."""
+    import re
 
-    header, rows, titles = None, [], []
+    tables: list[tuple[list[str], list[list[str]], str]] = []
+    meta: dict = {}
+    title, current = "", None
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith("#"):
-            titles.append(s.lstrip("#").strip())
+        m = re.match(r"^<!--\s*([\w .-]+?)\s*:\s*(.*?)\s*-->$", s)
+        if m:
+            meta[m.group(1)] = _parse_value(m.group(2))
             continue
         if not s.startswith("|"):
+            current = None
+            if s.startswith("#"):
+                title = s.lstrip("#").strip()
             continue
         cells = [c.strip() for c in s.strip("|").split("|")]
-        if all(set(c) <= set("-:") and c for c in cells):
+        if current is None:
+            current = (cells, [], title)
+            tables.append(current)
+        elif all(c and set(c) <= set("-:") for c in cells):
             continue  # the separator line
-        if header is None or (cells == header):
-            header = cells
-            continue
-        rows.append(dict(zip(header, cells)))
-    if header is None:
+        else:
+            current[1].append(cells)
+    return tables, meta
+
+
+def _from_markdown(text: str, source: str):
+    """Pipe tables (one or several, e.g. one per network under `### title` lines) -> one frame. Tables with
+    another header than the first (e.g. `profile --time`'s by-category tables) are left out."""
+    import pandas as pd
+
+    tables, meta = _md_tables(text)
+    if not tables:
         raise InputError(f"{source}: no Markdown table found")
+    header = tables[0][0]
+    same = [t for t in tables if t[0] == header]
+    rows = [dict(zip(header, r)) for t in same for r in t[1]]
     frame = pd.DataFrame(rows, columns=header)
     for c in frame.columns:
         if _column_type(c, None) is None:  # unknown columns: numbers where every cell is one
             conv = pd.to_numeric(frame[c].replace("", None), errors="coerce")
             if conv.notna().sum() == (frame[c] != "").sum():
                 frame[c] = conv
-    return frame, ({"titles": titles} if titles else {})
+    titles = [t[2] for t in same if t[2]]
+    if titles:
+        meta["titles"] = titles
+    return frame, meta
 
 
 def load_export(path: str | Path, kind: str | None = None) -> Export:

@@ -106,7 +106,10 @@ LAYERS = Kind(
     "layers", "Per-layer rows",
     "`lwbench profile NET --format csv|json|md`: one row per layer of the IR (the layer name is the module path "
     "of the built torch model). JSON: a profile object `{model, input, batch, dtype, bn_policy, totals, "
-    "madds_by_kind, mac_elems_by_kind, layers: [rows]}`, or a list of them for several networks.",
+    "madds_by_kind, mac_elems_by_kind, layers: [rows]}`, or a list of them for several networks. "
+    "`lwbench profile NET --time` adds the measured columns (time_ms … gb_per_s; out_elems and note are then "
+    "left out) and the machine block: CSV comment lines `# machine:`, `# timer:`, `# end_to_end MODEL:`, "
+    "`# by_category MODEL:`; JSON `{machine, timer, end_to_end, layers, by_category}`.",
     (
         MODEL,
         _c("layer", "", "str", "Layer name = module path in the built torch model (joins counted and timed rows).",
@@ -118,8 +121,14 @@ LAYERS = Kind(
         _c("out_shape", "C×H×W", "str", "Output shape(s) per image; several outputs joined by '+'."),
         PARAMS, MADDS, MAC_ELEMS, MAC_BYTES, OUT_ELEMS,
         _c("note", "", "str", "Reporting remarks (e.g. 'bn folded in (+bias)'); empty otherwise."),
-        _c("median_ms", "ms", "float", "Measured time of this layer when a per-layer timing is joined "
-           "(optional; used for time shares and the roofline).", False, "lower"),
+        _c("time_ms", "ms", "float", "`profile --time`: median measured time of this layer (forward hooks; "
+           "own kernels plus a little hook overhead).", False, "lower"),
+        _c("time_pct", "%", "float", "`profile --time`: share of the summed per-layer time.", False),
+        _c("madds_pct", "%", "float", "`profile --time`: share of the network's madds."),
+        _c("mac_pct", "%", "float", "`profile --time`: share of the network's mac_elems."),
+        _c("gflop_per_s", "GFLOP/s", "float", "`profile --time`: achieved 2·madds / time_ms (one multiply-add "
+           "= 2 floating-point operations).", False, "higher"),
+        _c("gb_per_s", "GB/s", "float", "`profile --time`: achieved mac_bytes / time_ms.", False, "higher"),
     ),
     config=("model", "layer"),
 )
@@ -149,8 +158,9 @@ SUMMARY = Kind(SUMMARY.name, SUMMARY.title, SUMMARY.doc,
 TIMING = Kind(
     "timing", "Timing rows",
     "`lwbench bench`: one row per (model, device, mode, layout, threads, batch, dtype). JSON: "
-    "`{machine: {...}, rows: [rows]}` where each row adds `samples_ms`. CSV: the machine block as a leading "
-    "`# machine: {json}` comment line.",
+    "`{machine: {...}, timer: {...}, rows: [rows]}` where each row adds `samples_ms`. CSV: the machine block "
+    "and the timer settings as leading `# machine: {json}` / `# timer: {json}` comment lines; Markdown: an "
+    "HTML comment `<!-- machine: {json} -->` before the table.",
     (
         MODEL,
         _c("device", "", "str", "Where it ran: cpu, cuda, cuda:1, …", True),
@@ -160,6 +170,9 @@ TIMING = Kind(
            True),
         BATCH,
         DTYPE,
+        _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224."),
+        _c("cores", "", "str", "CPU cores the run was pinned to (a Linux CPU list, e.g. 0-3 or 4-7)."),
+        _c("interop_threads", "threads", "int", "Inter-op threads (1 unless the platform refuses)."),
         *TIMING_STATS,
         Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, MADDS.better),

@@ -1,0 +1,98 @@
+"""`lwbench plot`: figures from exported files (latency vs madds, layer shares, roofline)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+
+class PlotKind(str, Enum):
+    auto = "auto"
+    latency_vs_madds = "latency-vs-madds"
+    layer_shares = "layer-shares"
+    roofline = "roofline"
+
+
+class Group(str, Enum):
+    layer = "layer"
+    kind = "kind"
+    category = "category"
+
+
+def plot(
+    file: Annotated[str, typer.Argument(help="An lwbench export (CSV, JSON or Markdown).", show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="The figure: PATH.png, .svg or .pdf.")],
+    kind: Annotated[PlotKind, typer.Option("--kind", help="latency-vs-madds (bench export: one point per "
+                                           "network), layer-shares (per-layer export: madds/mac/time share "
+                                           "per layer), roofline (per-layer export with time: `profile --time`). "
+                                           "auto: by the file's kind.")] = PlotKind.auto,
+    model: Annotated[str | None, typer.Option("--model", help="The network to plot when the file holds "
+                                              "several (layer-shares, roofline).")] = None,
+    y: Annotated[str, typer.Option("--y", help="latency-vs-madds: the y column (median_ms, min_ms, p90_ms, "
+                                   "images_per_s, batches_per_s).")] = "median_ms",
+    join: Annotated[str | None, typer.Option("--join", help="latency-vs-madds: a summary export "
+                                             "(`profile --all -o zoo.csv`) whose madds to use.")] = None,
+    group: Annotated[Group, typer.Option("--group", help="layer-shares: bars per layer, kind or category.")]
+    = Group.layer,
+    peak_gflops: Annotated[float | None, typer.Option("--peak-gflops", help="roofline: peak compute (GFLOP/s); "
+                                                      "measured with a matmul when not given.")] = None,
+    peak_gbs: Annotated[float | None, typer.Option("--peak-gbs", help="roofline: peak memory bandwidth (GB/s); "
+                                                   "measured with a copy when not given.")] = None,
+    device: Annotated[str, typer.Option("--device", help="roofline: where to measure the peaks.")] = "cpu",
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="roofline: threads for the peaks "
+                                                "(default: the file's timer threads, else torch's).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Also write the plotted numbers (CSV/JSON/MD).")]
+    = None,
+) -> None:
+    """Draw a figure from an export: latency against madds for the zoo (ShuffleNet V2 Fig. 1(c)(d)), madds vs
+    mac vs time shares per layer, or a per-layer roofline under the device's measured peaks."""
+    from lwbench.report import plots
+    from lwbench.report.compare import records
+    from lwbench.report.load import load_export
+    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+
+    ex = load_export(file)
+    k = plots.auto_kind(ex.kind, ex.frame.columns) if kind is PlotKind.auto else kind.value
+    note = ""
+    if k == "latency-vs-madds":
+        summary = load_export(join, "summary").frame if join else None
+        out = plots.latency_vs_madds(ex.frame, output, y=y, summary=summary)
+    elif k == "layer-shares":
+        _need_layers(ex, k)
+        out = plots.layer_shares(ex.frame, output, model=model, group=group.value)
+    else:
+        _need_layers(ex, k)
+        cache = None
+        if peak_gflops is None or peak_gbs is None:
+            from lwbench.report.peaks import measure_peaks
+
+            t = threads or (ex.meta.get("end_to_end " + str(ex.frame["model"].iloc[0])) or {}).get("threads")
+            pk = measure_peaks(device, t)
+            peak_gflops = peak_gflops or pk.peak_gflops
+            peak_gbs = peak_gbs or pk.peak_gbs
+            cache = pk.cache_gbs
+            note = (f" (peaks measured on {device}: {pk.peak_gflops:.1f} GFLOP/s matmul n={pk.matmul_n}, "
+                    f"{pk.peak_gbs:.1f} GB/s {pk.copy_mib} MiB copy" +
+                    (f", {pk.cache_gbs:.1f} GB/s 1 MiB copy)" if pk.cache_gbs else ")"))
+        out = plots.roofline(ex.frame, output, peak_gflops, peak_gbs, model=model, cache_gbs=cache)
+    if data:
+        fmt = infer_format(None, data)
+        rows = records(out)
+        emit({"csv": to_csv, "json": to_json, "md": to_markdown}.get(fmt, to_csv)(rows), data)
+    import sys
+
+    print(f"wrote {output}: {k}, {len(out)} points{note}", file=sys.stderr)
+
+
+def _need_layers(ex, k: str) -> None:
+    from lwbench.errors import InputError
+
+    if ex.kind != "layers":
+        raise InputError(f"plot --kind {k}: needs a per-layer export (`lwbench profile NET -o x.csv`), "
+                         f"{ex.path} is a {ex.kind} export")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plot")(plot)

@@ -1,0 +1,246 @@
+"""Plots with matplotlib (Agg backend, imported inside the functions), each made from an export's DataFrame.
+
+Every function writes the figure (PNG or SVG by the file extension) and returns the DataFrame it plotted,
+so a test can check the plotted numbers against the export.
+
+- `latency_vs_madds`: one labelled point per network, latency (or speed) against madds: the picture of
+  ShuffleNet V2's Figure 1(c)(d) (Ma et al., ECCV 2018), which shows that madds do not predict speed.
+- `layer_shares`: per layer (or per kind / category), its share of madds, of mac and of measured time.
+- `roofline`: per layer, achieved GFLOP/s = 2·madds / time against arithmetic intensity =
+  2·madds / mac_bytes (FLOP per byte of the ShuffleNet V2 memory access cost), under the device's roofs
+  min(peak_gflops, intensity · peak_gbs) (Williams et al., "Roofline", CACM 2009).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lwbench.errors import InputError
+
+PLOT_KINDS = ("latency-vs-madds", "layer-shares", "roofline")
+SPEED_COLUMNS = ("median_ms", "min_ms", "p90_ms", "mean_ms", "images_per_s", "batches_per_s")
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    return fig, ax
+
+
+def _save(fig, path: str | Path) -> None:
+    """Write atomically (temp file + rename), PNG or SVG by extension."""
+    import os
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in ("png", "svg", "pdf"):
+        plt.close(fig)
+        raise InputError(f"--plot/--output: expected a .png, .svg or .pdf file, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=ext, bbox_inches="tight")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _one_model(frame, model: str | None, what: str):
+    models = list(dict.fromkeys(frame["model"]))
+    if model is None:
+        if len(models) > 1:
+            raise InputError(f"{what}: the file holds {len(models)} networks ({', '.join(models[:5])}"
+                             f"{', …' if len(models) > 5 else ''}); choose one with --model")
+        return frame, models[0] if models else ""
+    if model not in models:
+        from lwbench.errors import suggest
+
+        raise InputError(f"{what}: no network {model!r} in the file{suggest(model, models)}")
+    return frame[frame["model"] == model], model
+
+
+# --- (1) latency against madds --------------------------------------------------------------------------
+
+def latency_data(frame, y: str = "median_ms", summary=None):
+    """Rows that ran, one per network and configuration: model, series, madds, <y>. madds comes from the
+    timing rows, else from `summary` rows (joined on model), else from counting the zoo network."""
+    import pandas as pd
+
+    if y not in frame.columns:
+        raise InputError(f"latency-vs-madds: no column {y} in the file (a `lwbench bench` export has "
+                         f"{', '.join(SPEED_COLUMNS)})")
+    df = frame.copy()
+    if "error" in df.columns:
+        df = df[df["error"].fillna("") == ""]
+    df = df[df[y].notna()]
+    if summary is not None:
+        df = df.drop(columns=[c for c in ("madds",) if c in df.columns]).merge(
+            summary[["model", "madds"]].drop_duplicates("model"), on="model", how="left")
+    if "madds" not in df.columns or df["madds"].isna().any():
+        df = _fill_madds(df)
+    config = [c for c in ("device", "mode", "layout", "threads", "batch", "dtype") if c in df.columns
+              and df[c].nunique() > 1]
+    df["series"] = df.apply(lambda r: " ".join(f"{c}={r[c]}" for c in config), axis=1) if config and len(df) else ""
+    if df.empty:
+        raise InputError("latency-vs-madds: no row ran (every row has an error or no latency)")
+    return pd.DataFrame({"model": df["model"].to_numpy(), "series": df["series"].to_numpy(),
+                         "madds": df["madds"].astype("int64").to_numpy(), y: df[y].astype(float).to_numpy()})
+
+
+def _fill_madds(df):
+    from lwbench.count import count
+    from lwbench.spec import load
+
+    df = df.copy()
+    if "madds" not in df.columns:
+        df["madds"] = None
+    for i, r in df[df["madds"].isna()].iterrows():
+        batch = int(r["batch"]) if "batch" in df.columns and r["batch"] == r["batch"] else 1
+        try:
+            df.at[i, "madds"] = count(load(str(r["model"])), batch).totals["madds"]
+        except Exception as e:  # noqa: BLE001 - any failure becomes one line
+            raise InputError(f"latency-vs-madds: no madds for {r['model']} in the file and it cannot be counted "
+                             f"({e}); give a summary with --join") from None
+    return df
+
+
+def latency_vs_madds(frame, path, y: str = "median_ms", summary=None, title: str | None = None):
+    """One labelled point per network: madds (x, millions) against latency or speed (y)."""
+    data = latency_data(frame, y, summary)
+    fig, ax = _figure(7.5, 5.0)
+    for name, g in data.groupby("series", sort=False):
+        ax.scatter(g["madds"] / 1e6, g[y], s=28, label=name or None, zorder=3)
+        for _, r in g.iterrows():
+            ax.annotate(r["model"], (r["madds"] / 1e6, r[y]), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7)
+    ax.set_xlabel("madds (millions of multiply-adds per batch)")
+    unit = {"images_per_s": "images/s", "batches_per_s": "batches/s"}.get(y, "ms")
+    ax.set_ylabel(f"{y} ({unit})")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title or f"{y} against madds (cf. ShuffleNet V2, Fig. 1(c)(d)): same madds, different speed")
+    if data["series"].nunique() > 1:
+        ax.legend(fontsize=7)
+    _save(fig, path)
+    return data
+
+
+# --- (2) madds share vs mac share vs time share per layer ------------------------------------------------
+
+def shares_data(frame, model: str | None = None, group: str = "layer"):
+    """Per layer (or kind / category): madds_share, mac_share and, when measured, time_share (fractions)."""
+    import pandas as pd
+
+    df, _ = _one_model(frame, model, "layer-shares")
+    if group not in ("layer", "kind", "category"):
+        raise InputError(f"--group: expected layer, kind or category, got {group}")
+    cols = ["madds", "mac_elems"] + (["time_ms"] if "time_ms" in df.columns and df["time_ms"].notna().any()
+                                     else [])
+    g = df.groupby(group, sort=False)[cols].sum(min_count=1).reset_index()
+    out = pd.DataFrame({group: g[group].astype(str).to_numpy()})
+    for c, name in (("madds", "madds_share"), ("mac_elems", "mac_share"), ("time_ms", "time_share")):
+        if c in cols:
+            tot = g[c].sum()
+            out[name] = (g[c].astype(float) / tot).fillna(0.0).to_numpy() if tot else 0.0
+    return out
+
+
+def layer_shares(frame, path, model: str | None = None, group: str = "layer", title: str | None = None):
+    """Horizontal bars, one group per layer: share of madds, of mac and of time (ShuffleNet V2, Fig. 2)."""
+    import numpy as np
+
+    df, name = _one_model(frame, model, "layer-shares")
+    data = shares_data(df, None, group)
+    series = [c for c in ("madds_share", "mac_share", "time_share") if c in data.columns]
+    n = len(data)
+    fig, ax = _figure(8.0, max(3.0, 0.22 * n * (len(series) / 2) + 1.5))
+    y = np.arange(n)
+    h = 0.8 / len(series)
+    colors = {"madds_share": "tab:blue", "mac_share": "tab:orange", "time_share": "tab:green"}
+    for i, s in enumerate(series):
+        ax.barh(y + (i - (len(series) - 1) / 2) * h, 100 * data[s], height=h, label=s.replace("_", " "),
+                color=colors[s])
+    ax.set_yticks(y, data[group], fontsize=6 if n > 30 else 8)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of the network total")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(title or f"{name}: madds share vs mac share" + (" vs time share" if "time_share" in series
+                                                                   else "") + f" per {group}")
+    _save(fig, path)
+    return data
+
+
+# --- (3) roofline ----------------------------------------------------------------------------------------
+
+def roofline_data(frame, model: str | None = None):
+    """Per layer with madds > 0 and a measured time: intensity_flop_per_byte = 2·madds / mac_bytes and
+    gflop_per_s = 2·madds / time. Layers without madds (element-wise, pooling, …) have no place on it."""
+    import pandas as pd
+
+    df, _ = _one_model(frame, model, "roofline")
+    if "time_ms" not in df.columns or df["time_ms"].isna().all():
+        raise InputError("roofline: needs per-layer time (a `lwbench profile NET --time -o x.csv` export); "
+                         "this file has none")
+    if "mac_bytes" not in df.columns:
+        raise InputError("roofline: needs the mac_bytes column")
+    ok = (df["madds"] > 0) & (df["time_ms"] > 0) & (df["mac_bytes"] > 0)
+    d = df[ok]
+    return pd.DataFrame({
+        "layer": d["layer"].to_numpy(), "category": d["category"].to_numpy() if "category" in d else "",
+        "intensity_flop_per_byte": (2.0 * d["madds"] / d["mac_bytes"]).to_numpy(dtype=float),
+        "gflop_per_s": (2.0 * d["madds"] / (d["time_ms"] * 1e-3) / 1e9).to_numpy(dtype=float),
+    })
+
+
+def roofline(frame, path, peak_gflops: float, peak_gbs: float, model: str | None = None,
+             title: str | None = None, cache_gbs: float | None = None):
+    """Achieved GFLOP/s against arithmetic intensity, per layer, under the roofs of the device."""
+    import numpy as np
+
+    if not (peak_gflops > 0 and peak_gbs > 0):
+        raise InputError(f"roofline: peaks must be positive, got {peak_gflops} GFLOP/s and {peak_gbs} GB/s")
+    df, name = _one_model(frame, model, "roofline")
+    data = roofline_data(df)
+    if data.empty:
+        raise InputError("roofline: no layer has both madds and a measured time")
+    fig, ax = _figure(7.5, 5.0)
+    lo = min(data["intensity_flop_per_byte"].min(), peak_gflops / peak_gbs) / 4
+    hi = max(data["intensity_flop_per_byte"].max(), peak_gflops / peak_gbs) * 4
+    xs = np.logspace(np.log10(lo), np.log10(hi), 200)
+    ax.plot(xs, np.minimum(peak_gflops, xs * peak_gbs), color="black", lw=1.2,
+            label=f"roof: {peak_gflops:.0f} GFLOP/s, memory {peak_gbs:.1f} GB/s")
+    if cache_gbs and cache_gbs > peak_gbs:
+        ax.plot(xs, np.minimum(peak_gflops, xs * cache_gbs), color="grey", lw=1.0, ls="--",
+                label=f"cache roof: {cache_gbs:.0f} GB/s (1 MiB copy)")
+    for cat, g in data.groupby("category", sort=False):
+        ax.scatter(g["intensity_flop_per_byte"], g["gflop_per_s"], s=18, label=str(cat), zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte of mac = 2·madds / mac_bytes)")
+    ax.set_ylabel("achieved GFLOP/s (2·madds / time)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7)
+    ax.set_title(title or f"{name}: roofline per layer")
+    _save(fig, path)
+    return data
+
+
+def auto_kind(kind: str, columns) -> str:
+    """The plot an export calls for: timing rows -> latency-vs-madds; per-layer rows -> layer-shares."""
+    if kind in ("timing", "summary"):
+        return "latency-vs-madds"
+    if kind == "layers":
+        return "layer-shares"
+    raise InputError(f"plot: no default plot for a {kind} export; choose --kind ({', '.join(PLOT_KINDS)})")
