@@ -23,10 +23,11 @@ DEFAULT_METRICS = {
     "layers": ("madds", "mac_elems", "time_ms"),
     "summary": ("params", "madds", "mac_elems", "median_ms"),
     "timing": ("median_ms", "images_per_s"),
-    "guidelines": ("median_ms", "ratio"),
+    "guidelines": ("speed", "ratio"),
+    "breakdown": ("forward_median_ms", "layers_total_ms"),
 }
-IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting"),
-            "layers": ("model",)}
+IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting", "scale"),
+            "layers": ("model",), "breakdown": ("model",)}
 ADDITIVE = ("params", "madds", "mac_elems", "mac_bytes", "out_elems", "time_ms", "layers")
 
 
@@ -115,7 +116,7 @@ def _key_columns(exports: list[Export], frames: list, key: str, labels: list[str
     # key == "model"
     if len(kinds) > 1 or kind == "layers":
         return ["model"], {}
-    ident = list(IDENTITY.get(kind, ("model",)))
+    ident = [c for c in IDENTITY.get(kind, ("model",)) if all(c in f.columns for f in frames)]
     config = [c for c in KINDS[kind].config if c not in ident and all(c in f.columns for f in frames)]
     keys, constants = list(ident), {}
     for c in config:
@@ -198,7 +199,9 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
         part = f[keys + metrics].copy()
         part = part.rename(columns={m: f"{m}_{lab}" for m in metrics})
         part[f"_in_{lab}"] = True
+        part[f"_o_{lab}"] = range(len(part))
         merged = part if merged is None else merged.merge(part, on=keys, how="outer", sort=False)
+    merged = merged.sort_values([f"_o_{lab}" for lab in labels], na_position="last", kind="stable")
     for lab in labels:
         merged[f"_in_{lab}"] = merged[f"_in_{lab}"].fillna(False).astype(bool)
     base = labels[0]

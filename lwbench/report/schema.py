@@ -185,34 +185,72 @@ TIMING = Kind(
 
 GUIDELINES = Kind(
     "guidelines", "Guideline rows",
-    "`lwbench guidelines`: ShuffleNet V2's G1–G4 experiments (Sec. 2, Tables 1–4), one row per setting, "
-    "with the paper's figures beside the measured ones. JSON: `{machine: {...}, rows: [rows]}`.",
+    "`lwbench guidelines`: ShuffleNet V2's G1–G4 experiments (Ma et al., ECCV 2018, Sec. 2, Tables 1–4), one "
+    "row per setting and scale, the paper's figures beside the measured ones. CSV comment lines: `# machine:`, "
+    "`# config:`, `# madds_spread G? x?:`, `# verdict G?:`; JSON `{machine, config, spreads, verdicts, rows}` "
+    "where rows add `samples_ms`.",
     (
-        _c("guideline", "", "str", "G1 (equal channel width), G2 (group convolution), G3 (fragmentation), "
-           "G4 (element-wise operations).", True),
-        _c("setting", "", "str", "The row of the paper's table, e.g. 'c1:c2=1:1', 'g=2', '2-fragment-series', "
-           "'ReLU=no, short-cut=yes'.", True),
-        _c("channels", "channels", "str", "Channel widths of the micro-network (c1, c2 or c per the table)."),
-        _c("device", "", "str", "Where it ran: cpu, cuda."),
-        _c("threads", "threads", "int", "CPU intra-op threads."),
+        _c("guideline", "", "str", "G1 (equal channel width minimises mac), G2 (group convolution), "
+           "G3 (fragmentation), G4 (element-wise operations).", True),
+        _c("table", "", "str", "The paper's table the rows reproduce (Table 1 … Table 4)."),
+        _c("setting", "", "str", "The row of the paper's table, e.g. '1:1', 'g=2', '2-fragment-series', "
+           "'ReLU, short-cut'.", True),
+        _c("reference", "", "bool", "True for the row the ratios are taken against."),
+        _c("scale", "", "str", "The paper's column: x1, x2, x4 (G1/G2: 1×, 2×, 4× the x1 madds; G3/G4: its "
+           "three channel settings)."),
+        _c("device", "", "str", "Where it ran: cpu (speed in images/s, the paper's ARM unit) or cuda "
+           "(batches/s, its GPU unit).", True),
+        _c("channel_setup", "", "str", "Which of the paper's channel settings was built: gpu or arm."),
+        _c("channels", "channels", "str", "Channel widths of the micro-network (c1:c2, c, per the table)."),
+        _c("input", "N×C×H×W", "str", "Input shape including the batch, e.g. 1x128x56x56."),
         _c("batch", "images", "int", "Images per batch."),
-        _c("resolution", "pixels", "int", "Input height = width of the micro-network."),
-        Column(MADDS.name, MADDS.unit, MADDS.type, "Multiply-adds of the micro-network (held constant across a "
-               "guideline's settings by design).", False, "lower"),
+        _c("threads", "threads", "int", "CPU intra-op threads (inter-op 1)."),
+        _c("interop_threads", "threads", "int", "Inter-op threads in effect."),
+        Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
+        Column(MADDS.name, MADDS.unit, MADDS.type, "Multiply-adds of the micro-network for the batch (held "
+               "nearly constant across a guideline's settings by design; see madds_spread).", False, "lower"),
         Column(MAC_ELEMS.name, MAC_ELEMS.unit, MAC_ELEMS.type, MAC_ELEMS.meaning, False, "lower"),
-        *[c for c in TIMING_STATS if c.name in ("n", "median_ms", "iqr_ms", "images_per_s", "batches_per_s",
-                                                  "noisy")],
-        _c("ratio", "×", "float", "Speed relative to the guideline's baseline setting (its first row): "
-           "baseline median_ms / this median_ms; > 1 is faster.", False, "higher"),
-        _c("paper_gpu_batches_per_s", "batches/s", "float", "The paper's GPU figure for this setting "
-           "(GTX 1080Ti, batches/s); empty when the paper has none.", False, "higher"),
+        _c("madds_spread", "fraction", "float", "max/min − 1 of the madds of the experiment's settings at this "
+           "scale (above 0.06 is a configuration error)."),
+        _c("rounds", "rounds", "int", "Round-robin slices the rows of a table were measured in (samples pooled)."),
+        *[c for c in TIMING_STATS if c.name not in ("compile_s",)],
+        _c("speed", "images/s or batches/s", "float", "images_per_s on cpu, batches_per_s on cuda (the paper's "
+           "units).", False, "higher"),
+        _c("speed_iqr_pct", "%", "float", "iqr_ms / median_ms × 100: the spread of the speed."),
+        _c("ratio", "×", "float", "speed / the reference row's speed (> 1: faster than the reference).", False,
+           "higher"),
+        _c("paper_gpu_batches_per_s", "batches/s", "float", "The paper's GPU figure for this setting (GTX 1080Ti, "
+           "batches/s).", False, "higher"),
+        _c("paper_gpu_ratio", "×", "float", "The paper's GPU speed / its reference row's.", False, "higher"),
         _c("paper_arm_images_per_s", "images/s", "float", "The paper's ARM figure for this setting "
-           "(Snapdragon 810, images/s); empty when the paper has none.", False, "higher"),
-        _c("paper_ratio", "×", "float", "The paper's speed relative to the baseline setting (same device "
-           "kind).", False, "higher"),
+           "(Snapdragon 810, one thread, images/s).", False, "higher"),
+        _c("paper_arm_ratio", "×", "float", "The paper's ARM speed / its reference row's.", False, "higher"),
         _c("error", "", "str", "Why the row did not run (one line); empty when it ran."),
+        _c("samples_ms", "ms", "list[float]", "JSON only: every measured run's latency."),
     ),
-    config=("guideline", "setting", "device", "threads", "batch", "resolution"),
+    config=("guideline", "setting", "scale", "device", "channel_setup", "threads", "batch"),
+)
+
+BREAKDOWN = Kind(
+    "breakdown", "Time per op category (ShuffleNet V2, Fig. 2)",
+    "`lwbench guidelines --breakdown`: one row per network, the measured time split by op category (forward "
+    "hooks per layer) next to the end-to-end latency.",
+    (
+        MODEL,
+        _c("device", "", "str", "Where it ran: cpu or cuda.", True),
+        BATCH,
+        _c("threads", "threads", "int", "CPU intra-op threads."),
+        _c("runs", "runs", "int", "Measured forward passes with hooks."),
+        _c("forward_median_ms", "ms", "float", "End-to-end median latency without hooks.", True, "lower"),
+        _c("hooked_median_ms", "ms", "float", "Median latency of the forward with per-layer hooks.", False,
+           "lower"),
+        _c("layers_total_ms", "ms", "float", "Sum of the per-layer medians.", True, "lower"),
+        _c("<category>_ms", "ms", "float", "Summed per-layer time of one category: conv (with linear), "
+           "element_wise, shuffle, concat_split, other.", False, "lower"),
+        _c("<category>_pct", "%", "float", "That category's share of layers_total_ms."),
+        Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, "lower"),
+    ),
+    config=("model", "device", "batch", "threads"),
 )
 
 COMPARE = Kind(
@@ -229,7 +267,7 @@ COMPARE = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, COMPARE)}
+KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, COMPARE)}
 
 
 def get_kind(name: str) -> Kind:
