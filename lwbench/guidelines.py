@@ -616,12 +616,13 @@ def _speed_text(r: dict) -> str:
     if r.get("speed") is None:
         return "error" if r.get("error") else "-"
     spread = r.get("speed_iqr_pct")
-    return f"{_f(r['speed'])} ±{spread / 2:.1f}%" + (" noisy" if r.get("noisy") else "") if spread is not None else _f(r["speed"])
+    return f"{_f(r['speed'])} ±{spread / 2:.1f}%" + ("*" if r.get("noisy") else "") if spread is not None else _f(r["speed"])
 
 
 def _spread_line(exp: Experiment, spreads: Mapping[str, float]) -> str:
     parts = [f"{k.split(' ', 1)[1]} {v:.2%}" for k, v in spreads.items() if k.split(" ", 1)[0] == exp.guideline]
-    return f"madds spread (max/min - 1, limit {SPREAD_LIMIT:.0%}): " + ", ".join(parts)
+    return (f"madds spread (max/min - 1, limit {SPREAD_LIMIT:.0%}): " + ", ".join(parts)
+            + ". * noisy: IQR/median > 10%.")
 
 
 def table_rows(exp: Experiment, rows: list[dict]) -> list[list[str]]:
@@ -641,7 +642,7 @@ def table_rows(exp: Experiment, rows: list[dict]) -> list[list[str]]:
 
 def table_header(device: str) -> list[str]:
     unit = "images/s" if speed_unit(device) == "images_per_s" else "batches/s"
-    return ["scale", "setting", "channels", "madds", "mac_elems", f"measured {unit} (median ±IQR/2)", "ratio",
+    return ["scale", "setting", "channels", "madds", "mac_elems", f"{unit} median ±IQR/2", "ratio",
             "paper GPU batches/s", "ratio", "paper ARM images/s", "ratio"]
 
 
@@ -660,7 +661,7 @@ def rich_table(exp: Experiment, result: Mapping, device: str):
               caption=_spread_line(exp, result["spreads"]) + "\n" + result["verdicts"].get(exp.guideline, ""),
               caption_justify="left")
     for i, h in enumerate(table_header(device)):
-        t.add_column(h, justify="left" if i < 3 else "right")
+        t.add_column(h, justify="left" if i < 3 else "right", no_wrap=i in (1, 2))
     for cells in table_rows(exp, result["rows"]):
         t.add_row(*cells)
     return t
@@ -690,7 +691,9 @@ def breakdown_table(rows: list[dict]):
     from rich.table import Table
 
     t = Table(title="ShuffleNet V2 Fig. 2: share of time per op category on this device", title_justify="left",
-              caption="per-layer medians from forward hooks; shares of their sum; forward = unhooked median",
+              caption="per-layer medians from forward hooks, shares of their sum (layers ms); forward = the "
+              "unhooked median. conv: conv2d and linear; element-wise: batch norm (not folded), activations, add, "
+              "mul; other: pooling, flatten",
               caption_justify="left")
     cols = ["model", "device", "batch", "threads", "forward ms", "layers ms", *FIG2_CATEGORIES]
     for i, c in enumerate(cols):
