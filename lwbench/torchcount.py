@@ -170,6 +170,7 @@ class _Row:
     unsupported: Counter = field(default_factory=Counter)
     call_id: int = -1  # the module call whose weights `call_weights` holds
     call_weights: set = field(default_factory=set)
+    read: set = field(default_factory=set)  # qualified names of the parameters/buffers its ops read
 
 
 def _shape_text(tensors, batch: int) -> str:
@@ -202,7 +203,7 @@ class _Recorder(TorchDispatchMode):
     def row(self, name: str) -> _Row:
         r = self.rows.get(name)
         if r is None:
-            kind, cat = self.kinds.get(name, (name.rsplit(":", 1)[-1], None))
+            kind, cat = self.kinds.get("" if name == ROOT else name, (name.rsplit(":", 1)[-1], None))
             r = self.rows[name] = _Row(name, kind, cat)
         return r
 
@@ -211,7 +212,7 @@ class _Recorder(TorchDispatchMode):
         if not self.stack:
             return None
         name, leaf, call = self.stack[-1]
-        r = self.row(name if leaf else f"{name or ROOT}:{op}")
+        r = self.row((name or ROOT) if leaf else f"{name or ROOT}:{op}")
         new_call = r.call_id != call
         if new_call:  # a new call reads its weights again
             r.call_id, r.call_weights = call, set()
@@ -252,6 +253,7 @@ class _Recorder(TorchDispatchMode):
                 r.act_in += _numel(t)
             elif w[0] not in r.call_weights:
                 r.call_weights.add(w[0])
+                r.read.add(w[0])
                 r.weights += w[1]
         r.act_out += sum(_numel(t) for t in outs)
         if op in MATMUL_OPS:
@@ -309,8 +311,8 @@ class _Run:
             out[n] = (kind, cat)
         return out
 
-    def run(self, device: str, shapes, batch: int) -> tuple[_Recorder, dict[str, tuple[str, int]]]:
-        """Run once on `device` ('meta' or 'cpu') under the recorder; returns it and the weights table."""
+    def run(self, device: str, shapes, batch: int) -> _Recorder:
+        """Run once on `device` ('meta' or 'cpu') under the recorder."""
         from torch.func import functional_call
 
         module = self.module
@@ -342,7 +344,7 @@ class _Run:
         finally:
             for h in hooks:
                 h.remove()
-        return rec, weights
+        return rec
 
     @staticmethod
     def _pre(rec: _Recorder, name: str, leaf: bool, batch: int):
@@ -350,7 +352,7 @@ class _Run:
             rec.calls += 1
             rec.stack.append((name, leaf, rec.calls))
             if leaf:
-                r = rec.row(name)
+                r = rec.row(name or ROOT)
                 r.calls += 1
                 if not r.in_shapes:
                     r.in_shapes = _tensors((args, kwargs))
@@ -364,7 +366,7 @@ class _Run:
             if rec.stack and rec.stack[-1][0] == name:
                 rec.stack.pop()
             if leaf and out is not None:
-                r = rec.row(name)
+                r = rec.row(name or ROOT)
                 outs = _tensors(out)
                 if not r.out_shapes:
                     r.out_shapes = outs
@@ -373,33 +375,36 @@ class _Run:
         return hook
 
 
-def _as_profile(run: _Run, rec: _Recorder, weights, name: str, shapes, batch: int, dtype: str,
-                device: str) -> Profile:
+def _params_by_row(run: _Run, rows: list[_Row]) -> tuple[dict[str, int], dict[str, int]]:
+    """Parameters per row: a leaf module's own; any other (a container's, or one read through `F.linear` by
+    a parent, as `nn.MultiheadAttention` does with `out_proj`) goes to the first row whose ops read it.
+    Returns (row name -> params, owner module -> params that no op read)."""
+    pnames = {q: p.numel() for q, p in run.module.named_parameters()}
+    owner = {q: q.rsplit(".", 1)[0] if "." in q else "" for q in pnames}
+    out: dict[str, int] = {}
+    done: set[str] = set()
+    for r in rows:
+        if ":" not in r.name:
+            mine = [q for q in pnames if owner[q] == ("" if r.name == ROOT else r.name)]
+            out[r.name] = sum(pnames[q] for q in mine)
+            done.update(mine)
+    for r in rows:
+        extra = sorted(q for q in r.read if q in pnames and q not in done)
+        out[r.name] = out.get(r.name, 0) + sum(pnames[q] for q in extra)
+        done.update(extra)
+    idle: dict[str, int] = {}
+    for q, n in pnames.items():
+        if q not in done:
+            idle[owner[q]] = idle.get(owner[q], 0) + n
+    return out, idle
+
+
+def _as_profile(run: _Run, rec: _Recorder, name: str, shapes, batch: int, dtype: str, device: str) -> Profile:
     module = run.module
-    own_params: dict[str, int] = {}
-    seen: set[int] = set()
-    for mname, m in run.named.items():
-        n = 0
-        for p in m.parameters(recurse=False):
-            if id(p) not in seen:
-                seen.add(id(p))
-                n += p.numel()
-        own_params[mname] = n
+    params, idle = _params_by_row(run, list(rec.rows.values()))
     nbytes = DTYPE_BYTES[dtype]
     rows: list[LayerRow] = []
-    counted_params: set[str] = set()
     for r in rec.rows.values():
-        leaf = ":" not in r.name
-        if leaf:
-            r.params = own_params.get(r.name, 0)
-            counted_params.add(r.name)
-        else:
-            # a container's own parameters (layer scale, class token) count where its ops read them
-            owner = r.name.rsplit(":", 1)[0]
-            owner = "" if owner == ROOT else owner
-            if owner not in counted_params and own_params.get(owner, 0) and r.weights:
-                r.params = own_params[owner]
-                counted_params.add(owner)
         cat = r.category
         if cat is None:
             cat = max(r.op_cats, key=r.op_cats.get) if r.op_cats else "other"
@@ -412,19 +417,17 @@ def _as_profile(run: _Run, rec: _Recorder, weights, name: str, shapes, batch: in
         rows.append(LayerRow(
             model=name, layer=r.name, kind=r.kind, category=cat,
             in_shape=_shape_text(r.in_shapes, batch), out_shape=_shape_text(r.out_shapes, batch),
-            params=r.params, madds=r.madds, mac_elems=mac, mac_bytes=mac * nbytes,
+            params=params.get(r.name, 0), madds=r.madds, mac_elems=mac, mac_bytes=mac * nbytes,
             out_elems=r.out_elems if r.counted else 0, note="; ".join(notes),
         ))
-    total = sum(p.numel() for p in module.parameters())
-    uncounted = {m: n for m, n in own_params.items() if n and m not in counted_params}
     extra = {
         "method": "torch dispatch (aten ops attributed to the innermost running module)",
         "device": device,
         "unsupported": dict(sorted(rec.unsupported.items())),
-        "params_module": total,
+        "params_module": sum(p.numel() for p in module.parameters()),
     }
-    if uncounted:
-        extra["params_not_run"] = uncounted  # modules whose parameters no op read: listed, not hidden
+    if idle:
+        extra["params_not_run"] = idle  # modules whose parameters no op read: listed, not hidden
     input_text = ",".join("x".join(map(str, s)) for s in shapes)
     return Profile(model=name, input=input_text, batch=batch, dtype=dtype, layers=rows, bn_policy="separate",
                    source=f"torch-side count of {type(module).__module__}.{type(module).__qualname__}", extra=extra)
@@ -459,8 +462,8 @@ def count_module(module: nn.Module, input_shape, batch: int = 1, dtype: str = "f
         err: Exception | None = None
         for dev in tries:
             try:
-                rec, weights = run.run(dev, shapes, batch)
-                return _as_profile(run, rec, weights, name, shapes, batch, dtype, dev)
+                rec = run.run(dev, shapes, batch)
+                return _as_profile(run, rec, name, shapes, batch, dtype, dev)
             except Exception as e:  # noqa: BLE001 - user code can raise anything; reported as one line
                 err = e
         text = " ".join(str(err).split()) or type(err).__name__
@@ -470,3 +473,67 @@ def count_module(module: nn.Module, input_shape, batch: int = 1, dtype: str = "f
     finally:
         for m, training in modes.items():
             m.train(training)
+
+
+def load_factory(spec: str) -> nn.Module:
+    """`package.module:factory` -> the module the factory returns (or the module object the name holds).
+
+    The current directory is importable, as with `python -m`. Every failure is one InputError line.
+    """
+    import importlib
+    import os
+    import sys
+
+    modpath, sep, attr = str(spec).partition(":")
+    if not sep or not modpath or not attr:
+        raise InputError(f"--module: expected package.module:factory (e.g. mynets:build), got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(modpath)
+    except ImportError as e:
+        raise InputError(f"--module {spec}: cannot import '{modpath}' ({e})") from e
+    except Exception as e:  # noqa: BLE001 - a user's module can raise anything while importing
+        raise InputError(f"--module {spec}: importing '{modpath}' raised {type(e).__name__}: {e}") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise InputError(f"--module {spec}: '{getattr(obj, '__name__', modpath)}' has no attribute "
+                             f"'{part}'{suggest(part, names)}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, nn.Module):
+        if not callable(obj):
+            raise InputError(f"--module {spec}: '{attr}' is a {type(obj).__name__}, not a factory or nn.Module")
+        try:
+            obj = obj()
+        except Exception as e:  # noqa: BLE001
+            msg = " ".join(str(e).split())[:300]
+            raise InputError(f"--module {spec}: the factory raised {type(e).__name__}: {msg}") from e
+    if not isinstance(obj, nn.Module):
+        raise InputError(f"--module {spec}: the factory returned an object of type {type(obj).__name__}, "
+                         "not a torch.nn.Module")
+    return obj
+
+
+def profile_factory(spec: str, input_shape: str | None, batch: int = 1, dtype: str = "float32") -> Profile:
+    """`lwbench profile --module spec --input 3x224x224`: build with the factory, count with `count_module`."""
+    shapes = _parse_shape(input_shape or "3x224x224")  # a malformed --input fails before the import
+    model = load_factory(spec)
+    prof = count_module(model, shapes, batch=batch, dtype=dtype, name=spec)
+    _warn(prof)
+    return prof
+
+
+def _warn(prof: Profile) -> None:
+    """Ops without a rule and parameters no op read are said out loud (stderr), never dropped silently."""
+    import sys
+
+    un = prof.extra.get("unsupported") or {}
+    if un:
+        ops = ", ".join(f"{k}×{v}" for k, v in un.items())
+        print(f"lwbench: warning: {prof.model}: no cost rule for aten ops {ops}; not counted "
+              "(rows say where)", file=sys.stderr)
+    idle = prof.extra.get("params_not_run") or {}
+    if idle:
+        print(f"lwbench: warning: {prof.model}: parameters of modules that never ran are not in the rows: "
+              + ", ".join(f"{k or ROOT} {v:,}" for k, v in idle.items()), file=sys.stderr)

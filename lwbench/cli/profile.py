@@ -32,6 +32,10 @@ def profile(
     desc: Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")] = False,
     plot: Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share "
                                              "(PATH.png or .svg; one network).")] = None,
+    module: Annotated[str | None, typer.Option("--module", help="Also count any nn.Module: package.module:factory "
+                                               "(torch-side counter, the ops that run).")] = None,
+    input_: Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
+                                               "(default 3x224x224).")] = None,
 ) -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.count import count
@@ -44,8 +48,13 @@ def profile(
     if all_:
         names += [n for n in index() if n not in names]
         summary = True
-    if not names:
-        raise InputError("profile: name at least one network (or --all); `lwbench list` shows the zoo")
+    if not names and not module:
+        raise InputError("profile: name at least one network (or --all, or --module); `lwbench list` shows the zoo")
+    if input_ and not module:
+        raise InputError("profile --input: goes with --module package.module:factory")
+    if module and (time_ or (not names and (fold_bn or width is not None or resolution is not None))):
+        raise InputError("profile --module: counts the ops that run at --input; --time, --fold-bn, --width and "
+                         "--resolution apply to zoo networks")
     if time_ and (sort or plot):
         raise InputError("profile --time: --sort and --plot work on its export: `lwbench profile NET --time -o t.csv`, "
                          "then `lwbench plot t.csv` (--kind layer-shares or roofline)")
@@ -58,6 +67,10 @@ def profile(
                          fmt.value if fmt else None, output)
         return
     profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
+    if module:
+        from lwbench.torchcount import profile_factory
+
+        profiles.append(profile_factory(module, input_, batch, dtype.value))
     kind = infer_format(fmt.value if fmt else None, output)
     if plot:
         _plot_shares(profiles, plot, summary)

@@ -1,0 +1,222 @@
+"""Check the analytic count against two independent counts of the built torch module.
+
+For each network:
+1. params: the analytic total == `sum(p.numel() for p in module.parameters())` of `lwbench.build(net)`;
+2. fvcore: per conv/linear layer, analytic madds == `FlopCountAnalysis(module, x).by_module()[layer]`
+   (fvcore counts one multiply-add as one "flop"), joined on the layer name;
+3. torch-side counter (`lwbench.count_module`, aten dispatch): per layer, params, madds and mac_elems equal;
+4. the ops fvcore reports as unsupported, and the aten ops / layers lwbench has no rule for, by name.
+
+fvcore also counts some "flops" outside conv/linear (one per element for batch norm and adaptive pooling);
+those are reported beside the check (`fvcore_other_flops`), not compared: lwbench's madds are the papers'
+multiply-adds of conv/linear only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lwbench.errors import LwbenchError, UnknownNameError, suggest
+from lwbench.ir import Net
+
+MATMUL_KINDS = ("conv2d", "linear")
+TORCH_KEYS = ("params", "madds", "mac_elems")
+
+
+@dataclass
+class NetCheck:
+    """The outcome of verifying one network."""
+
+    model: str
+    status: str = "ok"  # ok | mismatch | error
+    params_analytic: int = 0
+    params_module: int = 0
+    layers: int = 0
+    torch_layers_agree: int = 0
+    fvcore_layers: int = 0
+    fvcore_layers_agree: int = 0
+    fvcore_unsupported: dict = field(default_factory=dict)
+    lwbench_unsupported: dict = field(default_factory=dict)
+    fvcore_other_flops: dict = field(default_factory=dict)
+    mismatches: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def summary_line(self) -> str:
+        if self.status == "error":
+            return f"{self.model}: ERROR {self.error}"
+        head = "OK" if self.ok else f"MISMATCH ({len(self.mismatches)} differences)"
+        eq = "==" if self.params_analytic == self.params_module else "!="
+        parts = [f"{self.model}: {head}",
+                 f"params {self.params_analytic:,} {eq} built module {self.params_module:,}",
+                 f"torch-side {self.torch_layers_agree}/{self.layers} layers agree (params, madds, mac_elems)"]
+        if self.fvcore_layers or self.fvcore_unsupported:
+            parts.append(f"fvcore {self.fvcore_layers_agree}/{self.fvcore_layers} conv/linear layers agree")
+            parts.append("fvcore unsupported: " + (_counts(self.fvcore_unsupported) or "none"))
+        else:
+            parts.append("fvcore skipped")
+        parts.append("lwbench no rule: " + (_counts(self.lwbench_unsupported) or "none"))
+        return "; ".join(parts) + f" ({self.seconds:.1f}s)"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+def _counts(d: dict) -> str:
+    return ", ".join(f"{k}×{v}" for k, v in sorted(d.items()))
+
+
+# ---------------------------------------------------------------- the zoo, one file at a time
+def zoo(root: str | Path | None = None) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """(name -> (file, variant), file -> error) for every YAML in the configs folder.
+
+    Unlike `lwbench.spec.index()`, a broken file does not hide the others: its error is returned by file.
+    """
+    from lwbench.spec.parse import read_doc, variant_names
+    from lwbench.spec.zoo import configs_dir
+
+    names: dict[str, tuple[str, str]] = {}
+    errors: dict[str, str] = {}
+    for path in sorted(Path(root or configs_dir()).glob("*.yaml")):
+        try:
+            for name in variant_names(read_doc(path)):
+                names.setdefault(name, (str(path), name))
+        except Exception as e:  # noqa: BLE001 - one broken file is recorded, the others still run
+            errors[str(path)] = f"{type(e).__name__}: {e}" if not isinstance(e, LwbenchError) else str(e)
+    return names, errors
+
+
+def load_net(name: str, width: float | None = None, resolution: int | None = None,
+             names: dict[str, tuple[str, str]] | None = None) -> Net:
+    """A zoo name (from `zoo()`, so that another broken file does not matter) or a YAML path -> Net."""
+    from lwbench.spec import compile_doc, read_doc, resolve
+
+    names = names if names is not None else zoo()[0]
+    if name in names:
+        file, variant = names[name]
+    else:
+        text = str(name)
+        if not (text.endswith((".yaml", ".yml")) or "/" in text or Path(text.partition(":")[0]).is_file()):
+            raise UnknownNameError(f"unknown network '{text}'{suggest(text, names)} (lwbench list shows the zoo)")
+        file, variant = resolve(text)
+    doc = read_doc(file)
+    return compile_doc(doc, file, variant or str(doc["name"]), width, resolution)
+
+
+# ---------------------------------------------------------------- the checks
+def _fvcore(module, net: Net):
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    x = torch.randn(1, *net.input_shape)
+    fa = FlopCountAnalysis(module, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return fa.by_module(), dict(fa.unsupported_ops())
+
+
+def _mismatch(res: NetCheck, layer: str, kind: str, quantity: str, analytic, other, counter: str) -> None:
+    diff = (other - analytic) if isinstance(other, int) and isinstance(analytic, int) else None
+    res.mismatches.append({"model": res.model, "layer": layer, "kind": kind, "quantity": quantity,
+                           "analytic": analytic, counter: other, "counter": counter, "diff": diff})
+
+
+def verify_net(net: Net, fvcore: bool = True) -> NetCheck:
+    """Run checks 1-4 on one network; mismatches are collected on the result, never raised."""
+    import torch
+
+    from lwbench.build import build
+    from lwbench.count import count
+    from lwbench.torchcount import count_module
+
+    t0 = time.perf_counter()
+    res = NetCheck(model=net.name)
+    prof = count(net)
+    res.params_analytic = prof.totals["params"]
+    res.layers = len(prof.layers)
+    module = build(net) if fvcore else build(net, device="meta")
+    res.params_module = sum(p.numel() for p in module.parameters())
+    if res.params_module != res.params_analytic:
+        _mismatch(res, "(total)", "", "params", res.params_analytic, res.params_module, "module")
+
+    tprof = count_module(module, net.input_shape, name=net.name, device="meta")
+    res.lwbench_unsupported = dict(tprof.extra.get("unsupported", {}))
+    for k, v in res.lwbench_unsupported.items():
+        _mismatch(res, "(ops)", k, "no rule", 0, v, "torch")
+    fv_by_module: dict = {}
+    if fvcore:
+        with torch.no_grad():
+            fv_by_module, res.fvcore_unsupported = _fvcore(module, net)
+
+    torch_rows = tprof.by_layer()
+    for r in prof.layers:
+        t = torch_rows.pop(r.layer, None)
+        row = {"model": net.name, "layer": r.layer, "kind": r.kind}
+        agree = t is not None
+        for k in TORCH_KEYS:
+            row[f"{k}_analytic"] = getattr(r, k)
+            row[f"{k}_torch"] = getattr(t, k) if t is not None else None
+            if t is not None and getattr(t, k) != getattr(r, k):
+                agree = False
+                _mismatch(res, r.layer, r.kind, k, getattr(r, k), getattr(t, k), "torch")
+        if t is None:
+            _mismatch(res, r.layer, r.kind, "layer", "present", "missing", "torch")
+        res.torch_layers_agree += agree
+        row["madds_fvcore"] = None
+        if fvcore:
+            fv = int(fv_by_module.get(r.layer, 0))
+            if r.kind in MATMUL_KINDS:
+                row["madds_fvcore"] = fv
+                res.fvcore_layers += 1
+                if fv == r.madds:
+                    res.fvcore_layers_agree += 1
+                else:
+                    agree = False
+                    _mismatch(res, r.layer, r.kind, "madds", r.madds, fv, "fvcore")
+            elif fv:
+                res.fvcore_other_flops[r.kind] = res.fvcore_other_flops.get(r.kind, 0) + fv
+        row["agree"] = agree
+        res.rows.append(row)
+    for name, t in torch_rows.items():  # rows only the torch side has
+        _mismatch(res, name, t.kind, "layer", "missing", "present", "torch")
+    res.status = "ok" if not res.mismatches else "mismatch"
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def verify(names: list[str], fvcore: bool = True, width: float | None = None, resolution: int | None = None,
+           on_result=None) -> list[NetCheck]:
+    """Verify each network; an error in one (a broken YAML, a build failure) is recorded and the rest run.
+
+    `on_result(check)` is called as each network finishes (for streaming summary lines).
+    """
+    known, file_errors = zoo()
+    out = []
+    for name in names:
+        t0 = time.perf_counter()
+        if name in file_errors:
+            res = NetCheck(model=Path(name).stem, status="error", error=file_errors[name])
+        else:
+            try:
+                res = verify_net(load_net(name, width, resolution, known), fvcore=fvcore)
+            except Exception as e:  # noqa: BLE001 - one network's failure is recorded, the others still run
+                msg = str(e) if isinstance(e, LwbenchError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+                res = NetCheck(model=name, status="error", error=msg[:500])
+        res.seconds = time.perf_counter() - t0
+        out.append(res)
+        if on_result:
+            on_result(res)
+    return out
+
+
+def all_names() -> list[str]:
+    """Every network of the zoo, plus the path of each YAML file that does not parse (verified as an error)."""
+    known, errors = zoo()
+    return [*known, *errors]
