@@ -78,9 +78,8 @@ def coerce(frame, kind: str | None = None):
         if t == "str":
             frame[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v)).astype(object)
         elif t in ("int", "float"):
-            num = pd.to_numeric(s.replace("", None), errors="coerce") if s.dtype == object else s
-            if num.dtype == object:
-                num = pd.to_numeric(num, errors="coerce")
+            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+            num = s if numeric else pd.to_numeric(s.mask(s.astype(str) == ""), errors="coerce")
             bad = num.isna() & s.notna() & (s.astype(str) != "")
             if bad.any():
                 continue  # validate() reports it
@@ -106,7 +105,8 @@ def _to_bool(v):
         return bool(v)
     if isinstance(v, bool) or v is None or (isinstance(v, float) and v != v):
         return v
-    return _BOOLS.get(str(v).strip().lower(), v)
+    text = str(v).strip().lower()
+    return None if text == "" else _BOOLS.get(text, v)
 
 
 def _read_text(path: Path) -> str:
@@ -207,7 +207,7 @@ def _from_markdown(text: str, source: str):
     frame = pd.DataFrame(rows, columns=header)
     for c in frame.columns:
         if _column_type(c, None) is None:  # unknown columns: numbers where every cell is one
-            conv = pd.to_numeric(frame[c].replace("", None), errors="coerce")
+            conv = pd.to_numeric(frame[c].mask(frame[c] == ""), errors="coerce")
             if conv.notna().sum() == (frame[c] != "").sum():
                 frame[c] = conv
     titles = [t[2] for t in same if t[2]]

@@ -1,0 +1,103 @@
+"""The export schema documents every column the producers write, recognises each kind of export, and
+docs/schema.md is what `lwbench schema --format md` prints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+import lwbench
+from lwbench.cli import main
+from lwbench.count import LayerRow
+from lwbench.errors import InputError
+from lwbench.report.load import load_export
+from lwbench.report.schema import KINDS, as_markdown, better, detect_kind, missing_message, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _undocumented(kind: str, columns) -> list[str]:
+    return [c for c in columns if KINDS[kind].column(c) is None]
+
+
+def test_every_producer_column_is_documented():
+    assert _undocumented("layers", [f.name for f in fields(LayerRow)]) == []
+    prof = lwbench.count(lwbench.load("mobilenet_v1"))
+    assert _undocumented("summary", prof.summary()) == []
+    from lwbench.cli.bench import ROW_COLUMNS
+
+    assert _undocumented("timing", [*ROW_COLUMNS, "samples_ms"]) == []
+    from lwbench.measure.layers import join
+
+    rows = join(prof, {r.layer: [0.1] for r in prof.layers})
+    assert _undocumented("layers", rows[0]) == []
+
+
+def test_guideline_export_is_documented_and_loads(tmp_path):
+    out = tmp_path / "g1.csv"
+    assert main(["guidelines", "G1", "--quick", "-o", str(out)]) == 0
+    ex = load_export(out)
+    assert ex.kind == "guidelines"
+    assert _undocumented("guidelines", ex.frame.columns) == []
+    assert ex.frame["setting"].tolist()[:1] == ["1:1"] and ex.frame["reference"].tolist()[0] is True
+    assert "machine" in ex.meta
+
+
+def test_breakdown_columns_are_documented():
+    cols = ["model", "device", "batch", "threads", "runs", "forward_median_ms", "hooked_median_ms",
+            "layers_total_ms", "conv_ms", "conv_pct", "element_wise_ms", "element_wise_pct", "concat_split_ms",
+            "madds"]
+    assert detect_kind(cols) == "breakdown" and _undocumented("breakdown", cols) == []
+
+
+def test_every_numeric_column_has_a_unit():
+    for k in KINDS.values():
+        for c in k.columns:
+            assert c.type in ("str", "int", "float", "bool", "list[float]"), c
+            if c.type in ("int", "float", "list[float]"):
+                assert c.unit, f"{k.name}.{c.name} has no unit"
+            assert c.meaning.strip(), c
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "compare"])
+def test_detect_kind_from_required_columns(kind):
+    assert detect_kind(KINDS[kind].required) == kind
+    assert detect_kind(KINDS[kind].required[:-1]) != kind
+
+
+def test_directions():
+    assert better("median_ms") == "lower" and better("madds") == "lower" and better("mac_elems") == "lower"
+    assert better("images_per_s") == "higher" and better("batches_per_s") == "higher"
+    assert better("model") == ""
+
+
+def test_validate_messages():
+    import pandas as pd
+
+    assert validate(pd.DataFrame({"model": ["m"], "device": ["cpu"], "threads": [1], "batch": [1],
+                                  "median_ms": [1.0]})) == "timing"
+    with pytest.raises(InputError, match="not an lwbench export"):
+        validate(pd.DataFrame({"x": [1]}), source="f.csv")
+    with pytest.raises(InputError, match="timing export is missing columns: device, threads, batch, median_ms"):
+        validate(pd.DataFrame({"model": ["m"]}), "timing")
+    assert missing_message(["model", "device", "threads", "batch"]) == "timing export is missing columns: median_ms"
+
+
+def test_docs_schema_md_is_generated():
+    doc = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    assert doc == as_markdown(), "docs/schema.md is stale: run `lwbench schema --format md -o docs/schema.md`"
+
+
+def test_schema_command(capsys):
+    assert main(["schema", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["kinds"]) == set(KINDS)
+    names = [c["name"] for c in doc["kinds"]["timing"]["columns"]]
+    assert names[:2] == ["model", "device"] and "median_ms" in names
+    assert main(["schema", "layers"]) == 0
+    assert "mac_elems" in capsys.readouterr().out
+    assert main(["schema", "nope"]) == 2
+    assert "no export kind 'nope'" in capsys.readouterr().err
