@@ -139,6 +139,7 @@ def _render(kind: str, rows: list[dict], machine: dict, timer: dict) -> str:
 
 
 def bench_table(rows: list[dict], machine: dict):
+    from rich.markup import escape
     from rich.table import Table
 
     from lwbench.report.human import si
@@ -146,7 +147,7 @@ def bench_table(rows: list[dict], machine: dict):
     gpu = (machine.get("gpu") or {}).get("name")
     title = f"lwbench bench  {machine.get('cpu_model')}" + (f"  {gpu}" if gpu else "") + \
         f"  torch {(machine.get('torch') or {}).get('version')}"
-    t = Table(title=title, caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > 10%; "
+    t = Table(title=escape(title), caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > 10%; "
               "first = the first call, not in the statistics; madds per batch")
     for c, j in (("model", "left"), ("device", "left"), ("mode", "left"), ("layout", "left"), ("threads", "right"),
                  ("batch", "right"), ("n", "right"), ("median ms", "right"), ("IQR ms", "right"),
@@ -158,9 +159,9 @@ def bench_table(rows: list[dict], machine: dict):
         return "" if v is None else f"{v:.{d}f}"
 
     for r in rows:
-        base = [r["model"], r["device"], r["mode"], r["layout"], str(r["threads"] or ""), str(r["batch"])]
+        base = [escape(str(r[k] or "")) for k in ("model", "device", "mode", "layout", "threads", "batch")]
         if r["error"]:
-            t.add_row(*base, "", f"[red]error: {r['error']}[/red]", *[""] * 7)
+            t.add_row(*base, *[""] * 8, f"[red]error: {escape(r['error'])}[/red]")
             continue
         t.add_row(*base, str(r["n"]), f(r["median_ms"]), f(r["iqr_ms"]), f(r["p90_ms"]), f(r["min_ms"]),
                   f(r["images_per_s"], 1), f(r["first_run_ms"], 1), si(r["madds"]),
@@ -241,7 +242,7 @@ def bench(
         raise InputError(pre[combos[0]])
     err_con = console(stderr=True)
     for msg in dict.fromkeys(pre.values()):
-        err_con.print(f"lwbench: warning: {msg} (those rows are recorded with the error)")
+        err_con.print(f"lwbench: warning: {msg} (those rows are recorded with the error)", markup=False)
 
     from lwbench.measure.machine import machine_info
 
@@ -252,6 +253,7 @@ def bench(
     timeout = 900 + 3 * (timer.max_time_s + timer.warmup_s)
     rows: list[dict] = []
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -260,11 +262,11 @@ def bench(
         prev_net = None
         for net, d, m, lay, t, b in jobs:
             label = f"{net.name} {d} {m} {lay} threads={t} batch={b}"
-            progress.update(task, description=label)
+            progress.update(task, description=escape(label))
             if prev_net is not None and net is not prev_net and cooldown:
                 progress.update(task, description=f"cool-down {cooldown:g} s")
                 time.sleep(cooldown)
-                progress.update(task, description=label)
+                progress.update(task, description=escape(label))
             prev_net = net
             tot = counts[(net.name, b)]
             base = {"model": net.name, "device": d, "mode": m, "layout": lay, "threads": t, "batch": b,
@@ -280,7 +282,7 @@ def bench(
             row = _row(base, result, b)
             rows.append(row)
             if row["error"]:
-                progress.console.print(f"[red]✗[/red] {label}: {row['error']}")
+                progress.console.print(f"[red]✗[/red] {escape(label)}: {escape(row['error'])}")
             if output:
                 atomic_write(output, _render(kind, rows, machine, timer.to_dict()))
             progress.advance(task)
@@ -292,7 +294,8 @@ def bench(
             sys.stdout.write(_render(kind, rows, machine, timer.to_dict()))
     else:
         bad = sum(1 for r in rows if r["error"])
-        err_con.print(f"wrote {len(rows)} rows to {output}" + (f" ({bad} failed)" if bad else ""))
+        err_con.print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {output}" + (f" ({bad} failed)" if bad else ""),
+                      markup=False)
     if all(r["error"] for r in rows):
         raise LwbenchError(f"no configuration ran; first error: {rows[0]['error']}")
 

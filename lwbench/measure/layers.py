@@ -161,15 +161,16 @@ def _f(v, d=2):
 
 
 def layer_time_table(res: dict):
+    from rich.markup import escape
     from rich.table import Table
 
     from lwbench.report.human import si
 
     e2e = res["end_to_end"]
     rows = res["layers"]
-    t = Table(title=f"{rows[0]['model'] if rows else ''}  {res['device']}  threads {res['threads']['threads']}  "
+    t = Table(title=escape(f"{rows[0]['model'] if rows else ''}  {res['device']}  threads {res['threads']['threads']}  "
               f"batch {res['batch']}  end-to-end median {e2e.median_ms:.3f} ms (IQR {e2e.iqr_ms:.3f}, n {e2e.n}"
-              f"{', noisy' if e2e.noisy else ''}); per-layer sum {res['layer_sum_ms']:.3f} ms with hooks",
+              f"{', noisy' if e2e.noisy else ''}); per-layer sum {res['layer_sum_ms']:.3f} ms with hooks"),
               caption="time: median per layer over the hooked runs; GFLOP/s = 2·madds/time; GB/s = mac_bytes/time",
               show_footer=True)
     cols = [("layer", "left", "total"), ("kind", "left", ""), ("category", "left", ""), ("out", "left", ""),
@@ -179,7 +180,7 @@ def layer_time_table(res: dict):
     for name, just, footer in cols:
         t.add_column(name, justify=just, footer=footer)
     for r in rows:
-        t.add_row(r["layer"], r["kind"], r["category"], r["out_shape"], si(r["madds"]), _f(r["madds_pct"], 1),
+        t.add_row(escape(r["layer"]), r["kind"], r["category"], r["out_shape"], si(r["madds"]), _f(r["madds_pct"], 1),
                   _f(r["mac_pct"], 1), _f(r["time_ms"], 3), _f(r["time_pct"], 1), _f(r["gflop_per_s"], 1),
                   _f(r["gb_per_s"], 2))
     return t
