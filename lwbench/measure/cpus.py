@@ -168,8 +168,8 @@ def parse_cores(spec: str | None, topo: Topology | None = None) -> list[int] | N
         return topo.big
     if s == "little":
         if not topo.is_big_little:
-            raise InputError(f"--cores little: this machine is not big.LITTLE (cores {format_cpu_list(topo.cpus)} "
-                             "share one maximum frequency); use all or a list")
+            raise InputError(f"--cores little: this machine is not big.LITTLE (cores {format_cpu_list(topo.cpus)} show "
+                             "no difference in maximum frequency under /sys); use all or a list")
         return topo.little
     try:
         cores = parse_cpu_list(s)
