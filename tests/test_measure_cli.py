@@ -136,3 +136,29 @@ def test_join_by_hand():
     cats = {g["category"]: g for g in by_category(rows)}
     assert cats["depthwise"]["layers"] == 13 and cats["depthwise"]["time_ms"] == 26.0
     assert cats["pointwise"]["madds"] == sum(r.madds for r in prof.layers if r.category == "pointwise")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no affinity API on this OS")
+def test_bench_defaults_to_big_cores_on_big_little(tiny, tmp_path, monkeypatch):
+    """A fake /sys saying core 0 is LITTLE (1.8 GHz) and core 1 big (2.4 GHz): one thread, pinned to core 1."""
+    import os
+
+    from lwbench.measure.cpus import format_cpu_list
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two usable cores")
+    little, big = allowed[0], allowed[1]
+    base = tmp_path / "sys" / "devices" / "system" / "cpu"
+    for c, khz in ((little, 1_800_000), (big, 2_400_000)):
+        (base / f"cpu{c}" / "cpufreq").mkdir(parents=True)
+        (base / f"cpu{c}" / "cpufreq" / "cpuinfo_max_freq").write_text(f"{khz}\n")
+    (base / "online").write_text(format_cpu_list([little, big]) + "\n")
+    monkeypatch.setenv("LWBENCH_SYSFS", str(tmp_path / "sys"))
+    out = tmp_path / "b.json"
+    assert main(["bench", tiny, "--in-process", *FAST, "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    row = doc["rows"][0]
+    assert row["threads"] == 1 and row["cores"] == str(big) and row["error"] == ""
+    assert doc["machine"]["topology"]["big"] == str(big)
+    assert sorted(os.sched_getaffinity(0)) == allowed                       # --in-process restores the mask

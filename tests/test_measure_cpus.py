@@ -113,7 +113,7 @@ def test_machine_block(tmp_path):
 
     root = fake_sys(tmp_path, {**{c: 1_800_000 for c in range(4)}, **{c: 2_400_000 for c in range(4, 8)}},
                     governor="schedutil")
-    m = machine_info(sysfs_root=str(root))
+    m = machine_info(sysfs=str(root))
     for key in ("cpu_model", "arch", "cores_logical", "cores_physical", "affinity", "topology", "governor",
                 "cur_freq_mhz", "max_freq_mhz", "gpu", "torch", "lwbench", "git_commit", "command", "date_utc"):
         assert key in m, key

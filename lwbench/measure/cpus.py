@@ -25,6 +25,11 @@ from lwbench.errors import InputError
 SYSFS = "/sys"
 
 
+def sysfs_root(root: str | os.PathLike | None = None) -> str:
+    """`root`, else $LWBENCH_SYSFS (a fake tree for tests and dry runs), else /sys."""
+    return str(root) if root is not None else os.environ.get("LWBENCH_SYSFS", SYSFS)
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text().strip()
@@ -118,9 +123,10 @@ def _by_value(d: dict[int, int]) -> dict[int, list[int]]:
     return out
 
 
-def read_topology(root: str | os.PathLike = SYSFS) -> Topology:
-    """Online cores with their maximum frequency / capacity and physical core ids, from `root`/devices/system/cpu."""
-    base = Path(root) / "devices" / "system" / "cpu"
+def read_topology(root: str | os.PathLike | None = None) -> Topology:
+    """Online cores with their maximum frequency / capacity and physical core ids, from `root`/devices/system/cpu
+    (root: see `sysfs_root`)."""
+    base = Path(sysfs_root(root)) / "devices" / "system" / "cpu"
     online = _read(base / "online")
     cpus: list[int] = []
     if online:

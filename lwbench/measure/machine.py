@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lwbench.measure.cpus import SYSFS, allowed_cpus, format_cpu_list, read_topology
+from lwbench.measure.cpus import allowed_cpus, format_cpu_list, read_topology, sysfs_root
 
 
 def _read(path: Path) -> str | None:
@@ -44,10 +44,10 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def cpu_frequencies(root: str = SYSFS) -> dict:
-    """Governor and current/max frequency (MHz) per core where cpufreq is readable, grouped when equal."""
+def cpu_frequencies(root: str | None = None) -> dict:
+    """Governor and current/max frequency (MHz) per core where cpufreq is readable."""
     topo = read_topology(root)
-    base = Path(root) / "devices" / "system" / "cpu"
+    base = Path(sysfs_root(root)) / "devices" / "system" / "cpu"
     governors: dict[str, list[int]] = {}
     cur: dict[int, int] = {}
     for c in topo.cpus:
@@ -130,11 +130,11 @@ def git_commit() -> str | None:
         return None
 
 
-def machine_info(with_torch: bool = True, sysfs_root: str = SYSFS) -> dict:
-    """The machine block (a flat-ish dict, JSON-serialisable)."""
+def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
+    """The machine block (a flat-ish dict, JSON-serialisable). `sysfs`: see cpus.sysfs_root."""
     from lwbench import __version__
 
-    topo = read_topology(sysfs_root)
+    topo = read_topology(sysfs)
     allowed = allowed_cpus()
     info = {
         "hostname": platform.node(),
@@ -146,7 +146,7 @@ def machine_info(with_torch: bool = True, sysfs_root: str = SYSFS) -> dict:
         "cores_physical": topo.physical_cores(),
         "affinity": format_cpu_list(allowed) if allowed is not None else None,
         "topology": topo.describe(),
-        **cpu_frequencies(sysfs_root),
+        **cpu_frequencies(sysfs),
         "gpu": gpu_info() if with_torch else None,
         "torch": torch_info() if with_torch else None,
         "lwbench": __version__,
