@@ -24,6 +24,7 @@ ROW_COLUMNS = ("model", "device", "mode", "layout", "threads", "batch", "dtype",
                "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "images_per_s", "batches_per_s",
                "noisy", "first_run_ms", "compile_s", "params", "madds", "mac_elems", "input", "cores",
                "interop_threads", "error")
+CONTENDED_SHARE = 0.85   # a CPU row whose process got less CPU time than this (per thread) was contended
 
 
 def _int_list(text: str, opt: str) -> list[int]:
@@ -283,6 +284,10 @@ def bench(
             rows.append(row)
             if row["error"]:
                 progress.console.print(f"[red]✗[/red] {escape(label)}: {escape(row['error'])}")
+            elif d == "cpu" and (result.get("cpu_share") or 1.0) < CONTENDED_SHARE:
+                progress.console.print(f"[yellow]![/yellow] {escape(label)}: the process got only "
+                                       f"{100 * result['cpu_share']:.0f}% of its threads' CPU time: other load on "
+                                       "the machine; this row is not trustworthy")
             if output:
                 atomic_write(output, _render(kind, rows, machine, timer.to_dict()))
             progress.advance(task)

@@ -270,7 +270,12 @@ def time_module(model, example_input, device: str = "cpu", threads: int | None =
                 fn(x)
                 return (clock() - t) * 1000.0
 
+        c0, w0 = time.process_time(), time.perf_counter()
         t = autorange(run_once, cfg, compile_s=compile_s,
                       min_warmup_runs=COMPILED_WARMUP_RUNS if mode != "eager" else 0)
+        cpu_s, wall_s = time.process_time() - c0, time.perf_counter() - w0
     t.extra.update(threads_in_effect())
+    # CPU time the process got per thread over warm-up + measurement: well below 1 means other load took
+    # the cores (on CUDA it mostly measures the host waiting, so it is only meaningful on CPU)
+    t.extra["cpu_share"] = cpu_s / wall_s / max(1, t.extra["threads"]) if wall_s > 0 else None
     return t

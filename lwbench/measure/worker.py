@@ -22,8 +22,9 @@ import traceback
 
 def run_job(job: dict) -> dict:
     """job: net, width, resolution, device, mode, layout, threads, batch, cores (list or None), timer (dict).
-    Returns {"timing": stats, "samples_ms": [...], "threads": n, "interop_threads": n, "cores": mask} or
-    {"error": "..."}; never raises for a failing configuration."""
+    Returns {"timing": stats, "samples_ms": [...], "threads": n, "interop_threads": n, "cores": mask,
+    "cpu_share": process CPU time / (wall time × threads) while timing} or {"error": "..."}; never raises for a
+    failing configuration. A cpu_share well below 1 on CPU means other processes took the cores."""
     from lwbench.errors import LwbenchError
     from lwbench.measure.cpus import pin
 
@@ -44,6 +45,7 @@ def run_job(job: dict) -> dict:
         t = time_module(model, x, device=job["device"], threads=job.get("threads"),
                         cfg=TimerConfig(**job.get("timer", {})), mode=job["mode"], layout=job["layout"])
         return {"timing": t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs,
+                "cpu_share": t.extra.get("cpu_share"),
                 "threads": t.extra.get("threads"), "interop_threads": t.extra.get("interop_threads"),
                 "cores": mask, "torch": torch.__version__}
     except LwbenchError as e:
