@@ -594,6 +594,49 @@ def _breakdown_one(net, device: str, threads: int | None, batch: int, min_time_s
     return row
 
 
+# ------------------------------------------------------------------------------------------ saved results
+def read_result_csv(path: str) -> tuple[dict, dict]:
+    """A CSV written by `lwbench guidelines --output x.csv` -> (result, machine), to re-render it."""
+    import csv
+    import json
+
+    comments: dict[str, str] = {}
+    body = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("# "):
+                    key, _, value = line[2:].rstrip("\n").partition(": ")
+                    comments[key] = value
+                else:
+                    body.append(line)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    if "machine" not in comments or not body:
+        raise InputError(f"{path}: not a result of lwbench guidelines (no '# machine:' line or no rows)")
+    rows = [{k: _parse_cell(v) for k, v in r.items()} for r in csv.DictReader(body)]
+    spreads = {k.split(" ", 1)[1]: float(v.rstrip("%")) / 100 for k, v in comments.items()
+               if k.startswith("madds_spread ")}
+    verdicts = {k.split(" ", 1)[1]: v for k, v in comments.items() if k.startswith("verdict ")}
+    config = json.loads(comments["config"]) if "config" in comments else {}
+    return {"rows": rows, "spreads": spreads, "verdicts": verdicts, "config": config}, json.loads(comments["machine"])
+
+
+def _parse_cell(v: str):
+    if v in ("True", "False"):
+        return v == "True"
+    if v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        pass
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
 # ------------------------------------------------------------------------------------------ views
 EXPORT_DROP = ("samples_ms",)          # kept in JSON only
 

@@ -299,3 +299,17 @@ def test_quick_breakdown_and_missing_net(capsys):
     pcts = [r[f"{k}_pct"] for k in ("conv", "element_wise", "shuffle", "concat_split", "other")]
     assert sum(pcts) == pytest.approx(100) and r["shuffle_pct"] == 0 and r["concat_split_pct"] == 0
     assert r["conv_pct"] > 0 and r["element_wise_pct"] > 0
+
+
+def test_saved_csv_rerenders_without_measuring(quick_csv, tmp_path):
+    from lwbench.cli import main
+    from lwbench.guidelines import read_result_csv
+
+    result, machine = read_result_csv(str(quick_csv))
+    assert machine["cores_logical"] >= 1 and set(result["verdicts"]) == set(GUIDELINES)
+    assert result["spreads"]["G1 x1"] == pytest.approx(1024 / 968 - 1, abs=1e-6)   # ARM 32·32 vs 22·44
+    md = tmp_path / "g.md"
+    assert main(["guidelines", "--from", str(quick_csv), "--output", str(md)]) == 0
+    text = md.read_text()
+    assert text.count("\n## G") == 4 and all(v in text for v in result["verdicts"].values())
+    assert "| x1 | 1:12 | c1=9,c2=108 | " in text and "| 748 | 0.51 | 57.6 | 0.76 |" in text

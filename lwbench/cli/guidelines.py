@@ -42,6 +42,8 @@ def guidelines(
         "element-wise, shuffle, concat/split, other) of shufflenet_v1_g3_x1_0 and mobilenet_v2 on --device.")] = False,
     nets: Annotated[list[str] | None, typer.Option(
         "--net", help="With --breakdown: these networks instead (repeat the option).")] = None,
+    from_csv: Annotated[str | None, typer.Option(
+        "--from", help="Re-render a CSV saved by an earlier run (tables, md or json) without measuring.")] = None,
 ) -> None:
     """Reproduce ShuffleNet V2's guideline experiments G1-G4 (Ma et al., ECCV 2018, Sec. 2, Tables 1-4).
 
@@ -60,6 +62,9 @@ def guidelines(
     from lwbench.measure.timer import check_device
 
     check_device(device)
+    if from_csv:
+        _rerender(from_csv, kind, output)
+        return
     if threads is None and device == "cpu":
         threads = 1
     if breakdown:
@@ -165,6 +170,28 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
                       "rows": export_rows(result["rows"], with_samples=True)}), None)
     else:
         emit(markdown(exps, result, device, machine), None)
+
+
+def _rerender(path: str, kind: str, output: str | None) -> None:
+    from lwbench.guidelines import export_rows, load_all, markdown, read_result_csv, rich_table
+    from lwbench.report.write import emit, to_csv, to_json
+
+    result, machine = read_result_csv(path)
+    device = str(result["config"].get("device") or result["rows"][0]["device"])
+    names = list(dict.fromkeys(r["guideline"] for r in result["rows"]))
+    exps = load_all(names)
+    if kind == "table":
+        con = console()
+        for exp in exps:
+            con.print(rich_table(exp, result, device))
+        return
+    head = {"config": result["config"]}
+    text = {"md": lambda: markdown(exps, result, device, machine),
+            "json": lambda: to_json({"machine": machine, **head, "spreads": result["spreads"],
+                                     "verdicts": result["verdicts"], "rows": export_rows(result["rows"])}),
+            "csv": lambda: to_csv(export_rows(result["rows"]), {"machine": machine, **head,
+                                  **{f"verdict {k}": v for k, v in result["verdicts"].items()}})}[kind]()
+    emit(text, output)
 
 
 def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> None:
