@@ -27,6 +27,7 @@ from lwbench.errors import ConfigError, InputError, LwbenchError, suggest
 GUIDELINES = ("G1", "G2", "G3", "G4")
 SCALES = ("x1", "x2", "x4")
 SETUPS = ("gpu", "arm")
+CONTENDED_SHARE = 0.85       # a CPU row whose process got less CPU time than this per thread was contended
 SPREAD_LIMIT = 0.06          # madds spread (max/min - 1) allowed within one experiment at one scale
 QUICK_RESOLUTION = 8
 FIG2_CATEGORIES = ("conv", "element-wise", "shuffle", "concat/split", "other")
@@ -343,6 +344,7 @@ class _RowTimer:
         self.samples: list[float] = []
         self.first_run_ms = math.nan
         self.extra: dict = {}
+        self.shares: list[float] = []
         self.error = ""
 
     def run(self, cfg) -> None:
@@ -366,6 +368,8 @@ class _RowTimer:
             self.first_run_ms = t.first_run_ms
         self.samples += t.samples_ms
         self.extra.update(t.extra)
+        if t.extra.get("cpu_share") is not None:
+            self.shares.append(t.extra["cpu_share"])
 
     def timing(self):
         from lwbench.measure.timer import stats_from_samples
@@ -375,6 +379,7 @@ class _RowTimer:
             return None
         t = stats_from_samples(self.samples, self.first_run_ms)
         t.extra.update(self.extra)
+        t.extra["cpu_share"] = sum(self.shares) / len(self.shares) if self.shares else None
         return t
 
 
@@ -467,6 +472,9 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
                         _add_timing(rec, timing, unit)
                         rec["threads"] = timing.extra.get("threads", rc.threads)
                         rec["interop_threads"] = timing.extra.get("interop_threads")
+                        share = timing.extra.get("cpu_share")
+                        rec["cpu_share"] = share
+                        rec["contended"] = bool(rc.device == "cpu" and share is not None and share < CONTENDED_SHARE)
                         rec["error"] = ""
                         rec["samples_ms"] = list(timing.samples_ms)
                     group.append(rec)
@@ -539,7 +547,9 @@ def verdict(exp: Experiment, by_scale: Mapping[str, list[dict]], device: str) ->
                          for sc, s, _ in states)
     if len(parts) == 1:
         parts[0] = parts[0].split(": ", 1)[1]
-    return f"{exp.guideline} {head} {where}: " + "; ".join(parts)
+    busy = sum(bool(g.get("contended")) for group in by_scale.values() for g in group)
+    note = f" [{busy} of {sum(map(len, by_scale.values()))} rows contended by other load]" if busy else ""
+    return f"{exp.guideline} {head} {where}: " + "; ".join(parts) + note
 
 
 # ------------------------------------------------------------------------------------------ Figure 2
@@ -659,13 +669,15 @@ def _speed_text(r: dict) -> str:
     if r.get("speed") is None:
         return "error" if r.get("error") else "-"
     spread = r.get("speed_iqr_pct")
-    return f"{_f(r['speed'])} ±{spread / 2:.1f}%" + ("*" if r.get("noisy") else "") if spread is not None else _f(r["speed"])
+    mark = ("*" if r.get("noisy") else "") + ("†" if r.get("contended") else "")
+    return f"{_f(r['speed'])} ±{spread / 2:.1f}%{mark}" if spread is not None else _f(r["speed"])
 
 
 def _spread_line(exp: Experiment, spreads: Mapping[str, float]) -> str:
     parts = [f"{k.split(' ', 1)[1]} {v:.2%}" for k, v in spreads.items() if k.split(" ", 1)[0] == exp.guideline]
     return (f"madds spread (max/min - 1, limit {SPREAD_LIMIT:.0%}): " + ", ".join(parts)
-            + ". * noisy: IQR/median > 10%.")
+            + f". * noisy: IQR/median > 10%. † contended: the process got < {CONTENDED_SHARE:.0%} of its threads' "
+            "CPU time (other load on the cores).")
 
 
 def table_rows(exp: Experiment, rows: list[dict]) -> list[list[str]]:

@@ -313,3 +313,12 @@ def test_saved_csv_rerenders_without_measuring(quick_csv, tmp_path):
     text = md.read_text()
     assert text.count("\n## G") == 4 and all(v in text for v in result["verdicts"].values())
     assert "| x1 | 1:12 | c1=9,c2=108 | " in text and "| 748 | 0.51 | 57.6 | 0.76 |" in text
+
+
+def test_verdict_flags_contended_rows(exps):
+    exp = exps["G2"]
+    rows = [{"setting": s, "speed": v, "median_ms": 1000 / v, "iqr_ms": 1000 / v, "contended": s == "g=4"}
+            for s, v in (("g=1", 40.0), ("g=2", 41.0), ("g=4", 30.0), ("g=8", 20.0))]
+    line = verdict(exp, {"x1": rows}, "cpu")
+    assert line == ("G2 partly holds (2 of 3 orderings) on this CPU: g=1 is 2.00x faster than g=8 (within noise) "
+                    "(paper GPU 3.87x, ARM 1.44x) [1 of 4 rows contended by other load]")
