@@ -304,7 +304,7 @@ class RunConfig:
     warmup_s: float = 0.3
     min_runs: int = 10
     max_time_s: float = 10.0
-    rounds: int = 3        # interleave the rows of a table: each row measured in `rounds` slices, round-robin
+    rounds: int = 4        # interleave the rows of a table: each row measured in `rounds` slices, round-robin
 
     @classmethod
     def quick(cls, device: str = "cpu", **kw) -> RunConfig:

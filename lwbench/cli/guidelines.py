@@ -9,8 +9,8 @@ import typer
 
 from lwbench.cli.common import FormatOpt, OutputOpt, console
 
-DEFAULT_MIN_TIME = 3.0
-DEFAULT_ROUNDS = 3
+DEFAULT_MIN_TIME = 4.0
+DEFAULT_ROUNDS = 4
 
 
 def guidelines(
