@@ -192,7 +192,7 @@ GUIDELINES = Kind(
     (
         _c("guideline", "", "str", "G1 (equal channel width minimises mac), G2 (group convolution), "
            "G3 (fragmentation), G4 (element-wise operations).", True),
-        _c("table", "", "str", "The paper's table the rows reproduce (Table 1 … Table 4)."),
+        _c("table", "table", "int", "Number of the paper's table the rows reproduce (1 … 4)."),
         _c("setting", "", "str", "The row of the paper's table, e.g. '1:1', 'g=2', '2-fragment-series', "
            "'ReLU, short-cut'.", True),
         _c("reference", "", "bool", "True for the row the ratios are taken against."),
