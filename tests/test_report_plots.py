@@ -37,6 +37,13 @@ def test_latency_vs_madds_from_bench_export(tmp_path):
     assert got["median_ms"].tolist() == [r["median_ms"] for r in ran]
 
 
+def test_plot_rows_hook_equals_plot_of_the_file(tmp_path):
+    bench, rows = _bench_csv(tmp_path / "bench.csv")
+    from_rows = plots.plot_rows(rows, tmp_path / "a.png")
+    from_file = plots.latency_vs_madds(load_export(bench).frame, tmp_path / "b.png")
+    assert from_rows.equals(from_file) and (tmp_path / "a.png").stat().st_size > 5000
+
+
 def test_latency_vs_madds_fills_madds_from_a_summary(tmp_path):
     bench, rows = _bench_csv(tmp_path / "bench.csv")
     frame = load_export(bench).frame.drop(columns=["madds"])

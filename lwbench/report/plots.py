@@ -125,11 +125,15 @@ def latency_vs_madds(frame, path, y: str = "median_ms", summary=None, title: str
         for _, r in g.iterrows():
             ax.annotate(r["model"], (r["madds"] / 1e6, r[y]), textcoords="offset points", xytext=(4, 3),
                         fontsize=7)
+    if data["madds"].max() > 30 * data["madds"].min():
+        ax.set_xscale("log")
+    if data[y].max() > 30 * data[y].min() > 0:
+        ax.set_yscale("log")
     ax.set_xlabel("madds (millions of multiply-adds per batch)")
     unit = {"images_per_s": "images/s", "batches_per_s": "batches/s"}.get(y, "ms")
     ax.set_ylabel(f"{y} ({unit})")
     ax.grid(True, alpha=0.3)
-    ax.set_title(title or f"{y} against madds (cf. ShuffleNet V2, Fig. 1(c)(d)): same madds, different speed")
+    ax.set_title(title or f"{y} against madds, one point per network (cf. ShuffleNet V2, Fig. 1(c)(d))")
     if data["series"].nunique() > 1:
         ax.legend(fontsize=7)
     _save(fig, path)
@@ -244,3 +248,25 @@ def auto_kind(kind: str, columns) -> str:
     if kind == "layers":
         return "layer-shares"
     raise InputError(f"plot: no default plot for a {kind} export; choose --kind ({', '.join(PLOT_KINDS)})")
+
+
+def plot_rows(rows, path, kind: str = "auto", **options):
+    """Plot rows as a command has them in memory (a `--plot PATH` hook for bench, profile, guidelines): the
+    rows are typed and recognised by the schema like a loaded file, then drawn by `kind` (auto: by the
+    export kind). Returns the plotted data."""
+    import pandas as pd
+
+    from lwbench.report.load import coerce
+    from lwbench.report.schema import validate
+
+    frame = pd.DataFrame(list(rows))
+    found = validate(frame)
+    frame = coerce(frame, found)
+    k = auto_kind(found, frame.columns) if kind == "auto" else kind
+    if k == "latency-vs-madds":
+        return latency_vs_madds(frame, path, **options)
+    if k == "layer-shares":
+        return layer_shares(frame, path, **options)
+    if k == "roofline":
+        return roofline(frame, path, **options)
+    raise InputError(f"--kind: expected one of {', '.join(PLOT_KINDS)}, got {k}")
