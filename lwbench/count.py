@@ -150,7 +150,8 @@ def check_expect(net: Net, profile: Profile | None = None) -> list[str]:
     """Compare a Net's `expect:` figures with its counts; returns one message per mismatch.
 
     `params` / `madds` are exact. `params_m` / `madds_m` (millions) and `madds_b` (billions) are a paper's
-    rounded figures: they hold within one unit of their last printed digit. `madds_conv` (and `_m`, `_b`)
+    rounded figures: they hold within one unit of their last printed digit (write "0.70" as a string to
+    keep a trailing zero that YAML would drop). `madds_conv` (and `_m`, `_b`)
     is the multiply-adds of the conv2d layers alone, for papers that leave the classifier out (ShuffleNet
     V1, Table 1).
     """
@@ -171,7 +172,12 @@ def check_expect(net: Net, profile: Profile | None = None) -> list[str]:
                 bad.append(f"{net.name}: {base} {got:,} != expected {want:,}")
             continue
         scale = 1e6 if unit == "m" else 1e9
-        text = repr(want)
+        text = want.strip() if isinstance(want, str) else repr(want)  # "0.70" keeps its printed digits
+        try:
+            want = float(text)
+        except ValueError:
+            bad.append(f"{net.name}: expect.{key}: expected a number, got {text!r}")
+            continue
         digits = len(text.split(".")[1]) if "." in text else 0
         tol = 10.0 ** -digits
         if abs(got / scale - want) > tol + 1e-9:

@@ -24,3 +24,22 @@ def test_params_equal_built_module_and_names_join(name):
 @pytest.mark.parametrize("name", ZOO)
 def test_published_figures(name):
     assert lwbench.check_expect(lwbench.load(name)) == []
+
+
+def test_every_zoo_file_reads():
+    from lwbench.spec.zoo import errors
+
+    assert errors() == ()
+
+
+def test_rounded_expect_keeps_printed_digits_of_strings(yaml_net):
+    net, _ = yaml_net("""
+        name: t
+        input: {channels: 10, resolution: 1}
+        layers:
+          - {op: flatten}
+          - {op: linear, out: 66000, bias: false}
+        expect: {madds_m: "0.70", params_m: 0.6}
+    """)
+    # 0.66M: within ±0.1 of 0.6 but not within ±0.01 of "0.70"
+    assert lwbench.check_expect(net) == ["t: madds 0.6600M != paper 0.7M (±0.01)"]

@@ -100,6 +100,8 @@ class _Compiler:
                 self.fail(key, f"expected one of {', '.join(attr.choices)}{suggest(v, attr.choices)}", v, mapping, sub)
             return v
         v = self.expr(raw, env, key, mapping, sub)
+        if v is None and attr.default is None:  # a block argument left null: the op's own default
+            return None
         if attr.kind == "int":
             return self.as_int(v, key, mapping, sub)
         if attr.kind == "pair":

@@ -22,22 +22,34 @@ def configs_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _index(root: str) -> dict[str, tuple[str, str]]:
+def _index(root: str) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
     from lwbench.spec.parse import read_doc, variant_names
 
     out: dict[str, tuple[str, str]] = {}
+    errors: list[str] = []
     for path in sorted(Path(root).glob("*.yaml")):
-        doc = read_doc(path)
-        for name in variant_names(doc):
+        try:  # one broken file must not hide the rest of the zoo
+            doc = read_doc(path)
+            names = variant_names(doc)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
+        for name in names:
             if name in out:
-                raise ConfigError(str(path), "name", f"'{name}' is also defined in {out[name][0]}")
+                errors.append(str(ConfigError(str(path), "name", f"'{name}' is also defined in {out[name][0]}")))
+                continue
             out[name] = (str(path), name)
-    return out
+    return out, tuple(errors)
 
 
 def index() -> dict[str, tuple[str, str]]:
     """name -> (file, variant) for every network of the zoo."""
-    return _index(str(configs_dir()))
+    return _index(str(configs_dir()))[0]
+
+
+def errors() -> tuple[str, ...]:
+    """One line per zoo file that could not be read (bad YAML, duplicate names)."""
+    return _index(str(configs_dir()))[1]
 
 
 def resolve(name_or_path: str) -> tuple[str, str | None]:
@@ -48,5 +60,6 @@ def resolve(name_or_path: str) -> tuple[str, str | None]:
         return path, variant or None
     zoo = index()
     if text not in zoo:
-        raise UnknownNameError(f"unknown network '{text}'{suggest(text, zoo)} (lwbench list shows the zoo)")
+        broken = f"; {len(errors())} zoo file(s) could not be read, first: {errors()[0]}" if errors() else ""
+        raise UnknownNameError(f"unknown network '{text}'{suggest(text, zoo)} (lwbench list shows the zoo){broken}")
     return zoo[text]
