@@ -1,0 +1,166 @@
+"""How much faster is the analytic count than fvcore's count of the same network? One process, every zoo network.
+
+    python benchmarks/count_vs_fvcore.py                          # -> results/count_vs_fvcore.csv
+    python benchmarks/count_vs_fvcore.py --models 'mobilenet*' --repeats 11 --fvcore-repeats 5 -o /tmp/x.csv
+
+Per network:
+- analytic_ms: `lwbench.count(lwbench.load(yaml))`, from the YAML text to per-layer rows (no torch), the
+  median of `--repeats` calls after one untimed warm-up;
+- fvcore_ms: `FlopCountAnalysis(model, x).total()` on the network already built (`lwbench.build`, not timed:
+  a user of fvcore has the model in hand), a fresh analysis per call (fvcore caches its result), the median
+  of `--fvcore-repeats` calls after one untimed warm-up. fvcore traces the model with torch.jit, so this
+  includes one real forward pass at batch 1 on the CPU;
+- speedup = fvcore_ms / analytic_ms; the same in process CPU time (`*_cpu_ms`), which competing processes
+  inflate far less than wall time (load averages are recorded);
+- count_only_ms (`lwbench.count` on the IR already loaded: what `lwbench.build` users pay after one load),
+  torchcount_ms (lwbench's own torch-side counter, meta device) and build_ms, for context;
+- madds_analytic vs madds_fvcore (fvcore's conv + linear/matmul "flops", one multiply-add = 1) must be equal;
+  fvcore_flops_total also holds its batch-norm and pooling counts (one per element), which are not madds.
+
+The garbage collector is off while a call is timed. The CSV is rewritten (atomically) after each network, so
+an interrupted run keeps the rows done; `# key: value` lines describe the machine (pandas: comment="#").
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import lwbench
+from lwbench.measure.machine import cpu_model, git_commit
+from lwbench.report.write import atomic_write, to_csv
+from lwbench.verify import zoo
+
+ROOT = Path(__file__).resolve().parent.parent
+DENORMALS = ("fvcore runs with torch.set_flush_denormal(True): with untrained (random-init) weights the activations "
+             "shrink into denormal floats layer by layer, which slows fvcore's CPU forward 10-20x on some networks; "
+             "flushing them is fvcore's best case and changes no count")
+MATMUL_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
+
+
+def timed(fn, *args):
+    """fn(*args), wall ms, process CPU ms (gc off while timing)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+        out = fn(*args)
+        t1, c1 = time.perf_counter_ns(), time.process_time_ns()
+        return out, (t1 - t0) / 1e6, (c1 - c0) / 1e6
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def median_of(fn, args, repeats: int) -> tuple[object, float, float]:
+    out = fn(*args)  # warm-up, untimed
+    walls, cpus = [], []
+    for _ in range(repeats):
+        out, w, c = timed(fn, *args)
+        walls.append(w)
+        cpus.append(c)
+    return out, statistics.median(walls), statistics.median(cpus)
+
+
+def analytic(target: str):
+    return lwbench.count(lwbench.load(target))
+
+
+def fvcore_count(model, x):
+    from fvcore.nn import FlopCountAnalysis
+
+    fa = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return fa.total(), fa.by_operator()
+
+
+def one_network(name: str, target: str, repeats: int, fv_repeats: int) -> dict:
+    import torch
+
+    prof, a_ms, a_cpu = median_of(analytic, (target,), repeats)
+    net = lwbench.load(target)
+    model, build_ms, _ = timed(lwbench.build, net)
+    x = torch.randn(1, *net.input_shape)
+    _, c_ms, _ = median_of(lwbench.count, (net,), repeats)
+    _, tc_ms, _ = median_of(lambda: lwbench.count_module(model, net.input_shape, device="meta"), (), 3)
+    flushed = torch.set_flush_denormal(True)  # see DENORMALS
+    try:
+        with torch.no_grad():
+            (total, by_op), f_ms, f_cpu = median_of(fvcore_count, (model, x), fv_repeats)
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
+    madds_fv = sum(v for k, v in by_op.items() if k in MATMUL_OPS)
+    tot = prof.totals
+    return {
+        "model": name, "input": prof.input, "layers": len(prof.layers), "params": tot["params"],
+        "madds_analytic": tot["madds"], "madds_fvcore": int(madds_fv), "fvcore_flops_total": int(total),
+        "madds_agree": int(madds_fv) == tot["madds"],
+        "analytic_ms": round(a_ms, 3), "fvcore_ms": round(f_ms, 1), "speedup": round(f_ms / a_ms, 1),
+        "count_only_ms": round(c_ms, 3), "speedup_vs_count_only": round(f_ms / c_ms, 1),
+        "analytic_cpu_ms": round(a_cpu, 3), "fvcore_cpu_ms": round(f_cpu, 1),
+        "speedup_cpu": round(f_cpu / a_cpu, 1) if a_cpu > 0 else None,
+        "torchcount_ms": round(tc_ms, 1), "build_ms": round(build_ms, 1),
+        "repeats_analytic": repeats, "repeats_fvcore": fv_repeats, "error": "",
+    }
+
+
+def machine_lines(args, start_load) -> dict:
+    import fvcore
+    import torch
+
+    return {
+        "benchmark": "analytic count (lwbench.load + lwbench.count from YAML) vs fvcore FlopCountAnalysis.total() "
+                     "on the built model; medians, milliseconds; speedup = fvcore_ms / analytic_ms",
+        "cpu_model": cpu_model(), "cores_logical": os.cpu_count(), "arch": platform.machine(),
+        "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "fvcore": getattr(fvcore, "__version__", "?"), "lwbench": lwbench.__version__, "git_commit": git_commit(),
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "repeats": f"analytic {args.repeats}, fvcore {args.fvcore_repeats}, torchcount 3; one untimed warm-up "
+                   "each; gc off while timing",
+        "denormals": DENORMALS,
+        "loadavg_1m": f"{start_load:.2f} at start, {os.getloadavg()[0]:.2f} now",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default="*", help="glob over zoo names (default: all)")
+    ap.add_argument("--repeats", type=int, default=7, help="timed analytic calls per network")
+    ap.add_argument("--fvcore-repeats", type=int, default=3, help="timed fvcore calls per network")
+    ap.add_argument("-o", "--output", default=str(ROOT / "results" / "count_vs_fvcore.csv"))
+    args = ap.parse_args(argv)
+    start_load = os.getloadavg()[0]
+    names, errors = zoo()
+    rows: list[dict] = []
+    for path, err in errors.items():
+        rows.append({"model": Path(path).stem, "error": err})
+    for name, (file, variant) in names.items():
+        if not fnmatch.fnmatch(name, args.models):
+            continue
+        try:
+            row = one_network(name, f"{file}:{variant}", args.repeats, args.fvcore_repeats)
+        except Exception as e:  # noqa: BLE001 - one network's failure is recorded, the rest still run
+            row = {"model": name, "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
+        rows.append(row)
+        print(f"{name:32s} analytic {row.get('analytic_ms', '-'):>9} ms  fvcore {row.get('fvcore_ms', '-'):>9} ms  "
+              f"x{row.get('speedup', '-')}  {row.get('error', '')}", flush=True)
+        atomic_write(args.output, to_csv(rows, machine_lines(args, start_load)))
+    ok = [r for r in rows if not r.get("error")]
+    if ok:
+        sp = sorted(r["speedup"] for r in ok)
+        print(f"{len(ok)} networks: speedup min {sp[0]}x, median {statistics.median(sp)}x, max {sp[-1]}x; "
+              f"madds agree on {sum(r['madds_agree'] for r in ok)}/{len(ok)}")
+    return 0 if all(r.get("madds_agree") for r in ok) and len(ok) == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
