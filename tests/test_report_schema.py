@@ -101,3 +101,13 @@ def test_schema_command(capsys):
     assert "mac_elems" in capsys.readouterr().out
     assert main(["schema", "nope"]) == 2
     assert "no export kind 'nope'" in capsys.readouterr().err
+
+
+def test_verify_export_is_documented_and_loads(tmp_path):
+    out = tmp_path / "v.csv"
+    assert main(["verify", "mobilenet_v1_x0_25", "--no-fvcore", "-o", str(out)]) == 0
+    ex = load_export(out)
+    assert ex.kind == "verify" and _undocumented("verify", ex.frame.columns) == []
+    prof = lwbench.count(lwbench.load("mobilenet_v1_x0_25"))
+    assert ex.frame["madds_analytic"].tolist() == [r.madds for r in prof.layers]
+    assert ex.frame["agree"].all()

@@ -25,6 +25,7 @@ DEFAULT_METRICS = {
     "timing": ("median_ms", "images_per_s"),
     "guidelines": ("speed", "ratio"),
     "breakdown": ("forward_median_ms", "layers_total_ms"),
+    "verify": ("madds_analytic", "madds_torch"),
 }
 IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting", "scale"),
             "layers": ("model",), "breakdown": ("model",)}

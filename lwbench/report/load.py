@@ -145,6 +145,9 @@ def _rows_from_json(doc, source: str) -> tuple[list[dict], dict]:
     if isinstance(doc, list) and doc and all(is_profile(d) for d in doc):
         meta = {"profiles": [{k: v for k, v in d.items() if k != "layers"} for d in doc]}
         return [r for d in doc for r in d["layers"]], meta
+    if isinstance(doc, list) and doc and all(isinstance(d, dict) and isinstance(d.get("rows"), list) for d in doc):
+        meta = {"documents": [{k: v for k, v in d.items() if k != "rows"} for d in doc]}
+        return [r for d in doc for r in d["rows"]], meta  # e.g. `lwbench verify -f json`: one check per network
     if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
         return list(doc["rows"]), {k: v for k, v in doc.items() if k != "rows"}
     if isinstance(doc, list) and all(isinstance(r, dict) for r in doc):

@@ -100,6 +100,9 @@ TIMING_STATS = (
     _c("first_run_ms", "ms", "float", "The very first call, reported apart (never folded into the statistics).",
        False, "lower"),
     _c("compile_s", "s", "float", "Preparation time in script/compile modes; empty in eager mode.", False, "lower"),
+    _c("cpu_share", "fraction", "float", "Process CPU time / (wall time × threads) while timing: well below 1 on "
+       "CPU means other processes took the cores.", False, "higher"),
+    _c("contended", "", "bool", "True when a CPU row's cpu_share was below 0.85: other load disturbed it."),
 )
 
 LAYERS = Kind(
@@ -253,6 +256,28 @@ BREAKDOWN = Kind(
     config=("model", "device", "batch", "threads"),
 )
 
+VERIFY = Kind(
+    "verify", "Verification rows",
+    "`lwbench verify NET -o x.csv`: one row per layer, the analytic count beside a second, independent "
+    "count (the torch-side counter on the built module: aten ops) and fvcore's for conv/linear layers. JSON: a "
+    "list of per-network checks `{model, status, params_analytic, params_module, layers, torch_layers_agree, "
+    "fvcore_layers, fvcore_layers_agree, fvcore_unsupported, lwbench_unsupported, mismatches, rows, error, "
+    "seconds, ok}` whose `rows` are these rows.",
+    (
+        MODEL,
+        _c("layer", "", "str", "Layer name = module path in the built torch model.", True),
+        _c("kind", "", "str", "Op kind from the registry."),
+        _c("<quantity>_analytic", "unit of <quantity>", "int", "params, madds or mac_elems from the cost rules "
+           "(lwbench.count).", False),
+        _c("<quantity>_torch", "unit of <quantity>", "int", "The same quantity from the torch-side counter "
+           "(empty when the layer is missing there)."),
+        _c("madds_fvcore", "multiply-adds", "int", "fvcore's count for conv/linear layers (fvcore calls them "
+           "flops); empty for other kinds or with --no-fvcore."),
+        _c("agree", "", "bool", "True when every quantity of the layer agrees across the counters.", True),
+    ),
+    config=("model", "layer"),
+)
+
 COMPARE = Kind(
     "compare", "Comparison rows",
     "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. The files "
@@ -267,7 +292,7 @@ COMPARE = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, COMPARE)}
+KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, VERIFY, COMPARE)}
 
 
 def get_kind(name: str) -> Kind:
@@ -313,7 +338,11 @@ def missing_message(columns, source: str = "") -> str:
     """One line saying why these columns are not an lwbench export (closest kind and what it lacks)."""
     cols = set(columns)
     where = f"{source}: " if source else ""
-    scored = sorted(KINDS.values(), key=lambda k: -(_coverage(k, cols)[0] / max(1, _coverage(k, cols)[1])))
+    def score(k: Kind) -> tuple[int, float]:  # most required columns present, then the largest share of them
+        have, need = _coverage(k, cols)
+        return -have, -have / max(1, need)
+
+    scored = sorted((k for k in KINDS.values() if k.name != "compare"), key=score)
     k = scored[0]
     have, need = _coverage(k, cols)
     if have and have / need >= 0.5:
