@@ -89,7 +89,8 @@ def profile(
         if kind == "table":
             from lwbench.report.tables import summary_table
 
-            console().print(summary_table(rows, f"{len(rows)} networks"))
+            order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
+            console().print(summary_table(rows, f"{len(rows)} networks{order}"))
             return
         text = {"csv": to_csv, "md": to_markdown, "json": to_json}[kind](rows)
         emit(text, output)
