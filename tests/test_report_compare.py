@@ -181,3 +181,15 @@ def test_ratio_division_rules(tmp_path):
     assert math.isinf(f["compile_s_ratio_B"].iloc[0])  # 0 -> 2 s: infinitely worse, not a crash
     f = compare([load_export(a), load_export(a)], metrics=["compile_s"]).frame
     assert f["compile_s_ratio_B"].iloc[0] == 1.0      # 0 -> 0: the same
+
+
+def test_changed_keeps_only_rows_that_differ(layer_files, tmp_path, capsys):
+    a, b = str(layer_files["mobilenet_v1"]), str(layer_files["mobilenet_v1_x0_5"])
+    out = tmp_path / "changed.csv"
+    assert main(["compare", a, b, "-m", "madds", "--changed", "-o", str(out)]) == 0
+    f = load_export(out).frame
+    prof = lwbench.count(lwbench.load("mobilenet_v1"))
+    assert f["layer"].tolist() == [r.layer for r in prof.layers if r.madds > 0]  # 27 convs + fc: the madds changed
+    assert main(["compare", a, a, "--changed", "-o", str(out)]) == 0
+    assert "no rows differ" in capsys.readouterr().err
+    assert load_export(out).frame.empty

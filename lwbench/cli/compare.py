@@ -22,6 +22,8 @@ def compare(
     sort: Annotated[str | None, typer.Option("--sort", help="Sort rows by this output column, e.g. "
                                              "median_ms_ratio_B or madds_A.")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    changed: Annotated[bool, typer.Option("--changed", help="Only rows that differ: a ratio off 1 (beyond "
+                                          "--tolerance for measured figures) or absent from a file.")] = False,
     tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="Measured figures within this "
                                              "relative difference are not coloured (exact counts always are).")]
     = 0.02,
@@ -40,11 +42,19 @@ def compare(
     if len(files) < 2:
         raise InputError("compare: give at least two files (a file may be compared with itself)")
     cmp = run_compare([load_export(f) for f in files], key=key, metrics=metric)
+    if changed:
+        from lwbench.report.compare import changed as only_changed
+
+        cmp = only_changed(cmp, tolerance)
     if sort:
         if sort not in cmp.frame.columns:
             raise InputError(f"--sort: no column {sort} in the comparison{suggest(sort, list(cmp.frame.columns))}")
         cmp.frame = cmp.frame.sort_values(sort, ascending=not desc, kind="stable", na_position="last") \
             .reset_index(drop=True)
+    if cmp.frame.empty:
+        import sys
+
+        print("lwbench compare: no rows differ", file=sys.stderr)
     kind = infer_format(fmt.value if fmt else None, output)
     if kind == "table":
         console().print(compare_table(cmp, tolerance=tolerance))
@@ -53,7 +63,8 @@ def compare(
     if kind == "json":
         emit(to_json(cmp.to_dict()), output)
     elif kind == "csv":
-        emit(to_csv(rows, comments=cmp.comments()), output)
+        text = to_csv(rows, comments=cmp.comments())
+        emit(text if rows else text.rstrip("\n") + "\n" + ",".join(cmp.frame.columns) + "\n", output)
     else:
         head = "\n".join(f"- {lab}: `{p}`" for lab, p in cmp.files.items())
         emit(f"{head}\n\n" + to_markdown(rows), output)

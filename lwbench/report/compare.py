@@ -252,6 +252,23 @@ def verdict(metric: str, ratio: float, tolerance: float) -> str:
     return "better" if (lower and way == "lower") or (not lower and way == "higher") else "worse"
 
 
+def changed(cmp: Comparison, tolerance: float = 0.02) -> Comparison:
+    """Only the rows that differ: absent from some file, or a ratio off 1 (exact counts: at all; measured
+    figures: by more than `tolerance`)."""
+    import pandas as pd
+
+    f = cmp.frame
+    keep = f["present"] != ",".join(cmp.labels)
+    for m in cmp.metrics:
+        exact = all(pd.api.types.is_integer_dtype(f[cmp.value_col(m, lab)]) for lab in cmp.labels)
+        tol = 0.0 if exact else tolerance
+        for lab in cmp.labels[1:]:
+            r = f[cmp.ratio_col(m, lab)]
+            keep |= r.notna() & ((r - 1.0).abs() > tol)
+    return Comparison(frame=f[keep].reset_index(drop=True), keys=cmp.keys, metrics=cmp.metrics, files=cmp.files,
+                      kinds=cmp.kinds, constants=cmp.constants, machines=cmp.machines)
+
+
 def summary_ratios(cmp: Comparison) -> dict[str, tuple[float, str]]:
     """One figure per ratio column over the rows present in A and X: for parts of a whole (per-layer rows of
     an additive metric) the ratio of the sums ('total'), else the geometric mean of the ratios over rows
