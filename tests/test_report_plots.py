@@ -139,3 +139,18 @@ def test_peaks_micro_benchmark_is_sane():
     assert pk.matmul_n == 64 and pk.copy_mib == 1
     assert 0 < pk.peak_gflops < 1e5 and 0 < pk.peak_gbs < 1e4   # a CPU: not zero, not beyond physics
     assert pk.ridge == pk.peak_gflops / pk.peak_gbs
+
+
+def test_guideline_ratios_equal_the_export(tmp_path):
+    rows = [{"guideline": g, "setting": s, "scale": "x1", "device": "cpu", "ratio": r, "paper_gpu_ratio": pg,
+             "paper_arm_ratio": pa}
+            for g, s, r, pg, pa in (("G1", "1:1", 1.0, 1.0, 1.0), ("G1", "1:12", 0.69, 0.51, 0.76),
+                                    ("G2", "g=1", 1.0, 1.0, 1.0), ("G2", "g=8", 0.31, 0.26, 0.70))]
+    path = tmp_path / "g.csv"
+    path.write_text(to_csv(rows, comments={"machine": MACHINE}))
+    data = tmp_path / "gd.csv"
+    assert main(["plot", str(path), "-o", str(tmp_path / "g.svg"), "--data", str(data)]) == 0  # auto: guidelines
+    assert (tmp_path / "g.svg").stat().st_size > 5000
+    got = pd.read_csv(data)
+    for col in ("guideline", "setting", "ratio", "paper_gpu_ratio", "paper_arm_ratio"):
+        assert got[col].tolist() == [r[col] for r in rows]

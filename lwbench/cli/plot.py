@@ -13,6 +13,7 @@ class PlotKind(str, Enum):
     latency_vs_madds = "latency-vs-madds"
     layer_shares = "layer-shares"
     roofline = "roofline"
+    guideline_ratios = "guideline-ratios"
 
 
 class Group(str, Enum):
@@ -26,8 +27,9 @@ def plot(
     output: Annotated[str, typer.Option("--output", "-o", help="The figure: PATH.png, .svg or .pdf.")],
     kind: Annotated[PlotKind, typer.Option("--kind", help="latency-vs-madds (bench export: one point per "
                                            "network), layer-shares (per-layer export: madds/mac/time share "
-                                           "per layer), roofline (per-layer export with time: `profile --time`). "
-                                           "auto: by the file's kind.")] = PlotKind.auto,
+                                           "per layer), roofline (per-layer export with time: `profile --time`), "
+                                           "guideline-ratios (`lwbench guidelines` export: measured vs paper "
+                                           "speed ratios). auto: by the file's kind.")] = PlotKind.auto,
     model: Annotated[str | None, typer.Option("--model", help="The network to plot when the file holds "
                                               "several (layer-shares, roofline).")] = None,
     y: Annotated[str, typer.Option("--y", help="latency-vs-madds: the y column (median_ms, min_ms, p90_ms, "
@@ -59,6 +61,8 @@ def plot(
     if k == "latency-vs-madds":
         summary = load_export(join, "summary").frame if join else None
         out = plots.latency_vs_madds(ex.frame, output, y=y, summary=summary)
+    elif k == "guideline-ratios":
+        out = plots.guideline_ratios(ex.frame, output)
     elif k == "layer-shares":
         _need_layers(ex, k)
         out = plots.layer_shares(ex.frame, output, model=model, group=group.value)

@@ -9,6 +9,8 @@ so a test can check the plotted numbers against the export.
 - `roofline`: per layer, achieved GFLOP/s = 2·madds / time against arithmetic intensity =
   2·madds / mac_bytes (FLOP per byte of the ShuffleNet V2 memory access cost), under the device's roofs
   min(peak_gflops, intensity · peak_gbs) (Williams et al., "Roofline", CACM 2009).
+- `guideline_ratios`: for each G1–G4 setting, the measured speed ratio to the reference row beside the
+  paper's GPU and ARM ratios (ShuffleNet V2, Tables 1–4).
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ from pathlib import Path
 
 from lwbench.errors import InputError
 
-PLOT_KINDS = ("latency-vs-madds", "layer-shares", "roofline")
+PLOT_KINDS = ("latency-vs-madds", "layer-shares", "roofline", "guideline-ratios")
 SPEED_COLUMNS = ("median_ms", "min_ms", "p90_ms", "mean_ms", "images_per_s", "batches_per_s")
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, ncols: int = 1):
+    """A figure on the Agg backend (no display needed): (fig, ax), or (fig, [ax, …]) with ncols > 1."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
-    return fig, ax
+    fig, ax = plt.subplots(1, ncols, figsize=(width, height), dpi=110, squeeze=ncols == 1)
+    return fig, (ax if ncols == 1 else list(ax[0]))
 
 
 def _save(fig, path: str | Path) -> None:
@@ -241,12 +244,59 @@ def roofline(frame, path, peak_gflops: float, peak_gbs: float, model: str | None
     return data
 
 
+# --- (4) guideline ratios --------------------------------------------------------------------------------
+
+def guideline_data(frame):
+    """guideline, scale, setting, ratio (measured), paper_gpu_ratio, paper_arm_ratio: one row per setting."""
+    import pandas as pd
+
+    need = [c for c in ("guideline", "setting", "ratio") if c not in frame.columns]
+    if need:
+        raise InputError(f"guideline-ratios: needs a `lwbench guidelines` export (missing {', '.join(need)})")
+    cols = ["guideline", "scale", "setting", "ratio", "paper_gpu_ratio", "paper_arm_ratio"]
+    df = frame.copy()
+    for c in cols:
+        if c not in df.columns:
+            df[c] = "" if c == "scale" else float("nan")
+    return pd.DataFrame({c: df[c].to_numpy() for c in cols})
+
+
+def guideline_ratios(frame, path, title: str | None = None):
+    """One panel per guideline: grouped bars of the measured and the paper's speed ratios per setting."""
+    import numpy as np
+
+    data = guideline_data(frame)
+    groups = list(dict.fromkeys(data["guideline"]))
+    fig, axes = _figure(4.2 * len(groups), 4.2, ncols=max(2, len(groups)))
+    series = (("ratio", "measured", "tab:green"), ("paper_gpu_ratio", "paper GPU", "tab:blue"),
+              ("paper_arm_ratio", "paper ARM", "tab:orange"))
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    for ax, g in zip(axes, groups):
+        d = data[data["guideline"] == g]
+        x = np.arange(len(d))
+        for i, (col, label, color) in enumerate(series):
+            ax.bar(x + (i - 1) * 0.27, d[col].astype(float), width=0.27, label=label, color=color)
+        ax.axhline(1.0, color="black", lw=0.8)
+        labels = [f"{s} {t}" if s else str(t) for s, t in zip(d["scale"], d["setting"])]
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
+        ax.set_title(g)
+        ax.set_ylabel("speed / reference setting")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(title or "ShuffleNet V2 guidelines: measured speed ratios beside the paper's (Tables 1-4)")
+    _save(fig, path)
+    return data
+
+
 def auto_kind(kind: str, columns) -> str:
     """The plot an export calls for: timing rows -> latency-vs-madds; per-layer rows -> layer-shares."""
     if kind in ("timing", "summary"):
         return "latency-vs-madds"
     if kind == "layers":
         return "layer-shares"
+    if kind == "guidelines":
+        return "guideline-ratios"
     raise InputError(f"plot: no default plot for a {kind} export; choose --kind ({', '.join(PLOT_KINDS)})")
 
 
@@ -269,4 +319,6 @@ def plot_rows(rows, path, kind: str = "auto", **options):
         return layer_shares(frame, path, **options)
     if k == "roofline":
         return roofline(frame, path, **options)
+    if k == "guideline-ratios":
+        return guideline_ratios(frame, path, **options)
     raise InputError(f"--kind: expected one of {', '.join(PLOT_KINDS)}, got {k}")
