@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -31,7 +32,7 @@ def test_latency_vs_madds_from_bench_export(tmp_path):
     assert main(["plot", str(bench), "-o", str(png), "--data", str(data)]) == 0
     assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
     ran = [r for r in rows if not r["error"]]                    # the error row is not plotted
-    got = pd.read_csv(data)
+    got = pd.read_csv(data, comment="#")
     assert got["model"].tolist() == [r["model"] for r in ran]
     assert got["madds"].tolist() == [r["madds"] for r in ran]
     assert got["median_ms"].tolist() == [r["median_ms"] for r in ran]
@@ -95,7 +96,9 @@ def test_roofline_equals_the_export(timed_layers, tmp_path):
     assert main(["plot", str(path), "--kind", "roofline", "--peak-gflops", "100", "--peak-gbs", "20",
                  "-o", str(tmp_path / "roof.png"), "--data", str(data)]) == 0
     assert (tmp_path / "roof.png").read_bytes()[:8] == PNG_MAGIC
-    got = pd.read_json(data)
+    doc = json.loads(data.read_text())
+    assert doc["plot"] == "roofline" and doc["peaks"]["peak_gflops"] == 100 and doc["peaks"]["measured"] is None
+    got = pd.DataFrame(doc["rows"])
     want = [r for r in rows if r["madds"] > 0]
     assert got["layer"].tolist() == [r["layer"] for r in want]
     for g, w in zip(got.to_dict("records"), want):
@@ -152,6 +155,6 @@ def test_guideline_ratios_equal_the_export(tmp_path):
     data = tmp_path / "gd.csv"
     assert main(["plot", str(path), "-o", str(tmp_path / "g.svg"), "--data", str(data)]) == 0  # auto: guidelines
     assert (tmp_path / "g.svg").stat().st_size > 5000
-    got = pd.read_csv(data)
+    got = pd.read_csv(data, comment="#")
     for col in ("guideline", "setting", "ratio", "paper_gpu_ratio", "paper_arm_ratio"):
         assert got[col].tolist() == [r[col] for r in rows]

@@ -42,7 +42,8 @@ def plot(
                                                       "measured with a matmul when not given.")] = None,
     peak_gbs: Annotated[float | None, typer.Option("--peak-gbs", help="roofline: peak memory bandwidth (GB/s); "
                                                    "measured with a copy when not given.")] = None,
-    device: Annotated[str, typer.Option("--device", help="roofline: where to measure the peaks.")] = "cpu",
+    device: Annotated[str | None, typer.Option("--device", help="roofline: where to measure the peaks "
+                                               "(default: the device of the timed run, else cpu).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="roofline: threads for the peaks "
                                                 "(default: the file's timer threads, else torch's).")] = None,
     data: Annotated[str | None, typer.Option("--data", help="Also write the plotted numbers (CSV/JSON/MD).")]
@@ -68,12 +69,13 @@ def plot(
         out = plots.layer_shares(ex.frame, output, model=model, group=group.value)
     else:
         _need_layers(ex, k)
-        cache = None
+        cache, pk = None, None
         if peak_gflops is None or peak_gbs is None:
             from lwbench.report.peaks import measure_peaks
 
-            t = threads or (ex.meta.get("end_to_end " + str(ex.frame["model"].iloc[0])) or {}).get("threads")
-            pk = measure_peaks(device, t)
+            run = _timed_run(ex, model)
+            device = device or run.get("device") or "cpu"
+            pk = measure_peaks(device, threads or run.get("threads"))
             peak_gflops = peak_gflops or pk.peak_gflops
             peak_gbs = peak_gbs or pk.peak_gbs
             cache = pk.cache_gbs
@@ -84,10 +86,31 @@ def plot(
     if data:
         fmt = infer_format(None, data)
         rows = records(out)
-        emit({"csv": to_csv, "json": to_json, "md": to_markdown}.get(fmt, to_csv)(rows), data)
+        head = {"plot": k, "source": file, "figure": output}
+        if k == "roofline":
+            head["peaks"] = {"peak_gflops": peak_gflops, "peak_gbs": peak_gbs,
+                             **({"measured": pk.to_dict()} if note else {"measured": None})}
+        if fmt == "json":
+            text = to_json({**head, "rows": rows})
+        elif fmt == "md":
+            text = to_markdown(rows, f"{k} of {file}")
+        else:
+            text = to_csv(rows, comments=head)
+        emit(text, data)
     import sys
 
     print(f"wrote {output}: {k}, {len(out)} points{note}", file=sys.stderr)
+
+
+def _timed_run(ex, model: str | None) -> dict:
+    """The end-to-end block of a `profile --time` export (device, threads) for the plotted network."""
+    name = model or str(ex.frame["model"].iloc[0])
+    docs = [ex.meta.get(f"end_to_end {name}"), ex.meta.get("end_to_end")]
+    docs += [p.get("end_to_end") for p in ex.meta.get("profiles", []) if isinstance(p, dict)]
+    for d in docs:
+        if isinstance(d, dict) and d.get("model", name) == name:
+            return d
+    return {}
 
 
 def _need_layers(ex, k: str) -> None:
