@@ -63,6 +63,11 @@ class NetCheck:
         else:
             parts.append("fvcore skipped")
         parts.append("lwbench no rule: " + (_counts(self.lwbench_unsupported) or "none"))
+        if self.fvcore_other_flops:
+            from lwbench.report.human import si
+
+            parts.append(f"fvcore also counts {si(sum(self.fvcore_other_flops.values()))} 'flops' in "
+                         f"{', '.join(sorted(self.fvcore_other_flops))} (not madds; not compared)")
         return "; ".join(parts) + f" ({self.seconds:.1f}s)"
 
     def to_dict(self) -> dict:
