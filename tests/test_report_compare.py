@@ -142,7 +142,7 @@ def _run_err(capsys, args):
 
 @pytest.mark.parametrize("content, message", [
     ("a,b\n1,2\n", "not an lwbench export"),
-    ("model,layer,kind\nm,x,conv2d\n", "layers export is missing columns"),
+    ("model,layer,kind\nm,x,conv2d\n", "looks like a layers export but is missing columns"),
     ("model,layer,kind,params,madds,mac_elems\nother,zzz,conv2d,1,2,3\n", "no common rows"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, layer_files, capsys, content, message):

@@ -153,7 +153,7 @@ def test_split_comments():
 
 @pytest.mark.parametrize("text, message", [
     ("a,b\n1,2\n", "not an lwbench export"),
-    ("model,layer,kind\nm,l,conv2d\n", "layers export is missing columns: params, madds, mac_elems"),
+    ("model,layer,kind\nm,l,conv2d\n", "looks like a layers export but is missing columns: params, madds, mac_elems"),
     ("model,layer,kind,params,madds,mac_elems\nm,l,conv2d,1,lots,3\n", "column madds (multiply-adds) holds a "
      "non-number: 'lots'"),
     ("# machine: {}\n", "empty"),

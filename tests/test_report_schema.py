@@ -83,7 +83,8 @@ def test_validate_messages():
         validate(pd.DataFrame({"x": [1]}), source="f.csv")
     with pytest.raises(InputError, match="timing export is missing columns: device, threads, batch, median_ms"):
         validate(pd.DataFrame({"model": ["m"]}), "timing")
-    assert missing_message(["model", "device", "threads", "batch"]) == "timing export is missing columns: median_ms"
+    assert missing_message(["model", "device", "threads", "batch"]) == \
+        "looks like a timing export but is missing columns: median_ms"
 
 
 def test_docs_schema_md_is_generated():

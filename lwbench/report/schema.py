@@ -347,7 +347,7 @@ def missing_message(columns, source: str = "") -> str:
     have, need = _coverage(k, cols)
     if have and have / need >= 0.5:
         miss = [r for r in k.required if r not in cols]
-        return f"{where}{k.name} export is missing columns: {', '.join(miss)}"
+        return f"{where}looks like a {k.name} export but is missing columns: {', '.join(miss)}"
     shown = ", ".join(list(columns)[:8]) + (", …" if len(cols) > 8 else "")
     kinds = "; ".join(f"{x.name} ({', '.join(x.required)})" for x in KINDS.values() if x.name != "compare")
     return f"{where}not an lwbench export (expected the columns of one of: {kinds}); got columns: {shown or 'none'}"
