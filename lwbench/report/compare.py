@@ -30,6 +30,7 @@ DEFAULT_METRICS = {
 IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting", "scale"),
             "layers": ("model",), "breakdown": ("model",)}
 ADDITIVE = ("params", "madds", "mac_elems", "mac_bytes", "out_elems", "time_ms", "layers")
+SUMMABLE = ADDITIVE + ("time_pct", "madds_pct", "mac_pct")  # per-layer columns that add up per kind/category
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _reduce(ex: Export, label: str, key: str, multi_model: bool):
     if ex.kind != "layers" or key == "layer" or key not in SPECIAL_KEYS:
         return df
     by = [key] if key == "model" else (["model", key] if multi_model else [key])
-    num = [c for c in ADDITIVE if c in df.columns]
+    num = [c for c in SUMMABLE if c in df.columns]
     g = df.groupby(by, sort=False)
     out = g[num].sum(min_count=1).reset_index()
     out.insert(len(by), "layers", g.size().to_numpy())
