@@ -17,6 +17,8 @@ from lwbench.ops import get_op
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 TOTAL_KEYS = ("params", "madds", "mac_elems", "mac_bytes", "out_elems")
+# layer categories (lwbench/ops/defs.py), in the order of ShuffleNet V2's Fig. 2 breakdown and reports
+CATEGORIES = ("conv", "depthwise", "pointwise", "linear", "element-wise", "shuffle", "concat/split", "pooling", "other")
 
 
 @dataclass
@@ -88,8 +90,10 @@ class Profile:
         """One row for the whole network (the `--summary` / `--all` export)."""
         row = {"model": self.model, "input": self.input, "batch": self.batch, "dtype": self.dtype,
                "layers": len(self.layers), **self.totals}
-        for cat, v in sorted(self.by_category().items()):
-            row[f"madds_{cat.replace('/', '_').replace('-', '_')}"] = v["madds"]
+        cats = self.by_category()
+        for key in ("madds", "mac_elems"):
+            for cat in CATEGORIES:
+                row[f"{key}_{cat.replace('/', '_').replace('-', '_')}"] = cats.get(cat, {}).get(key, 0)
         return row
 
     def to_frame(self):

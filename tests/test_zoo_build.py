@@ -43,3 +43,15 @@ def test_rounded_expect_keeps_printed_digits_of_strings(yaml_net):
     """)
     # 0.66M: within ±0.1 of 0.6 but not within ±0.01 of "0.70"
     assert lwbench.check_expect(net) == ["t: madds 0.6600M != paper 0.7M (±0.01)"]
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1", "shufflenet_v2_x1_0", "efficientnet_b0", "squeezenet1_0"])
+def test_summary_categories_add_up(name):
+    from lwbench.count import CATEGORIES
+
+    prof = lwbench.count(lwbench.load(name))
+    assert {r.category for r in prof.layers} <= set(CATEGORIES)
+    row = prof.summary()
+    for key in ("madds", "mac_elems"):
+        parts = [row[f"{key}_{c.replace('/', '_').replace('-', '_')}"] for c in CATEGORIES]
+        assert sum(parts) == row[key]

@@ -148,7 +148,10 @@ SUMMARY = Kind(
         _c("layers", "layers", "int", "Rows of the per-layer profile (BN folded in removes rows).", True),
         PARAMS, MADDS, MAC_ELEMS, MAC_BYTES, OUT_ELEMS,
         _c("madds_<category>", "multiply-adds", "int", "Multiply-adds of one layer category (category with '/' "
-           "and '-' written '_': madds_conv, madds_depthwise, madds_pointwise, madds_linear, …).", False, "lower"),
+           "and '-' written '_': madds_conv, madds_depthwise, madds_pointwise, madds_linear, …; every "
+           "category present, 0 where none).", False, "lower"),
+        _c("mac_elems_<category>", "elements", "int", "Memory access cost of one layer category (mac_elems_"
+           "element_wise, mac_elems_shuffle, mac_elems_concat_split, …: ShuffleNet V2's G3/G4 costs).", False, "lower"),
         *[c for c in TIMING_STATS if c.name in ("median_ms", "iqr_ms", "images_per_s", "batches_per_s")],
     ),
     config=("model", "input", "batch", "dtype"),
