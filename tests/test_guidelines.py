@@ -322,3 +322,15 @@ def test_verdict_flags_contended_rows(exps):
     line = verdict(exp, {"x1": rows}, "cpu")
     assert line == ("G2 partly holds (2 of 3 orderings) on this CPU: g=1 is 2.00x faster than g=8 (within noise) "
                     "(paper GPU 3.87x, ARM 1.44x) [1 of 4 rows contended by other load]")
+
+
+def test_cuda_without_a_gpu_is_one_line_and_exit_2(capsys):
+    import torch
+
+    from lwbench.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["guidelines", "G1", "--quick", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0]
