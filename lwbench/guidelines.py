@@ -404,7 +404,7 @@ def _add_timing(rec: dict, timing, unit: str) -> None:
     rec["images_per_s"] = timing.images_per_s(rec["batch"])
     rec["batches_per_s"] = timing.batches_per_s()
     rec["speed"] = rec[unit]
-    rec["speed_iqr_pct"] = 100 * st["iqr_ms"] / st["median_ms"] if st["median_ms"] else None
+    rec["iqr_pct"] = 100 * st["iqr_ms"] / st["median_ms"] if st["median_ms"] else None
 
 
 def _add_ratios(group: list[dict], exp: Experiment, scale: str) -> None:
@@ -625,6 +625,8 @@ def read_result_csv(path: str) -> tuple[dict, dict]:
     if "machine" not in comments or not body:
         raise InputError(f"{path}: not a result of lwbench guidelines (no '# machine:' line or no rows)")
     rows = [{k: _parse_cell(v) for k, v in r.items()} for r in csv.DictReader(body)]
+    for r in rows:
+        r["speed"] = r.get(speed_unit(str(r.get("device", "cpu"))))
     spreads = {k.split(" ", 1)[1]: float(v.rstrip("%")) / 100 for k, v in comments.items()
                if k.startswith("madds_spread ")}
     verdicts = {k.split(" ", 1)[1]: v for k, v in comments.items() if k.startswith("verdict ")}
@@ -648,11 +650,11 @@ def _parse_cell(v: str):
 
 
 # ------------------------------------------------------------------------------------------ views
-EXPORT_DROP = ("samples_ms",)          # kept in JSON only
-
-
 def export_rows(rows: list[dict], with_samples: bool = False) -> list[dict]:
-    return [{k: v for k, v in r.items() if with_samples or k not in EXPORT_DROP} for r in rows]
+    """Rows for files: `speed` (internal, unit-less name) is dropped, images_per_s / batches_per_s carry it;
+    the raw samples go to JSON only."""
+    drop = ("speed",) if with_samples else ("speed", "samples_ms")
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
 
 
 def _f(v, digits: int = 3) -> str:
@@ -668,7 +670,7 @@ def _ratio(v) -> str:
 def _speed_text(r: dict) -> str:
     if r.get("speed") is None:
         return "error" if r.get("error") else "-"
-    spread = r.get("speed_iqr_pct")
+    spread = r.get("iqr_pct")
     mark = ("*" if r.get("noisy") else "") + ("†" if r.get("contended") else "")
     return f"{_f(r['speed'])} ±{spread / 2:.1f}%{mark}" if spread is not None else _f(r["speed"])
 
