@@ -10,6 +10,8 @@ Per network:
   a user of fvcore has the model in hand), a fresh analysis per call (fvcore caches its result), the median
   of `--fvcore-repeats` calls after one untimed warm-up. fvcore traces the model with torch.jit, so this
   includes one real forward pass at batch 1 on the CPU;
+- both on one thread by default (`--threads`): the analytic count is single-threaded Python, and with two
+  OpenMP threads on a 2-core machine that other processes also use, fvcore's forward can stall 10-50x;
 - speedup = fvcore_ms / analytic_ms; the same in process CPU time (`*_cpu_ms`), which competing processes
   inflate far less than wall time (load averages are recorded);
 - count_only_ms (`lwbench.count` on the IR already loaded: what `lwbench.build` users pay after one load),
@@ -136,8 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="*", help="glob over zoo names (default: all)")
     ap.add_argument("--repeats", type=int, default=7, help="timed analytic calls per network")
     ap.add_argument("--fvcore-repeats", type=int, default=3, help="timed fvcore calls per network")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads for fvcore's forward (default 1: the analytic count is one Python "
+                         "thread, and on a shared machine 2 OpenMP threads on 2 cores wait on each other)")
     ap.add_argument("-o", "--output", default=str(ROOT / "results" / "count_vs_fvcore.csv"))
     args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     start_load = os.getloadavg()[0]
     names, errors = zoo()
     rows: list[dict] = []
