@@ -11,7 +11,8 @@ stack of the modules running, and each op is attributed to the innermost one:
 
 By default the module runs on the meta device (its parameters and buffers swapped for meta tensors with
 `torch.func.functional_call`, so nothing is computed, nothing allocated and the module is left untouched);
-a model that does not run on meta (data-dependent control flow, `.item()`) is run again on real CPU tensors.
+a model that does not run on meta (data-dependent control flow, `.item()`) is run again for real, on zeros
+on its own device.
 
 Cost rules are the analytic ones (lwbench/ops/defs.py):
 - madds: multiply-adds of convolution and matrix products only (`convolution`: out·(Cin/g)·kh·kw;
@@ -246,6 +247,14 @@ class _Recorder(TorchDispatchMode):
             r.unsupported[op] += 1
             self.unsupported[op] += 1
             return out
+        try:
+            self._cost(r, op, args, ins, out, outs)
+        except Exception:  # noqa: BLE001 - a rule that cannot read this call's arguments: listed, not zero
+            r.unsupported[f"{op} (arguments not understood)"] += 1
+            self.unsupported[f"{op} (arguments not understood)"] += 1
+        return out
+
+    def _cost(self, r: _Row, op: str, args, ins, out, outs) -> None:
         r.counted = True
         for t in ins:
             w = self.weights.get(id(t))
@@ -263,7 +272,6 @@ class _Recorder(TorchDispatchMode):
             r.op_cats[cat] += m + 1
         else:
             r.op_cats[ELEMENTWISE_OPS[op]] += 1
-        return out
 
 
 # ---------------------------------------------------------------- running the module
@@ -312,7 +320,7 @@ class _Run:
         return out
 
     def run(self, device: str, shapes, batch: int) -> _Recorder:
-        """Run once on `device` ('meta' or 'cpu') under the recorder."""
+        """Run once on `device` ('meta', or the module's own device for a real run) under the recorder."""
         from torch.func import functional_call
 
         module = self.module
@@ -438,8 +446,8 @@ def count_module(module: nn.Module, input_shape, batch: int = 1, dtype: str = "f
     """Per-layer params, madds and mac of any `nn.Module`, from the aten ops it runs on one input.
 
     `input_shape`: per image, `(3, 224, 224)` or `"3x224x224"` (several inputs: a list of shapes or
-    `"3x224x224,10"`). `device`: 'meta' (nothing computed), 'cpu' (real tensors) or 'auto' (meta, then
-    cpu when the model cannot run on meta). Layer names are `named_modules()` names of leaf modules;
+    `"3x224x224,10"`). `device`: 'meta' (nothing computed), 'real' (zeros on the module's own device) or
+    'auto' (meta, then real when the model cannot run on meta: `.item()`, data-dependent control flow). Layer names are `named_modules()` names of leaf modules;
     ops a container runs itself are rows `container:op`. The module is run in eval mode and left as it was.
     """
     if not isinstance(module, nn.Module):
@@ -448,17 +456,18 @@ def count_module(module: nn.Module, input_shape, batch: int = 1, dtype: str = "f
         raise InputError(f"--dtype: expected one of {', '.join(DTYPE_BYTES)}{suggest(dtype, DTYPE_BYTES)}, got {dtype}")
     if not isinstance(batch, int) or batch < 1:
         raise InputError(f"--batch: expected a positive integer, got {batch}")
-    if device not in ("auto", "meta", "cpu"):
-        raise InputError(f"count_module: device must be auto, meta or cpu, got {device}")
+    if device not in ("auto", "meta", "real"):
+        raise InputError(f"count_module: device must be auto, meta or real, got {device}")
     shapes = _parse_shape(input_shape)
     name = name or type(module).__name__
     run = _Run(module)
     modes = {m: m.training for m in module.modules()}
     module.eval()
     try:
-        tries = ["meta", "cpu"] if device == "auto" else [device]
-        if device == "auto" and any(t.device.type == "meta" for t in module.parameters()):
-            tries = ["meta"]
+        own = next((t.device for t in [*module.parameters(), *module.buffers()]), torch.device("cpu"))
+        real = str(own) if own.type != "meta" else None
+        tries = {"auto": ["meta", real], "meta": ["meta"], "real": [real or "meta"]}[device]
+        tries = [d for d in tries if d]
         err: Exception | None = None
         for dev in tries:
             try:
