@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import lwbench
@@ -262,3 +263,109 @@ def test_bad_arguments():
         count_module(nn.ReLU(), (3, 8, 8), dtype="float64")
     with pytest.raises(InputError):
         count_module(nn.ReLU(), (3, 8, 8), batch=0)
+
+
+# ---------------------------------------------------------------- whole networks written the torchvision way
+# A second implementation, written here in plain torch the way torchvision writes these models (functional
+# chunk/cat/channel shuffle and residual adds inside container modules, ReLU in place, mean/adaptive pool):
+# nothing is shared with the YAML zoo but the architecture, and the torch-side counter must reproduce the
+# analytic totals exactly, and torchvision's published parameter counts (docs, `num_params`).
+
+
+def conv_bn(cin, cout, k=1, s=1, groups=1, act=nn.ReLU):
+    layers = [nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act is not None:
+        layers.append(act(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def channel_shuffle(x, groups):
+    n, c, h, w = x.shape
+    x = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous()
+    return x.view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.stride = stride
+        half = cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin, act=None), conv_bn(cin, half))
+        self.branch2 = nn.Sequential(conv_bn(cin if stride > 1 else half, half),
+                                     conv_bn(half, half, 3, stride, groups=half, act=None), conv_bn(half, half))
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, repeats=(4, 8, 4), widths=(24, 116, 232, 464, 1024), classes=1000):
+        super().__init__()
+        self.conv1 = conv_bn(3, widths[0], 3, 2)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        stages, cin = [], widths[0]
+        for n, cout in zip(repeats, widths[1:4]):
+            stages.append(nn.Sequential(*[ShuffleUnit(cin if i == 0 else cout, cout, 2 if i == 0 else 1) for i in range(n)]))
+            cin = cout
+        self.stages = nn.Sequential(*stages)
+        self.conv5 = conv_bn(cin, widths[4])
+        self.fc = nn.Linear(widths[4], classes)
+
+    def forward(self, x):
+        x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
+        return self.fc(x.mean([2, 3]))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin, cout, stride, t):
+        super().__init__()
+        hid = cin * t
+        self.use_res = stride == 1 and cin == cout
+        layers = [conv_bn(cin, hid, act=nn.ReLU6)] if t != 1 else []
+        layers += [conv_bn(hid, hid, 3, stride, groups=hid, act=nn.ReLU6), conv_bn(hid, cout, act=None)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+
+    def __init__(self, classes=1000):
+        super().__init__()
+        feats, cin = [conv_bn(3, 32, 3, 2, act=nn.ReLU6)], 32
+        for t, c, n, s in self.SETTINGS:
+            for i in range(n):
+                feats.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+                cin = c
+        feats.append(conv_bn(cin, 1280, act=nn.ReLU6))
+        self.features = nn.Sequential(*feats)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes))
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+@pytest.mark.parametrize("cls,yaml,tv_params", [
+    (ShuffleNetV2, "shufflenet_v2.yaml:shufflenet_v2_x1_0", 2_278_604),
+    (MobileNetV2, "mobilenet_v2.yaml:mobilenet_v2", 3_504_872),
+])
+def test_torchvision_style_network_matches_the_yaml_totals(cls, yaml, tv_params):
+    model = cls()
+    prof = count_module(model, (3, 224, 224))
+    analytic = lwbench.count(lwbench.load(str(CONFIGS / yaml)))
+    assert prof.totals["params"] == sum(p.numel() for p in model.parameters()) == tv_params
+    for k in ("params", "madds", "mac_elems", "out_elems"):
+        assert prof.totals[k] == analytic.totals[k], k
+    assert prof.extra["unsupported"] == {}
