@@ -157,7 +157,6 @@ class _Row:
     name: str
     kind: str
     category: str | None
-    params: int = 0
     madds: int = 0
     act_in: int = 0
     act_out: int = 0
