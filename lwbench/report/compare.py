@@ -23,7 +23,7 @@ DEFAULT_METRICS = {
     "layers": ("madds", "mac_elems", "time_ms"),
     "summary": ("params", "madds", "mac_elems", "median_ms"),
     "timing": ("median_ms", "images_per_s"),
-    "guidelines": ("speed", "ratio"),
+    "guidelines": ("median_ms", "ratio"),
     "breakdown": ("forward_median_ms", "layers_total_ms"),
     "verify": ("madds_analytic", "madds_torch"),
 }

@@ -38,7 +38,8 @@ class Column:
         if "<" not in self.name:
             return None
         parts = re.split(r"(<[^>]+>)", self.name)
-        return re.compile("^" + "".join(".+" if p.startswith("<") else re.escape(p) for p in parts) + "$")
+        sub = {"<label>": "[A-Z]"}  # compare's file labels A, B, C, …
+        return re.compile("^" + "".join(sub.get(p, ".+") if p.startswith("<") else re.escape(p) for p in parts) + "$")
 
     def matches(self, col: str) -> bool:
         p = self.pattern
@@ -58,8 +59,13 @@ class Kind:
         return [c.name for c in self.columns if c.required]
 
     def column(self, name: str) -> Column | None:
+        """The definition of a column: an exact name first, then a family (`madds_<category>`). `<key>` (the
+        aligned columns of a comparison) documents, it defines nothing: those columns keep their own types."""
         for c in self.columns:
-            if c.matches(name):
+            if c.name == name:
+                return c
+        for c in self.columns:
+            if c.pattern is not None and c.name != "<key>" and c.matches(name):
                 return c
         return None
 
@@ -220,11 +226,9 @@ GUIDELINES = Kind(
            "scale (above 0.06 is a configuration error)."),
         _c("rounds", "rounds", "int", "Round-robin slices the rows of a table were measured in (samples pooled)."),
         *[c for c in TIMING_STATS if c.name not in ("compile_s",)],
-        _c("speed", "images/s or batches/s", "float", "images_per_s on cpu, batches_per_s on cuda (the paper's "
-           "units).", False, "higher"),
-        _c("speed_iqr_pct", "%", "float", "iqr_ms / median_ms × 100: the spread of the speed."),
-        _c("ratio", "×", "float", "speed / the reference row's speed (> 1: faster than the reference).", False,
-           "higher"),
+        _c("iqr_pct", "%", "float", "iqr_ms / median_ms × 100: the spread of the measurement."),
+        _c("ratio", "×", "float", "Speed / the reference row's speed, in the paper's unit for the device "
+           "(images_per_s on cpu, batches_per_s on cuda); > 1: faster than the reference.", False, "higher"),
         _c("paper_gpu_batches_per_s", "batches/s", "float", "The paper's GPU figure for this setting (GTX 1080Ti, "
            "batches/s).", False, "higher"),
         _c("paper_gpu_ratio", "×", "float", "The paper's GPU speed / its reference row's.", False, "higher"),
@@ -288,9 +292,9 @@ COMPARE = Kind(
     (
         _c("<key>", "", "str", "The key columns the rows were aligned on (layer, kind, model, configuration "
            "columns).", False),
+        _c("<metric>_ratio_<label>", "×", "float", "<metric>_<label> / <metric>_A (1.0 = same as the baseline)."),
         _c("<metric>_<label>", "unit of <metric>", "float", "The metric's value in file <label> (empty when the "
            "row is absent from that file)."),
-        _c("<metric>_ratio_<label>", "×", "float", "<metric>_<label> / <metric>_A (1.0 = same as the baseline)."),
         _c("present", "", "str", "Labels of the files holding this row, e.g. 'A,B' or 'B' (only in B).", True),
     ),
 )
@@ -310,7 +314,7 @@ def column_info(name: str, kinds: tuple[str, ...] | None = None) -> Column | Non
     """The definition of a column name, looked up in the given kinds (all by default)."""
     for k in kinds or tuple(KINDS):
         c = KINDS[k].column(name)
-        if c is not None and "<key>" not in c.name:
+        if c is not None:
             return c
     return None
 
