@@ -119,26 +119,41 @@ def _fill_madds(df):
     return df
 
 
+def family(model: str) -> str:
+    """A network's family for the plot's lines: the name without its width/resolution suffix
+    (shufflenet_v2_x1_5 -> shufflenet_v2, mobilenet_v1_r128 -> mobilenet_v1, efficientnet_b3 -> efficientnet)."""
+    import re
+
+    name = re.sub(r"(_x\d+(_\d+)?|_r\d+)$", "", str(model))
+    return re.sub(r"^(efficientnet)_b\d+$", r"\1", name)
+
+
 def latency_vs_madds(frame, path, y: str = "median_ms", summary=None, title: str | None = None):
-    """One labelled point per network: madds (x, millions) against latency or speed (y)."""
+    """One labelled point per network: madds (x, millions) against latency or speed (y). The networks of one
+    family (widths of ShuffleNet V2, …) are joined by a line, as in ShuffleNet V2's Figure 1(c)(d); with
+    several configurations (threads, devices, …) each configuration is its own panel colour set."""
     data = latency_data(frame, y, summary)
-    fig, ax = _figure(7.5, 5.0)
-    for name, g in data.groupby("series", sort=False):
-        ax.scatter(g["madds"] / 1e6, g[y], s=28, label=name or None, zorder=3)
+    fig, ax = _figure(8.5, 5.5)
+    multi = data["series"].nunique() > 1
+    groups = data.assign(_fam=data["model"].map(family))
+    for (series, fam), g in groups.groupby(["series", "_fam"], sort=False):
+        g = g.sort_values("madds")
+        label = f"{fam} {series}".strip() if multi else fam
+        line = "-o" if len(g) > 1 else "o"
+        ax.plot(g["madds"] / 1e6, g[y], line, ms=5, lw=1, label=label, zorder=3)
         for _, r in g.iterrows():
             ax.annotate(r["model"], (r["madds"] / 1e6, r[y]), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7)
+                        fontsize=6, alpha=0.8)
     if data["madds"].max() > 30 * data["madds"].min():
         ax.set_xscale("log")
-    if data[y].max() > 30 * data[y].min() > 0:
+    if data[y].max() > 10 * data[y].min() > 0:
         ax.set_yscale("log")
     ax.set_xlabel("madds (millions of multiply-adds per batch)")
     unit = {"images_per_s": "images/s", "batches_per_s": "batches/s"}.get(y, "ms")
     ax.set_ylabel(f"{y} ({unit})")
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, which="both", alpha=0.25)
     ax.set_title(title or f"{y} against madds, one point per network (cf. ShuffleNet V2, Fig. 1(c)(d))")
-    if data["series"].nunique() > 1:
-        ax.legend(fontsize=7)
+    ax.legend(fontsize=6, ncol=2)
     _save(fig, path)
     return data
 
