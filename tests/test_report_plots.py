@@ -158,3 +158,10 @@ def test_guideline_ratios_equal_the_export(tmp_path):
     got = pd.read_csv(data, comment="#")
     for col in ("guideline", "setting", "ratio", "paper_gpu_ratio", "paper_arm_ratio"):
         assert got[col].tolist() == [r[col] for r in rows]
+
+
+def test_family_of_a_network_joins_its_widths():
+    assert plots.family("shufflenet_v2_x1_5") == plots.family("shufflenet_v2_x0_5") == "shufflenet_v2"
+    assert plots.family("mobilenet_v1_r128") == plots.family("mobilenet_v1") == "mobilenet_v1"
+    assert plots.family("shufflenet_v1_g3_x2_0") == "shufflenet_v1_g3" != plots.family("shufflenet_v1_g8_x2_0")
+    assert plots.family("efficientnet_b7") == "efficientnet" and plots.family("mnasnet1_0") == "mnasnet1_0"
