@@ -8,6 +8,29 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+class FamilyNets:
+    """The variants of some zoo files, loaded by file path (`configs/x.yaml:variant`), so a test of one family
+    never depends on another family's file being readable."""
+
+    def __init__(self, files):
+        from lwbench.spec.parse import read_doc, variant_names
+
+        self.nets = []
+        for fam in files:
+            path = CONFIGS / f"{fam}.yaml"
+            self.nets += [(str(path), v) for v in variant_names(read_doc(path))]
+        self.ids = [v for _, v in self.nets]
+
+    def load(self, name: str, **kw):
+        import lwbench
+
+        for path, v in self.nets:
+            if v == name:
+                return lwbench.load(f"{path}:{v}", **kw)
+        raise KeyError(name)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import lwbench
-from lwbench.spec.parse import read_doc, variant_names
+from tests.conftest import FamilyNets
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 FILES = ("resnet", "vgg", "googlenet", "alexnet")
@@ -51,23 +51,10 @@ OTHER_PARAMS = {
 }
 
 
-def _nets() -> list[tuple[str, str]]:
-    out = []
-    for fam in FILES:
-        path = CONFIGS / f"{fam}.yaml"
-        out += [(str(path), v) for v in variant_names(read_doc(path))]
-    return out
-
-
-NETS = _nets()
-IDS = [v for _, v in NETS]
-
-
-def _load(name: str, **kw):
-    for path, v in NETS:
-        if v == name:
-            return lwbench.load(f"{path}:{v}", **kw)
-    raise KeyError(name)
+_FAMILY = FamilyNets(FILES)
+NETS = _FAMILY.nets
+IDS = _FAMILY.ids
+_load = _FAMILY.load
 
 
 def _row(net, layer):

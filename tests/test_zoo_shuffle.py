@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import lwbench
-from lwbench.spec.parse import read_doc, variant_names
+from tests.conftest import FamilyNets
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 FILES = ("shufflenet_v1", "shufflenet_v2", "squeezenet", "xception")
@@ -46,23 +46,10 @@ TORCHVISION_PARAMS = {
 XCEPTION_TABLE3_PARAMS = 22_855_952
 
 
-def _nets() -> list[tuple[str, str]]:
-    out = []
-    for fam in FILES:
-        path = CONFIGS / f"{fam}.yaml"
-        out += [(str(path), v) for v in variant_names(read_doc(path))]
-    return out
-
-
-NETS = _nets()
-IDS = [v for _, v in NETS]
-
-
-def _load(name: str, **kw):
-    for path, v in NETS:
-        if v == name:
-            return lwbench.load(f"{path}:{v}", **kw)
-    raise KeyError(name)
+_FAMILY = FamilyNets(FILES)
+NETS = _FAMILY.nets
+IDS = _FAMILY.ids
+_load = _FAMILY.load
 
 
 def _rows(net):
