@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import gc
 import os
 import platform
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,25 +45,14 @@ from lwbench.measure.machine import cpu_model, git_commit
 from lwbench.report.write import atomic_write, to_csv
 from lwbench.verify import zoo
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from count_speed import _timed as timed  # noqa: E402 - the sibling script's timer (gc off, wall + CPU ms)
+
 ROOT = Path(__file__).resolve().parent.parent
 DENORMALS = ("fvcore runs with torch.set_flush_denormal(True): with untrained (random-init) weights the activations "
              "shrink into denormal floats layer by layer, which slows fvcore's CPU forward 10-20x on some networks; "
              "flushing them is fvcore's best case and changes no count")
 MATMUL_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
-
-
-def timed(fn, *args):
-    """fn(*args), wall ms, process CPU ms (gc off while timing)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        c0, t0 = time.process_time_ns(), time.perf_counter_ns()
-        out = fn(*args)
-        t1, c1 = time.perf_counter_ns(), time.process_time_ns()
-        return out, (t1 - t0) / 1e6, (c1 - c0) / 1e6
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def median_of(fn, args, repeats: int) -> tuple[object, float, float]:
