@@ -221,18 +221,76 @@ def test_spread_error_is_a_configuration_error(tmp_path):
     assert main(["guidelines", str(bad), "--quick", "--format", "csv"]) == 0   # its ARM channels are intact
 
 
-# ------------------------------------------------------------------ verdicts (synthetic speeds)
-def test_judge_and_verdict_report_what_was_measured(exps):
+# ------------------------------------------------------------------ verdicts (synthetic medians and IQRs)
+def _rows(speeds: dict[str, float | None], iqr_frac: float = 0.0) -> list[dict]:
+    """Rows as run_experiments makes them, from images/s (batch 1): median_ms = 1000 / speed."""
+    return [{"setting": s, "speed": v, "median_ms": None if v is None else 1000 / v,
+             "iqr_ms": None if v is None else iqr_frac * 1000 / v} for s, v in speeds.items()]
+
+
+def _by_setting(rows):
+    return {r["setting"]: r for r in rows}
+
+
+def test_compare_pair_noise_is_the_overlap_of_the_iqrs():
+    """a claimed faster than b: within noise iff |median_a - median_b| <= (iqr_a + iqr_b) / 2."""
+    from lwbench.guidelines import compare_pair
+
+    assert compare_pair({"median_ms": 1.0, "iqr_ms": 0.5}, {"median_ms": 1.5, "iqr_ms": 0.5}) == "noise"  # boundary
+    assert compare_pair({"median_ms": 1.0, "iqr_ms": 0.5}, {"median_ms": 1.5001, "iqr_ms": 0.5}) == "holds"
+    assert compare_pair({"median_ms": 1.5001, "iqr_ms": 0.5}, {"median_ms": 1.0, "iqr_ms": 0.5}) == "contradicts"
+    assert compare_pair({"median_ms": 1.0, "iqr_ms": 0.2}, {"median_ms": 1.3, "iqr_ms": 0.6}) == "noise"    # 0.3 <= 0.4
+    assert compare_pair({"median_ms": 1.0, "iqr_ms": 0.0}, {"median_ms": 1.0, "iqr_ms": 0.0}) == "noise"    # a tie
+    assert compare_pair({"median_ms": 1.0}, {"median_ms": 1.01}) == "holds"                                # no IQR: 0
+    assert compare_pair({"median_ms": None, "iqr_ms": 0.1}, {"median_ms": 1.0, "iqr_ms": 0.1}) == "unmeasured"
+    assert compare_pair(None, {"median_ms": 1.0, "iqr_ms": 0.1}) == "unmeasured"
+
+
+def test_judge_counts_pairs_that_hold_contradict_or_are_within_noise(exps):
+    exp = exps["G1"]          # chain 1:1 > 1:2 > 1:6 > 1:12, headline 1:1 vs 1:12
+
+    def j(speeds, iqr=0.0):
+        r = judge(exp, _by_setting(_rows(speeds, iqr)))
+        return r.state, r.pairs, r.headline, round(r.ratio, 4) if r.ratio else r.ratio
+
+    zero = dict.fromkeys(("holds", "contradicts", "noise", "unmeasured"), 0)
+    assert j({"1:1": 4.0, "1:2": 3.0, "1:6": 2.0, "1:12": 1.0}, 0.1) == ("holds", {**zero, "holds": 3}, "holds", 4.0)
+    # the audit's case: 1:2 vs 1:6 at 4354 vs 4307 images/s is a 1.1% difference inside 2% IQRs: not a confirmation
+    assert j({"1:1": 4800, "1:2": 4354, "1:6": 4307, "1:12": 3600}, 0.02) == \
+        ("partly", {**zero, "holds": 2, "noise": 1}, "holds", round(4800 / 3600, 4))
+    assert j({"1:1": 4800, "1:2": 4354, "1:6": 4307, "1:12": 3600}, 0.0) == \
+        ("holds", {**zero, "holds": 3}, "holds", round(4800 / 3600, 4))                 # no spread: it holds
+    assert j({"1:1": 4.0, "1:2": 5.0, "1:6": 2.0, "1:12": 1.0}, 0.01) == \
+        ("partly", {**zero, "holds": 2, "contradicts": 1}, "holds", 4.0)
+    assert j({"1:1": 1.0, "1:2": 2.0, "1:6": 3.0, "1:12": 4.0}, 0.01) == \
+        ("not", {**zero, "contradicts": 3}, "contradicts", 0.25)
+    assert j({"1:1": 101.0, "1:2": 100.5, "1:6": 100.2, "1:12": 100.0}, 0.05) == \
+        ("inconclusive", {**zero, "noise": 3}, "noise", 1.01)
+    assert j({"1:1": 4.0, "1:2": 3.0, "1:6": None, "1:12": 1.0}) == \
+        ("partly", {**zero, "holds": 1, "unmeasured": 2}, "holds", 4.0)
+    assert j({"1:1": None, "1:2": 3.0, "1:6": 2.0, "1:12": 1.0})[0] == "unmeasured"
+
+
+def test_verdict_lines_say_what_was_measured(exps):
     exp = exps["G1"]
-    assert judge(exp, {"1:1": 4.0, "1:2": 3.0, "1:6": 2.0, "1:12": 1.0}) == "holds"
-    assert judge(exp, {"1:1": 4.0, "1:2": 5.0, "1:6": 2.0, "1:12": 1.0}) == "partly"
-    assert judge(exp, {"1:1": 1.0, "1:2": 2.0, "1:6": 3.0, "1:12": 4.0}) == "not"
-    rows = [{"setting": s, "speed": v, "median_ms": 1000 / v, "iqr_ms": 0.0}
-            for s, v in (("1:1", 131.0), ("1:2", 120.0), ("1:6", 110.0), ("1:12", 100.0))]
-    line = verdict(exp, {"x1": rows}, "cpu")
-    assert line == "G1 holds on this CPU: 1:1 is 1.31x faster than 1:12 (paper GPU 1.98x, ARM 1.32x)"
-    rows[0]["speed"], rows[0]["median_ms"] = 90.0, 1000 / 90
-    assert verdict(exp, {"x1": rows}, "cuda").startswith("G1 does not hold on this GPU: 1:1 is 1.11x slower than 1:12")
+    paper = "(paper GPU 1.98x, ARM 1.32x)"
+    holds = _rows({"1:1": 131.0, "1:2": 120.0, "1:6": 110.0, "1:12": 100.0})
+    assert verdict(exp, {"x1": holds}, "cpu") == \
+        f"G1 holds on this CPU: 1:1 is 1.31x faster than 1:12 {paper}; orderings: 3 hold, 0 contradict, 0 within " \
+        "noise (of 3)"
+    audit = _rows({"1:1": 4800, "1:2": 4354, "1:6": 4307, "1:12": 3600}, 0.02)
+    assert verdict(exp, {"x1": audit}, "cpu") == \
+        f"G1 partly holds on this CPU: 1:1 is 1.33x faster than 1:12 {paper}; orderings: 2 hold, 0 contradict, " \
+        "1 within noise (of 3)"
+    slower = _rows({"1:1": 90.0, "1:2": 120.0, "1:6": 110.0, "1:12": 100.0})
+    assert verdict(exp, {"x1": slower}, "cuda") == \
+        f"G1 does not hold on this GPU: 1:1 is 1.11x slower than 1:12 {paper}; orderings: 2 hold, 1 contradict, " \
+        "0 within noise (of 3)"
+    noise = _rows({"1:1": 101.0, "1:2": 100.5, "1:6": 100.2, "1:12": 100.0}, 0.05)
+    assert verdict(exp, {"x1": holds, "x2": noise}, "cpu") == (
+        f"G1 holds at x1; is inconclusive at x2 on this CPU: x1: 1:1 is 1.31x faster than 1:12 {paper}; orderings: "
+        "3 hold, 0 contradict, 0 within noise (of 3) | x2: 1:1 is 1.01x faster than 1:12 (within noise) (paper "
+        "GPU 1.84x, ARM 1.44x); orderings: 0 hold, 0 contradict, 3 within noise (of 3)")
 
 
 # ------------------------------------------------------------------ end to end, --quick
@@ -317,11 +375,11 @@ def test_saved_csv_rerenders_without_measuring(quick_csv, tmp_path):
 
 def test_verdict_flags_contended_rows(exps):
     exp = exps["G2"]
-    rows = [{"setting": s, "speed": v, "median_ms": 1000 / v, "iqr_ms": 1000 / v, "contended": s == "g=4"}
-            for s, v in (("g=1", 40.0), ("g=2", 41.0), ("g=4", 30.0), ("g=8", 20.0))]
+    rows = _rows({"g=1": 40.0, "g=2": 41.0, "g=4": 30.0, "g=8": 20.0}, 0.05)
+    rows[2]["contended"] = True
     line = verdict(exp, {"x1": rows}, "cpu")
-    assert line == ("G2 partly holds (2 of 3 orderings) on this CPU: g=1 is 2.00x faster than g=8 (within noise) "
-                    "(paper GPU 3.87x, ARM 1.44x) [1 of 4 rows contended by other load]")
+    assert line == ("G2 partly holds on this CPU: g=1 is 2.00x faster than g=8 (paper GPU 3.87x, ARM 1.44x); "
+                    "orderings: 2 hold, 0 contradict, 1 within noise (of 3) [1 of 4 rows contended by other load]")
 
 
 def test_cuda_without_a_gpu_is_one_line_and_exit_2(capsys):
