@@ -748,6 +748,10 @@ def read_saved(path: str) -> Saved:
     rows, meta = _saved_json(text, path) if text.lstrip()[:1] in "[{" else _saved_csv(text, path)
     kind = _saved_kind(path, rows)
     if kind == "guidelines":
+        unknown = sorted({str(r.get("guideline")) for r in rows} - set(GUIDELINES))
+        if unknown:
+            raise InputError(f"{path}: rows of guideline {', '.join(unknown)}; re-rendering knows G1, G2, G3, G4 "
+                             "(configs/guidelines)")
         for r in rows:
             r["speed"] = r.get(speed_unit(str(r.get("device") or "cpu")))
     machine = meta.pop("machine", None)

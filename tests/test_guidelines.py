@@ -465,6 +465,11 @@ def test_from_anything_else_is_one_line_naming_file_and_expectation(quick_csv, b
     bad = tmp_path / "bad.json"
     bad.write_text('{"machine": {}}')
     assert f"{bad}: a JSON document without a rows list" in _one_error_line(capsys, ["guidelines", "--from", str(bad)])
+    g9 = tmp_path / "g9.csv"
+    g9.write_text(quick_csv.read_text().replace("\nG1,", "\nG9,"))
+    assert f"{g9}: rows of guideline G9; re-rendering knows G1" in _one_error_line(capsys, ["guidelines", "--from", str(g9)])
+    assert "--plot: expected a .png, .svg or .pdf file, got g.txt" in _one_error_line(
+        capsys, ["guidelines", "G1", "--quick", "--plot", "g.txt"])        # refused before anything is measured
     assert "--plot draws the G1-G4 speed ratios" in _one_error_line(
         capsys, ["guidelines", "--from", str(breakdown_csv), "--plot", str(tmp_path / "x.png")])
 
@@ -546,6 +551,9 @@ def test_duration_and_plan_are_recorded_and_shown(full_run, tmp_path):
     assert (back["duration_s"], back["measured_s"], back["budget"]) == (doc["duration_s"], doc["measured_s"],
                                                                         doc["budget"])
     assert back["verdicts"] == doc["verdicts"]       # judged again from the saved medians: the same lines
+    svg = tmp_path / "again.svg"
+    assert main(["guidelines", "--from", str(csv_out), "--plot", str(svg), "--format", "csv"]) == 0
+    assert svg.read_text().lstrip().startswith("<?xml") and "G4" in svg.read_text()
 
 
 def test_default_run_is_budgeted_under_ten_minutes():
