@@ -30,6 +30,10 @@ SETUPS = ("gpu", "arm")
 CONTENDED_SHARE = 0.85       # a CPU row whose process got less CPU time than this per thread was contended
 SPREAD_LIMIT = 0.06          # madds spread (max/min - 1) allowed within one experiment at one scale
 QUICK_RESOLUTION = 8
+DEFAULT_MIN_TIME = 4.0       # s measured per row (all rounds together)
+DEFAULT_MAX_TIME = 10.0      # s at most per row, when min_runs runs take longer than DEFAULT_MIN_TIME
+DEFAULT_ROUNDS = 4
+TIME_LIMIT_S = 600           # the default run (G1-G4 at x1, x2, x4) must plan to finish within this on 2 cores
 FIG2_CATEGORIES = ("conv", "element-wise", "shuffle", "concat/split", "other")
 FIG2_NETS = ("shufflenet_v1_g3_x1_0", "mobilenet_v2")
 # lwbench.count categories -> the paper's Figure 2 categories (conv includes linear: both are GEMMs)
@@ -300,11 +304,11 @@ class RunConfig:
     batch: int | None = None                  # None: the paper's batch for the setup (GPU 8, ARM 1)
     setup: str | None = None                  # None: setup_for(device)
     resolution: int | None = None             # None: the paper's 56
-    min_time_s: float = 1.0
+    min_time_s: float = DEFAULT_MIN_TIME
     warmup_s: float = 0.3
     min_runs: int = 10
-    max_time_s: float = 10.0
-    rounds: int = 4        # interleave the rows of a table: each row measured in `rounds` slices, round-robin
+    max_time_s: float = DEFAULT_MAX_TIME
+    rounds: int = DEFAULT_ROUNDS  # interleave the rows of a table: each row measured in `rounds` slices, round-robin
 
     @classmethod
     def quick(cls, device: str = "cpu", **kw) -> RunConfig:
@@ -313,6 +317,14 @@ class RunConfig:
                     min_runs=2, max_time_s=0.5, batch=1, rounds=2)
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)
+
+    @classmethod
+    def make(cls, quick: bool = False, **kw) -> RunConfig:
+        """The command's settings: --quick's, or the defaults (DEFAULT_MIN_TIME per row in DEFAULT_ROUNDS
+        rounds); options given as None keep the default."""
+        if quick:
+            return cls.quick(**kw)
+        return cls(**{k: v for k, v in kw.items() if v is not None})
 
     def timer_config(self, round_index: int | None = None):
         """The whole measurement's config, or (round_index) one round's slice of it: 1/rounds of the time
@@ -324,6 +336,50 @@ class RunConfig:
         return TimerConfig(warmup_runs=1 if self.warmup_s == 0 or round_index else 2, warmup_s=warm,
                            min_runs=max(1, math.ceil(self.min_runs / k)), min_time_s=self.min_time_s / k,
                            max_time_s=max(self.max_time_s, self.min_time_s) / k)
+
+
+@dataclass
+class Budget:
+    """The time a run plans to spend timing, from its settings alone (nothing is timed): every row (table
+    row x scale) is measured in `rounds` slices that together take at least min_time_s and min_runs runs and
+    stop at max_time_s; each slice warms up first (the first for warmup_s, the later ones briefly).
+
+    planned_s = rows x (min_time_s + warm-ups): the time when min_runs runs fit into min_time_s (any row of
+    a few ms; the slowest default row takes about 25 ms on a 2-core x86 CPU);
+    cap_s = rows x (max_time_s + warm-ups): the most the measured phases can take, whatever the speed,
+    give or take one run per slice. Building and counting the networks come on top (seconds)."""
+
+    rows: int
+    rounds: int
+    min_time_s: float
+    max_time_s: float
+    warmup_s: float                   # per row, all rounds together
+
+    @classmethod
+    def of(cls, exps: list[Experiment], rc: RunConfig) -> Budget:
+        rounds = max(1, rc.rounds)
+        cfgs = [rc.timer_config(r) for r in range(rounds)]
+        return cls(rows=sum(len(e.rows) for e in exps) * len(rc.scales), rounds=rounds,
+                   min_time_s=sum(c.min_time_s for c in cfgs), max_time_s=sum(c.max_time_s for c in cfgs),
+                   warmup_s=sum(c.warmup_s for c in cfgs))
+
+    @property
+    def planned_s(self) -> float:
+        return self.rows * (self.min_time_s + self.warmup_s)
+
+    @property
+    def cap_s(self) -> float:
+        return self.rows * (self.max_time_s + self.warmup_s)
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "rounds": self.rounds, "row_min_time_s": self.min_time_s,
+                "row_max_time_s": self.max_time_s, "row_warmup_s": round(self.warmup_s, 6),
+                "planned_s": round(self.planned_s, 3), "cap_s": round(self.cap_s, 3)}
+
+    def text(self) -> str:
+        return (f"plan: {self.rows} rows x {self.rounds} rounds; about {self.planned_s:.3g} s of timing "
+                f"({self.min_time_s:g} s measured + {self.warmup_s:.2g} s warm-up a row), at most "
+                f"{self.cap_s:.3g} s ({self.max_time_s:g} s a row), plus building and counting")
 
 
 def device_word(device: str) -> str:
@@ -427,8 +483,12 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
     pooled). `on_row(record)` is called when a row is done, `on_tick()` after an earlier round of a row,
     `on_start(label)` before each round of a row.
 
-    Returns {"rows": [...], "spreads": {...}, "verdicts": {...}}.
+    Returns {"rows": [...], "spreads": {...}, "verdicts": {...}, "duration_s": wall time of the whole run
+    (counting, building, warming up, timing), "measured_s": the sum of the measured runs' times}.
     """
+    import time
+
+    t0 = time.perf_counter()
     setup = rc.setup or setup_for(rc.device)
     unit = speed_unit(rc.device)
     plans = {}
@@ -484,72 +544,113 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
                         on_row(rec)
             by_scale[scale] = group
         verdicts[exp.guideline] = verdict(exp, by_scale, rc.device)
-    return {"rows": rows, "spreads": spreads, "verdicts": verdicts}
+    measured = sum(sum(r.get("samples_ms") or ()) for r in rows) / 1000
+    return {"rows": rows, "spreads": spreads, "verdicts": verdicts,
+            "duration_s": round(time.perf_counter() - t0, 3), "measured_s": round(measured, 3)}
 
 
 # ------------------------------------------------------------------------------------------ verdicts
-def _order_score(speed: Mapping[str, float | None], chains: list[list[str]]) -> tuple[int, int]:
-    """How many adjacent pairs of the claim's chains (fastest first) the speeds order correctly."""
-    ok = total = 0
-    for chain in chains:
-        for a, b in zip(chain, chain[1:]):
-            total += 1
-            if speed.get(a) is not None and speed.get(b) is not None and speed[a] > speed[b]:
-                ok += 1
-    return ok, total
+PAIR_STATES = ("holds", "contradicts", "noise", "unmeasured")
 
 
-def judge(exp: Experiment, speed: Mapping[str, float | None]) -> str:
-    """'holds' (every ordering of the claim), 'partly' (the headline ordering, not all), 'not'."""
-    fast, slow = exp.claim["headline"]
-    ok, total = _order_score(speed, exp.claim.get("chains", []))
-    if speed.get(fast) is None or speed.get(slow) is None:
+def compare_pair(a: Mapping | None, b: Mapping | None) -> str:
+    """One claimed ordering, `a` faster than `b`, from two rows' median_ms and iqr_ms (same batch, so the
+    speed ratio is median_b / median_a): 'unmeasured' when either median is missing; 'noise' when the
+    difference of the medians is within the measured spread, |median_a - median_b| <= (iqr_a + iqr_b) / 2
+    (the two interquartile ranges, taken as centred on the medians, overlap): neither confirms nor
+    contradicts; else 'holds' (a is faster) or 'contradicts' (a is slower)."""
+    ma, mb = (None if r is None else r.get("median_ms") for r in (a, b))
+    if ma is None or mb is None or (isinstance(ma, float) and math.isnan(ma)) or \
+            (isinstance(mb, float) and math.isnan(mb)):
         return "unmeasured"
-    if ok == total and speed[fast] > speed[slow]:
-        return "holds"
-    return "partly" if speed[fast] > speed[slow] else "not"
+    ia, ib = (float(r.get("iqr_ms") or 0.0) for r in (a, b))
+    if abs(ma - mb) <= (ia + ib) / 2:
+        return "noise"
+    return "holds" if ma < mb else "contradicts"
+
+
+@dataclass
+class Judgement:
+    """The verdict on one guideline at one scale: the state, the claim's pairs by outcome, the headline."""
+
+    state: str                       # holds | partly | not | inconclusive | unmeasured
+    pairs: dict[str, int]            # holds / contradicts / noise / unmeasured -> adjacent pairs of the chains
+    headline: str                    # the headline pair's outcome (compare_pair)
+    ratio: float | None              # speed(fast) / speed(slow) = median_ms(slow) / median_ms(fast)
+
+    @property
+    def total(self) -> int:
+        return sum(self.pairs.values())
+
+
+def judge(exp: Experiment, rows: Mapping[str, Mapping]) -> Judgement:
+    """Judge the paper's claim from {setting: row with median_ms and iqr_ms}, statistically honestly: each
+    adjacent pair of the claim's chains (fastest first) holds, contradicts, or is within noise
+    (`compare_pair`); an ordering within noise confirms nothing.
+
+    state: 'holds' (every pair holds), 'partly' (the headline pair holds, not every other),
+    'not' (the headline pair is contradicted), 'inconclusive' (the headline pair is within noise),
+    'unmeasured' (the headline pair was not measured)."""
+    pairs = dict.fromkeys(PAIR_STATES, 0)
+    for chain in exp.claim.get("chains", []):
+        for a, b in zip(chain, chain[1:]):
+            pairs[compare_pair(rows.get(a), rows.get(b))] += 1
+    fast, slow = exp.claim["headline"]
+    head = compare_pair(rows.get(fast), rows.get(slow))
+    ratio = rows[slow]["median_ms"] / rows[fast]["median_ms"] if head != "unmeasured" else None
+    if head == "unmeasured":
+        state = "unmeasured"
+    elif head == "noise":
+        state = "inconclusive"
+    elif head == "contradicts":
+        state = "not"
+    else:
+        state = "holds" if pairs["holds"] == sum(pairs.values()) else "partly"
+    return Judgement(state, pairs, head, ratio)
+
+
+_STATE_WORDS = {"holds": "holds", "partly": "partly holds", "not": "does not hold",
+                "inconclusive": "is inconclusive", "unmeasured": "was not measured"}
+
+
+def _pairs_text(j: Judgement) -> str:
+    p = j.pairs
+    text = f"orderings: {p['holds']} hold, {p['contradicts']} contradict, {p['noise']} within noise"
+    return text + (f", {p['unmeasured']} unmeasured" if p["unmeasured"] else "") + f" (of {j.total})"
 
 
 def verdict(exp: Experiment, by_scale: Mapping[str, list[dict]], device: str) -> str:
-    """One line: does the paper's ordering hold on this device, by how much, beside the paper's GPU and ARM.
+    """One line: does the paper's ordering hold on this device, by how much, beside the paper's GPU and ARM,
+    and how many of the claim's orderings hold, contradict or are within noise (`judge`).
 
-    e.g. "G1 holds on this CPU: 1:1 is 1.31x faster than 1:12 (paper GPU 1.98x, ARM 1.32x)".
+    e.g. "G1 holds on this CPU: 1:1 is 1.31x faster than 1:12 (paper GPU 1.98x, ARM 1.32x); orderings: 3 hold,
+    0 contradict, 0 within noise (of 3)".
     """
     fast, slow = exp.claim["headline"]
     parts, states = [], []
     for scale, group in by_scale.items():
-        speed = {g["setting"]: g.get("speed") for g in group}
-        med = {g["setting"]: g for g in group}
-        state = judge(exp, speed)
-        states.append((scale, state, _order_score(speed, exp.claim.get("chains", []))))
-        if state == "unmeasured":
+        j = judge(exp, {g["setting"]: g for g in group})
+        states.append((scale, j.state))
+        if j.state == "unmeasured":
             parts.append(f"{scale}: not measured")
             continue
-        ratio = speed[fast] / speed[slow]
         pg = exp.paper(exp.row(fast), "gpu", scale) / exp.paper(exp.row(slow), "gpu", scale)
         pa = exp.paper(exp.row(fast), "arm", scale) / exp.paper(exp.row(slow), "arm", scale)
-        a, b = med[fast], med[slow]
-        noise = " (within noise)" if abs(a["median_ms"] - b["median_ms"]) < (a["iqr_ms"] + b["iqr_ms"]) / 2 else ""
-        word = "faster" if ratio >= 1 else "slower"
-        shown = ratio if ratio >= 1 else 1 / ratio
-        parts.append(f"{scale}: {fast} is {shown:.2f}x {word} than {slow}{noise} (paper GPU {pg:.2f}x, ARM {pa:.2f}x)")
-    where = f"on this {device_word(device)}"
-    kinds = {s for _, s, _ in states}
+        noise = " (within noise)" if j.headline == "noise" else ""
+        word = "faster" if j.ratio >= 1 else "slower"
+        shown = j.ratio if j.ratio >= 1 else 1 / j.ratio
+        parts.append(f"{scale}: {fast} is {shown:.2f}x {word} than {slow}{noise} (paper GPU {pg:.2f}x, "
+                     f"ARM {pa:.2f}x); {_pairs_text(j)}")
+    kinds = {s for _, s in states}
     if len(kinds) == 1:
-        state = kinds.pop()
-        head = {"holds": "holds", "partly": "partly holds", "not": "does not hold", "unmeasured": "was not measured"}[state]
-        if state == "partly":
-            ok = sum(o for _, _, (o, _) in states)
-            tot = sum(t for _, _, (_, t) in states)
-            head += f" ({ok} of {tot} orderings)"
+        head = _STATE_WORDS[kinds.pop()]
     else:
-        head = "; ".join(f"{'holds' if s == 'holds' else 'partly holds' if s == 'partly' else 'does not hold'} at {sc}"
-                         for sc, s, _ in states)
+        head = "; ".join(f"{_STATE_WORDS[s]} at {sc}" for sc, s in states)
     if len(parts) == 1:
         parts[0] = parts[0].split(": ", 1)[1]
     busy = sum(bool(g.get("contended")) for group in by_scale.values() for g in group)
     note = f" [{busy} of {sum(map(len, by_scale.values()))} rows contended by other load]" if busy else ""
-    return f"{exp.guideline} {head} {where}: " + "; ".join(parts) + note
+    return f"{exp.guideline} {head} on this {device_word(device)}: " + " | ".join(parts) + note
 
 
 # ------------------------------------------------------------------------------------------ Figure 2
@@ -605,33 +706,154 @@ def _breakdown_one(net, device: str, threads: int | None, batch: int, min_time_s
 
 
 # ------------------------------------------------------------------------------------------ saved results
-def read_result_csv(path: str) -> tuple[dict, dict]:
-    """A CSV written by `lwbench guidelines --output x.csv` -> (result, machine), to re-render it."""
+# the columns a saved file needs to be re-rendered (beyond the schema's required ones)
+RERENDER_COLUMNS = {
+    "guidelines": ("guideline", "setting", "scale", "device", "reference", "channels", "madds", "mac_elems"),
+    "breakdown": ("model", "device", "batch", "threads", "forward_median_ms", "layers_total_ms",
+                  *[c.replace("/", "_").replace("-", "_") + "_pct" for c in FIG2_CATEGORIES]),
+}
+_EXPECTED = ("expected a CSV or JSON file written by `lwbench guidelines --output` (columns guideline, setting, "
+             "scale, channels, madds, mac_elems, …) or by `lwbench guidelines --breakdown --output` (columns "
+             "model, forward_median_ms, layers_total_ms, conv_pct, …)")
+
+
+@dataclass
+class Saved:
+    """A result read back from a file: its kind ('guidelines' or 'breakdown'), the result (rows and the
+    metadata: spreads, verdicts, config, duration_s, measured_s, budget) and the machine block."""
+
+    kind: str
+    result: dict
+    machine: dict
+
+
+def read_saved(path: str) -> Saved:
+    """A CSV or JSON file written by `lwbench guidelines` (G1-G4 rows) or `--breakdown` (Figure 2 rows) ->
+    Saved, to re-render it. The kind is told by the columns (lwbench.report.schema.detect_kind); any other
+    file (a bench export, a CSV not from lwbench, a file lacking columns, Markdown) is an InputError naming
+    the file and what was expected."""
+    p = Path(path)
+    if p.suffix.lower() in (".md", ".markdown"):
+        raise InputError(f"{path}: a Markdown file cannot be re-rendered; {_EXPECTED}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory; {_EXPECTED}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file; {_EXPECTED}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    rows, meta = _saved_json(text, path) if text.lstrip()[:1] in "[{" else _saved_csv(text, path)
+    kind = _saved_kind(path, rows)
+    if kind == "guidelines":
+        unknown = sorted({str(r.get("guideline")) for r in rows} - set(GUIDELINES))
+        if unknown:
+            raise InputError(f"{path}: rows of guideline {', '.join(unknown)}; re-rendering knows G1, G2, G3, G4 "
+                             "(configs/guidelines)")
+        for r in rows:
+            r["speed"] = r.get(speed_unit(str(r.get("device") or "cpu")))
+    machine = meta.pop("machine", None)
+    result = {"rows": rows, **meta}
+    if kind == "guidelines":
+        result.setdefault("spreads", {})
+        result.setdefault("verdicts", {})
+        result.setdefault("config", {})
+    return Saved(kind, result, machine if isinstance(machine, dict) else {})
+
+
+def _saved_kind(path: str, rows: list[dict]) -> str:
+    from lwbench.report.schema import KINDS, detect_kind
+
+    if not rows:
+        raise InputError(f"{path}: no rows; {_EXPECTED}")
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    kind = detect_kind(cols)
+    if kind in RERENDER_COLUMNS:
+        miss = [c for c in RERENDER_COLUMNS[kind] if c not in cols]
+        if miss:
+            raise InputError(f"{path}: a {kind} file missing columns {', '.join(miss)}, needed to re-render it")
+        return kind
+    if kind is not None:
+        raise InputError(f"{path}: a {kind} export ({KINDS[kind].title.lower()}), not a result of lwbench "
+                         f"guidelines; {_EXPECTED}")
+    shown = ", ".join(cols[:6]) + (", …" if len(cols) > 6 else "")
+    raise InputError(f"{path}: not a result of lwbench guidelines (columns: {shown}); {_EXPECTED}")
+
+
+def _saved_csv(text: str, path: str) -> tuple[list[dict], dict]:
+    """Leading `# key: value` lines -> metadata (machine, config, budget: JSON; madds_spread G? x?: percent;
+    verdict G?: text; duration_s, measured_s: seconds); the rest -> rows with typed cells."""
     import csv
     import json
 
     comments: dict[str, str] = {}
     body = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# ") and not body:
+            key, _, value = line[2:].rstrip("\n").partition(": ")
+            comments[key] = value
+        elif line.strip():
+            body.append(line)
+    meta: dict = {}
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("# "):
-                    key, _, value = line[2:].rstrip("\n").partition(": ")
-                    comments[key] = value
-                else:
-                    body.append(line)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    if "machine" not in comments or not body:
-        raise InputError(f"{path}: not a result of lwbench guidelines (no '# machine:' line or no rows)")
-    rows = [{k: _parse_cell(v) for k, v in r.items()} for r in csv.DictReader(body)]
-    for r in rows:
-        r["speed"] = r.get(speed_unit(str(r.get("device", "cpu"))))
-    spreads = {k.split(" ", 1)[1]: float(v.rstrip("%")) / 100 for k, v in comments.items()
-               if k.startswith("madds_spread ")}
+        for key in ("machine", "config", "budget"):
+            if key in comments:
+                meta[key] = json.loads(comments[key])
+        for key in ("duration_s", "measured_s"):
+            if key in comments:
+                meta[key] = float(comments[key])
+        spreads = {k.split(" ", 1)[1]: float(v.rstrip("%")) / 100 for k, v in comments.items()
+                   if k.startswith("madds_spread ")}
+    except ValueError as e:
+        raise InputError(f"{path}: a comment line is not what lwbench guidelines writes ({e}); {_EXPECTED}") from None
+    if spreads:
+        meta["spreads"] = spreads
     verdicts = {k.split(" ", 1)[1]: v for k, v in comments.items() if k.startswith("verdict ")}
-    config = json.loads(comments["config"]) if "config" in comments else {}
-    return {"rows": rows, "spreads": spreads, "verdicts": verdicts, "config": config}, json.loads(comments["machine"])
+    if verdicts:
+        meta["verdicts"] = verdicts
+    try:
+        rows = [{k: _parse_cell(v) for k, v in r.items() if k is not None} for r in csv.DictReader(body)]
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV ({e}); {_EXPECTED}") from None
+    return rows, meta
+
+
+def _saved_json(text: str, path: str) -> tuple[list[dict], dict]:
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise InputError(f"{path}: not valid JSON ({e}); {_EXPECTED}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("rows"), list) and all(isinstance(r, dict) for r in doc["rows"]):
+        return [dict(r) for r in doc["rows"]], {k: v for k, v in doc.items() if k != "rows"}
+    raise InputError(f"{path}: a JSON document without a rows list; {_EXPECTED}")
+
+
+def read_result_csv(path: str) -> tuple[dict, dict]:
+    """A file written by `lwbench guidelines --output x.csv|x.json` -> (result, machine), to re-render it;
+    InputError for anything else (a breakdown file too: use read_saved)."""
+    saved = read_saved(path)
+    if saved.kind != "guidelines":
+        raise InputError(f"{path}: a {saved.kind} file, not the G1-G4 rows of lwbench guidelines")
+    return saved.result, saved.machine
+
+
+def reverdict(exps: list[Experiment], result: Mapping, device: str) -> dict[str, str]:
+    """The verdicts, judged again from saved rows (median_ms, iqr_ms per setting and scale); a guideline
+    whose rows carry no timing keeps the saved line."""
+    out = dict(result.get("verdicts") or {})
+    for exp in exps:
+        mine = [r for r in result["rows"] if r.get("guideline") == exp.guideline]
+        if not any(r.get("median_ms") is not None for r in mine):
+            continue
+        by_scale: dict[str, list[dict]] = {}
+        for r in mine:
+            by_scale.setdefault(str(r.get("scale")), []).append(r)
+        out[exp.guideline] = verdict(exp, by_scale, device)
+    return out
 
 
 def _parse_cell(v: str):
@@ -724,12 +946,27 @@ def rich_table(exp: Experiment, result: Mapping, device: str):
     return t
 
 
-def markdown(exps: list[Experiment], result: Mapping, device: str, machine: Mapping | None = None) -> str:
-    out = ["# ShuffleNet V2 guidelines G1-G4 on this machine", ""]
+def _md_comments(meta: Mapping) -> list[str]:
+    """`<!-- key: json -->` lines (docs/schema.md: Markdown exports carry the machine block so)."""
+    import json
+
+    return [f"<!-- {k}: {json.dumps(v, separators=(',', ':'), default=str)} -->" for k, v in meta.items()
+            if v is not None]
+
+
+def markdown(exps: list[Experiment], result: Mapping, device: str, machine: Mapping | None = None,
+             meta: Mapping | None = None) -> str:
+    """The tables, spreads and verdicts as Markdown; the machine block, `meta` (config, budget) and the
+    duration as `<!-- key: json -->` comments at the top."""
+    out = _md_comments({"machine": dict(machine or {}), **(meta or {}), **_durations(result)})
+    out += ["", "# ShuffleNet V2 guidelines G1-G4 on this machine", ""]
     if machine:
         out += [f"Machine: {machine.get('cpu_model')}, {machine.get('cores_logical')} logical cores, "
                 f"torch {((machine.get('torch') or {}).get('version'))}, lwbench {machine.get('lwbench')} "
                 f"({machine.get('git_commit')}), {machine.get('date_utc')}. Command: `{machine.get('command')}`", ""]
+    if result.get("duration_s") is not None:
+        out += [f"Duration: {result['duration_s']:.1f} s wall, of which {result.get('measured_s') or 0:.1f} s "
+                "in measured runs.", ""]
     for exp in exps:
         if not any(r["guideline"] == exp.guideline for r in result["rows"]):
             continue
@@ -740,8 +977,46 @@ def markdown(exps: list[Experiment], result: Mapping, device: str, machine: Mapp
         out += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |" for cells in table_rows(exp, result["rows"])]
         out += ["", _spread_line(exp, result["spreads"]), "", f"**{result['verdicts'].get(exp.guideline, '')}**", ""]
     out += ["madds = multiply-adds; mac = memory access cost (ShuffleNet V2: input + output feature maps + "
-            "weights, elements). ratio = speed / the reference row's speed.", ""]
+            "weights, elements). ratio = speed / the reference row's speed. A verdict counts an ordering as "
+            "within noise when the medians differ by no more than the mean of the two IQRs.", ""]
     return "\n".join(out)
+
+
+def _durations(result: Mapping) -> dict:
+    return {k: result[k] for k in ("duration_s", "measured_s") if result.get(k) is not None}
+
+
+def render(kind: str, exps: list[Experiment], result: Mapping, device: str, machine: Mapping,
+           meta: Mapping | None = None) -> str:
+    """The text of a guidelines result as csv (`# key: value` lines: machine, config, budget, duration_s,
+    measured_s, madds_spread G? x?, verdict G?), json ({machine, config, budget, spreads, verdicts,
+    duration_s, measured_s, rows}: rows with samples_ms) or md."""
+    from lwbench.report.write import to_csv, to_json
+
+    meta = dict(meta or {})
+    if kind == "csv":
+        comments = {"machine": machine, **meta, **_durations(result)}
+        comments.update({f"madds_spread {k}": f"{v:.4%}" for k, v in result.get("spreads", {}).items()})
+        comments.update({f"verdict {k}": v for k, v in result.get("verdicts", {}).items()})
+        return to_csv(export_rows(result["rows"]), comments)
+    if kind == "json":
+        return to_json({"machine": machine, **meta, **_durations(result), "spreads": result.get("spreads", {}),
+                        "verdicts": result.get("verdicts", {}),
+                        "rows": export_rows(result["rows"], with_samples=True)})
+    return markdown(exps, result, device, machine, meta)
+
+
+def render_breakdown(kind: str, rows: list[dict], machine: Mapping, meta: Mapping | None = None) -> str:
+    """Figure 2's rows as csv (`# machine:` …), json ({machine, …, rows}) or md (`<!-- machine: … -->`)."""
+    from lwbench.report.write import to_csv, to_json, to_markdown
+
+    meta = {"machine": dict(machine or {}), **(meta or {})}
+    if kind == "csv":
+        return to_csv(rows, meta)
+    if kind == "json":
+        return to_json({**meta, "rows": rows})
+    return "\n".join(_md_comments(meta)) + "\n\n" + to_markdown(rows, "ShuffleNet V2 Fig. 2: share of time per op "
+                                                                   "category")
 
 
 def breakdown_table(rows: list[dict]):
