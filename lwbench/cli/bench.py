@@ -167,7 +167,7 @@ def bench_table(rows: list[dict], machine: dict):
                  ("batch", "right"), ("params", "right"), ("madds", "right"), ("mac", "right"), ("n", "right"),
                  ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"), ("min ms", "right"),
                  ("images/s", "right"), ("first ms", "right"), ("noise", "left")):
-        t.add_column(c, justify=j)
+        t.add_column(c, justify=j, no_wrap=c in ("model", "noise"))
 
     def f(v, d=3):
         return "" if v is None else f"{v:.{d}f}"
