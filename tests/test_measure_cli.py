@@ -410,3 +410,14 @@ def test_bench_out_of_memory_row_is_recorded_and_the_others_kept(tiny, tmp_path,
     assert bad["error"].endswith("try a smaller --batch") and bad["median_ms"] is None and bad["cpu_share"] is None
     assert bad["madds"] == hand_counts(16, 64)["madds"]            # the analytic columns stay on a failed row
     assert "out of memory" in capsys.readouterr().err
+
+
+def test_bench_failed_row_traceback_only_with_lwbench_debug(tiny, monkeypatch, capsys):
+    _failing_build(monkeypatch, "mat1 and mat2 shapes cannot be multiplied (1x16 and 8x10)", when_batch=2)
+    args = ["bench", tiny, "--threads", "1", "--batch", "1,2", "--in-process", *FAST, "--format", "json"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "the model failed at run time: RuntimeError: mat1 and mat2" in err and "Traceback" not in err
+    monkeypatch.setenv("LWBENCH_DEBUG", "1")
+    assert main(args) == 0
+    assert "Traceback (most recent call last)" in capsys.readouterr().err

@@ -5,6 +5,12 @@ worker process (`python -m lwbench.measure.worker`; see that module for why) unl
 written to --output (the whole file rewritten atomically) as each one finishes, so an interrupted sweep
 keeps what it measured. A failing configuration (no CUDA, out of memory, unknown mode) is a row with an
 `error`; the sweep goes on. When nothing at all can run, one line and exit code 2.
+
+Each row also carries the network's analytic counts (params; madds and mac_elems for the whole batch, from
+`lwbench.count`), so `lwbench bench --all` is the zoo summary with latency beside params, madds and mac;
+`--sort COLUMN [--desc]` orders the rows (as `profile --sort`), `--plot PATH` draws median latency against
+madds from the rows just measured (`lwbench plot --kind latency-vs-madds`). `cpu_share` is the process CPU
+time / (wall time × threads) while timing; a CPU row below 0.85 is `contended` (other load took its cores).
 """
 
 from __future__ import annotations
@@ -320,6 +326,8 @@ def bench(
             rows.append(row)
             if row["error"]:
                 progress.console.print(f"[red]✗[/red] {escape(label)}: {escape(row['error'])}")
+                if os.environ.get("LWBENCH_DEBUG") and result.get("traceback"):
+                    progress.console.print(result["traceback"], markup=False, highlight=False)
             elif d == "cpu" and (result.get("cpu_share") or 1.0) < CONTENDED_SHARE:
                 progress.console.print(f"[yellow]![/yellow] {escape(label)}: the process got only "
                                        f"{100 * result['cpu_share']:.0f}% of its threads' CPU time: other load on "
