@@ -150,3 +150,75 @@ def test_time_module_eager_and_script():
                 time_module(model, x, device="cuda", cfg=cfg)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def test_noise_flag_at_the_10_percent_boundary():
+    """n = 5: p25, median, p75 are the 2nd, 3rd, 4th sorted samples (ranks 1, 2, 3: no interpolation)."""
+    at = stats_from_samples([0.0, 95.0, 100.0, 105.0, 200.0])           # IQR 10 / median 100 = 0.10 exactly
+    assert at.iqr_ms == 10.0 and at.median_ms == 100.0 and not at.noisy  # noisy means strictly above 10%
+    above = stats_from_samples([0.0, 94.995, 100.0, 105.005, 200.0])     # IQR 10.01 / 100 = 0.1001
+    assert above.iqr_ms == pytest.approx(10.01) and above.noisy
+
+
+class ModeRecorder:
+    """A torch module (built lazily: torch is imported inside tests) that records, at every forward, whether
+    it was in training mode and whether inference mode was on."""
+
+    @staticmethod
+    def make():
+        import torch
+
+        class Rec(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(4, 2)
+                self.seen = []
+
+            def forward(self, x):
+                self.seen.append((self.training, torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+                return self.fc(x)
+
+        return Rec()
+
+
+def test_timing_runs_in_eval_and_inference_mode():
+    import torch
+
+    from lwbench.measure.layers import layer_samples
+    from lwbench.measure.timer import time_module
+
+    cfg = TimerConfig(warmup_runs=2, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_time_s=5.0, max_runs=3)
+    threads_before = torch.get_num_threads()
+    try:
+        m = ModeRecorder.make().train()
+        assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+        t = time_module(m, torch.randn(2, 4), threads=1, cfg=cfg)
+        assert len(m.seen) == 1 + 1 + 3 == t.warmup_runs + t.n      # every call, warm-up included, was seen
+        assert set(m.seen) == {(False, True, False)}                # eval, inference mode, no autograd
+        m2 = ModeRecorder.make().train()
+        layer_samples(m2, torch.randn(2, 4), ["fc"], cfg)            # the `profile --time` hooked runs
+        assert m2.seen and set(m2.seen) == {(False, True, False)}
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def test_failure_messages_are_one_line_with_a_hint():
+    from lwbench.errors import LwbenchError
+    from lwbench.measure.timer import failure_message, is_oom, run_failure
+
+    cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                       "you tried to allocate 602112000000 bytes. Error code 12 (Cannot allocate memory)")
+    msg = failure_message(cpu, "profile --time mobilenet_v1", 1000000, "cpu")
+    assert msg == ("profile --time mobilenet_v1 at batch 1000000 on cpu: out of memory (DefaultCPUAllocator: "
+                   "can't allocate memory: you tried to allocate 602112000000 bytes. Error code 12 (Cannot "
+                   "allocate memory)); try a smaller --batch")
+    gpu = RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.15 GiB total capacity)\n"
+                       "If reserved memory is >> allocated memory try setting max_split_size_mb")
+    m = failure_message(gpu, "the run", 4096, "cuda")
+    assert "\n" not in m and m.startswith("the run at batch 4096 on cuda: out of memory (CUDA out of memory.")
+    assert m.endswith("try a smaller --batch or another GPU (CUDA_VISIBLE_DEVICES)")
+    assert is_oom(MemoryError()) and not is_oom(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    other = run_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x3 and 4x2)"), "x", 1, "cpu")
+    assert isinstance(other, LwbenchError)
+    assert str(other) == ("x at batch 1 on cpu: the model failed at run time: RuntimeError: mat1 and mat2 shapes "
+                          "cannot be multiplied (1x3 and 4x2) (LWBENCH_DEBUG=1 shows the traceback)")

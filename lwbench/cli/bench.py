@@ -5,6 +5,12 @@ worker process (`python -m lwbench.measure.worker`; see that module for why) unl
 written to --output (the whole file rewritten atomically) as each one finishes, so an interrupted sweep
 keeps what it measured. A failing configuration (no CUDA, out of memory, unknown mode) is a row with an
 `error`; the sweep goes on. When nothing at all can run, one line and exit code 2.
+
+Each row also carries the network's analytic counts (params; madds and mac_elems for the whole batch, from
+`lwbench.count`), so `lwbench bench --all` is the zoo summary with latency beside params, madds and mac;
+`--sort COLUMN [--desc]` orders the rows (as `profile --sort`), `--plot PATH` draws median latency against
+madds from the rows just measured (`lwbench plot --kind latency-vs-madds`). `cpu_share` is the process CPU
+time / (wall time × threads) while timing; a CPU row below 0.85 is `contended` (other load took its cores).
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from typing import Annotated
 import typer
 
 from lwbench.cli.common import FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+from lwbench.measure.timer import CONTENDED_SHARE
 
 ROW_COLUMNS = ("model", "device", "mode", "layout", "threads", "batch", "dtype", "n", "median_ms", "mean_ms",
                "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "images_per_s", "batches_per_s",
-               "noisy", "first_run_ms", "compile_s", "params", "madds", "mac_elems", "input", "cores",
-               "interop_threads", "error")
-CONTENDED_SHARE = 0.85   # a CPU row whose process got less CPU time than this (per thread) was contended
+               "noisy", "first_run_ms", "compile_s", "cpu_share", "contended", "params", "madds", "mac_elems",
+               "input", "cores", "interop_threads", "error")
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+_sleep = time.sleep   # the cool-down; tests replace it
 
 
 def _int_list(text: str, opt: str) -> list[int]:
@@ -118,6 +126,10 @@ def _row(base: dict, result: dict, batch: int) -> dict:
         row["interop_threads"] = result.get("interop_threads")
         row["cores"] = result.get("cores", row["cores"])
         row["samples_ms"] = result.get("samples_ms", [])
+        share = result.get("cpu_share")
+        row["cpu_share"] = share
+        # only a CPU row's share says whether other load took its cores (on CUDA the host mostly waits)
+        row["contended"] = bool(share < CONTENDED_SHARE) if share is not None and row["device"] == "cpu" else None
     row["error"] = err or ""
     return row
 
@@ -139,6 +151,12 @@ def _render(kind: str, rows: list[dict], machine: dict, timer: dict) -> str:
     return _table_text(rows, machine)
 
 
+def _flags(r: dict) -> str:
+    """The noise column: 'noisy' (IQR/median > 10%), 'contended' (CPU share < 85%), both, or 'ok'."""
+    flags = [f for f, on in (("noisy", r.get("noisy")), ("contended", r.get("contended"))) if on]
+    return ", ".join(flags) or "ok"
+
+
 def bench_table(rows: list[dict], machine: dict):
     from rich.markup import escape
     from rich.table import Table
@@ -148,25 +166,28 @@ def bench_table(rows: list[dict], machine: dict):
     gpu = (machine.get("gpu") or {}).get("name")
     title = f"lwbench bench  {machine.get('cpu_model')}" + (f"  {gpu}" if gpu else "") + \
         f"  torch {(machine.get('torch') or {}).get('version')}"
-    t = Table(title=escape(title), caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > 10%; "
-              "first = the first call, not in the statistics; madds per batch")
+    t = Table(title=escape(title), caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > "
+              f"10%; contended: the process got < {CONTENDED_SHARE:.0%} of its threads' CPU time; first = the first "
+              "call, not in the statistics; params per network; madds and mac (elements) per batch")
     for c, j in (("model", "left"), ("device", "left"), ("mode", "left"), ("layout", "left"), ("threads", "right"),
-                 ("batch", "right"), ("n", "right"), ("median ms", "right"), ("IQR ms", "right"),
-                 ("p90 ms", "right"), ("min ms", "right"), ("images/s", "right"), ("first ms", "right"),
-                 ("madds", "right"), ("noise", "left")):
-        t.add_column(c, justify=j)
+                 ("batch", "right"), ("params", "right"), ("madds", "right"), ("mac", "right"), ("n", "right"),
+                 ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"), ("min ms", "right"),
+                 ("images/s", "right"), ("first ms", "right"), ("noise", "left")):
+        t.add_column(c, justify=j, no_wrap=c in ("model", "noise"))
 
     def f(v, d=3):
         return "" if v is None else f"{v:.{d}f}"
 
     for r in rows:
         base = [escape(str(r[k] or "")) for k in ("model", "device", "mode", "layout", "threads", "batch")]
+        counts = [si(r.get(k)) for k in ("params", "madds", "mac_elems")]
         if r["error"]:
-            t.add_row(*base, *[""] * 8, f"[red]error: {escape(r['error'])}[/red]")
+            t.add_row(*base, *counts, *[""] * 7, f"[red]error: {escape(r['error'])}[/red]")
             continue
-        t.add_row(*base, str(r["n"]), f(r["median_ms"]), f(r["iqr_ms"]), f(r["p90_ms"]), f(r["min_ms"]),
-                  f(r["images_per_s"], 1), f(r["first_run_ms"], 1), si(r["madds"]),
-                  "[yellow]noisy[/yellow]" if r["noisy"] else "ok")
+        flags = _flags(r)
+        t.add_row(*base, *counts, str(r["n"]), f(r["median_ms"]), f(r["iqr_ms"]), f(r["p90_ms"]), f(r["min_ms"]),
+                  f(r["images_per_s"], 1), f(r["first_run_ms"], 1),
+                  flags if flags == "ok" else f"[yellow]{flags}[/yellow]")
     return t
 
 
@@ -203,6 +224,12 @@ def bench(
     resolution: ResolutionOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="Sort the rows by this column (median_ms, madds, "
+                                             "params, mac_elems, images_per_s, model, …; failed rows last).")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")] = False,
+    plot: Annotated[str | None, typer.Option("--plot", help="Also draw median latency against madds, one point "
+                                             "per network (PATH.png, .svg or .pdf; ShuffleNet V2 Fig. 1(c)(d)), "
+                                             "as `lwbench plot --kind latency-vs-madds` does.")] = None,
     in_process: Annotated[bool, typer.Option(
         "--in-process", help="Measure in this process instead of a fresh worker per row (faster; thread pools "
         "and caches are then shared between rows).")] = False,
@@ -236,6 +263,21 @@ def bench(
     core_set = parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)
     thread_list = _int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
     kind = infer_format(fmt.value if fmt else None, output)
+    if desc and not sort:
+        raise InputError("--desc: sorts largest first with --sort COLUMN; give --sort too")
+    if sort:
+        from lwbench.report.sorting import sort_rows
+
+        sort_rows([{c: None for c in ROW_COLUMNS}], sort)          # an unknown column fails before measuring
+    if plot and not plot.lower().endswith(PLOT_SUFFIXES):
+        raise InputError(f"--plot: expected a .png, .svg or .pdf file, got {plot}")
+
+    def ordered(rs: list[dict]) -> list[dict]:
+        if not sort:
+            return rs
+        from lwbench.report.sorting import sort_rows
+
+        return sort_rows(rs, sort, desc)
 
     pre = _pre_errors(devices, modes, layouts)
     combos = [(d, m, lay) for d in devices for m in modes for lay in layouts]
@@ -266,7 +308,7 @@ def bench(
             progress.update(task, description=escape(label))
             if prev_net is not None and net is not prev_net and cooldown:
                 progress.update(task, description=f"cool-down {cooldown:g} s")
-                time.sleep(cooldown)
+                _sleep(cooldown)
                 progress.update(task, description=escape(label))
             prev_net = net
             tot = counts[(net.name, b)]
@@ -284,14 +326,17 @@ def bench(
             rows.append(row)
             if row["error"]:
                 progress.console.print(f"[red]✗[/red] {escape(label)}: {escape(row['error'])}")
+                if os.environ.get("LWBENCH_DEBUG") and result.get("traceback"):
+                    progress.console.print(result["traceback"], markup=False, highlight=False)
             elif d == "cpu" and (result.get("cpu_share") or 1.0) < CONTENDED_SHARE:
                 progress.console.print(f"[yellow]![/yellow] {escape(label)}: the process got only "
                                        f"{100 * result['cpu_share']:.0f}% of its threads' CPU time: other load on "
                                        "the machine; this row is not trustworthy")
             if output:
-                atomic_write(output, _render(kind, rows, machine, timer.to_dict()))
+                atomic_write(output, _render(kind, ordered(rows), machine, timer.to_dict()))
             progress.advance(task)
 
+    rows = ordered(rows)
     if not output:
         if kind == "table":
             console().print(bench_table(rows, machine))
@@ -303,6 +348,17 @@ def bench(
                       markup=False)
     if all(r["error"] for r in rows):
         raise LwbenchError(f"no configuration ran; first error: {rows[0]['error']}")
+    if plot:
+        data = plot_latency(rows, plot)
+        err_con.print(f"wrote {plot}: latency-vs-madds, {len(data)} points", markup=False)
+
+
+def plot_latency(rows: list[dict], path: str):
+    """Median latency against madds of the rows that ran (`lwbench plot --kind latency-vs-madds` on the same
+    rows); returns the plotted data (model, series, madds, median_ms)."""
+    from lwbench.report.plots import plot_rows
+
+    return plot_rows(_flat([r for r in rows if not r["error"]]), path, kind="latency-vs-madds")
 
 
 def register(app: typer.Typer) -> None:

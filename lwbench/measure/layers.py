@@ -37,6 +37,7 @@ def layer_samples(model, x, names: list[str], cfg: TimerConfig | None = None, de
 
     cfg = cfg or TimerConfig()
     cuda = str(device).startswith("cuda")
+    model.eval()
     modules = dict(model.named_modules())
     wanted = [n for n in names if n in modules]
     current: dict[str, float] = {}
@@ -140,18 +141,37 @@ def timed_profile(net, profile: Profile, device: str = "cpu", threads: int | Non
 
     Returns {"layers": rows, "by_category": rows, "end_to_end": Timing, "hooked": Timing, "threads": {...}}."""
     from lwbench.build import build, example_input
-    from lwbench.measure.timer import check_device, set_threads, time_module
+    from lwbench.errors import LwbenchError
+    from lwbench.measure.timer import check_device, run_failure, set_threads, time_module
 
     cfg = cfg or TimerConfig()
     check_device(device)
     threads_now = set_threads(threads)
-    model = build(net).to(device)
-    x = example_input(net, profile.batch, device=device)
-    e2e = time_module(model, x, device=device, threads=threads, cfg=cfg)
-    samples, hooked = layer_samples(model, x, [r.layer for r in profile.layers], cfg, device)
+    try:
+        model = build(net).to(device)
+        x = example_input(net, profile.batch, device=device)
+        e2e = time_module(model, x, device=device, threads=threads, cfg=cfg)
+        samples, hooked = layer_samples(model, x, [r.layer for r in profile.layers], cfg, device)
+    except LwbenchError:
+        raise
+    except (RuntimeError, MemoryError) as e:   # torch's OutOfMemoryError and kernel failures are RuntimeErrors
+        raise run_failure(e, f"profile --time {net.name}", profile.batch, device) from e
+    finally:
+        _release(device)
     rows = join(profile, samples)
     return {"layers": rows, "by_category": by_category(rows), "end_to_end": e2e, "hooked": hooked,
             "threads": threads_now}
+
+
+def _release(device: str) -> None:
+    """Give cached GPU memory back after a run (so an OOM row does not starve the next one)."""
+    if str(device).startswith("cuda"):
+        try:
+            import torch
+
+            torch.cuda.empty_cache()
+        except Exception:  # noqa: BLE001 - best effort
+            pass
 
 
 # --- `lwbench profile --time` output ---------------------------------------------------------------------

@@ -25,23 +25,83 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def cpu_model() -> str | None:
-    """'Intel(R) Xeon(R) ...' from /proc/cpuinfo (x86 'model name', ARM 'Hardware'/'Model'/CPU part)."""
-    text = _read(Path("/proc/cpuinfo")) or ""
-    for key in ("model name", "Hardware", "Model", "cpu model", "Processor"):
-        m = re.search(rf"^{key}\s*:\s*(.+)$", text, re.M)
-        if m and m.group(1).strip():
-            return m.group(1).strip()
-    parts = sorted(set(re.findall(r"^CPU part\s*:\s*(\S+)", text, re.M)))
-    if parts:
-        return "ARM CPU part " + "/".join(parts)
+# ARM MIDR (implementer, part) -> core name, for boards whose /proc/cpuinfo names no model (Raspberry Pi,
+# Jetson, Rockchip, phones). From the Arm, Qualcomm and NVIDIA part numbers that Linux
+# (arch/arm64/include/asm/cputype.h) and util-linux's lscpu (sys-utils/lscpu-arm.c) list.
+ARM_PARTS: dict[tuple[int, int], str] = {
+    **{(0x41, p): n for p, n in {
+        0xc05: "Cortex-A5", 0xc07: "Cortex-A7", 0xc08: "Cortex-A8", 0xc09: "Cortex-A9", 0xc0d: "Cortex-A17",
+        0xc0e: "Cortex-A17", 0xc0f: "Cortex-A15", 0xd01: "Cortex-A32", 0xd02: "Cortex-A34", 0xd03: "Cortex-A53",
+        0xd04: "Cortex-A35", 0xd05: "Cortex-A55", 0xd06: "Cortex-A65", 0xd07: "Cortex-A57", 0xd08: "Cortex-A72",
+        0xd09: "Cortex-A73", 0xd0a: "Cortex-A75", 0xd0b: "Cortex-A76", 0xd0c: "Neoverse-N1", 0xd0d: "Cortex-A77",
+        0xd0e: "Cortex-A76AE", 0xd40: "Neoverse-V1", 0xd41: "Cortex-A78", 0xd42: "Cortex-A78AE", 0xd44: "Cortex-X1",
+        0xd46: "Cortex-A510", 0xd47: "Cortex-A710", 0xd48: "Cortex-X2", 0xd49: "Neoverse-N2", 0xd4b: "Cortex-A78C",
+        0xd4d: "Cortex-A715", 0xd4e: "Cortex-X3", 0xd4f: "Neoverse-V2", 0xd80: "Cortex-A520", 0xd81: "Cortex-A720",
+        0xd82: "Cortex-X4"}.items()},
+    **{(0x51, p): n for p, n in {
+        0x00f: "Scorpion", 0x02d: "Scorpion", 0x04d: "Krait", 0x06f: "Krait", 0x201: "Kryo", 0x205: "Kryo",
+        0x211: "Kryo", 0x800: "Kryo 2xx Gold", 0x801: "Kryo 2xx Silver", 0x802: "Kryo 3xx Gold",
+        0x803: "Kryo 3xx Silver", 0x804: "Kryo 4xx Gold", 0x805: "Kryo 4xx Silver", 0xc00: "Falkor"}.items()},
+    (0x4e, 0x000): "Denver", (0x4e, 0x003): "Denver 2", (0x4e, 0x004): "Carmel",
+}
+_GENERIC_MODEL = re.compile(r"^(ARMv\d+\S*|AArch64)\s+Processor\b", re.I)   # 'ARMv8 Processor rev 1' names nothing
+
+
+def arm_cores(cpuinfo: str) -> str | None:
+    """'4× Cortex-A72', or for big.LITTLE '4× Cortex-A53 + 2× Cortex-A72' (order of first appearance), from
+    the 'CPU implementer' / 'CPU part' lines of each processor; unknown parts as 'ARM 0x41:0xd99'."""
+    counts: dict[str, int] = {}
+    for block in re.split(r"\n\s*\n", cpuinfo):
+        impl = re.search(r"^CPU implementer\s*:\s*(0x[0-9a-fA-F]+)", block, re.M)
+        part = re.search(r"^CPU part\s*:\s*(0x[0-9a-fA-F]+)", block, re.M)
+        if not part:
+            continue
+        i, p = int(impl.group(1), 16) if impl else 0x41, int(part.group(1), 16)
+        name = ARM_PARTS.get((i, p), f"ARM {i:#04x}:{p:#05x}")
+        counts[name] = counts.get(name, 0) + 1
+    return " + ".join(f"{n}× {name}" for name, n in counts.items()) or None
+
+
+def board_model() -> str | None:
+    """The board from the device tree ('Raspberry Pi 4 Model B Rev 1.4', 'NVIDIA Jetson Nano Developer Kit')."""
+    for p in ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model"):
+        text = _read(Path(p))
+        if text:
+            return text.replace("\x00", "").strip() or None
+    return None
+
+
+def cpu_model(cpuinfo: str | None = None, board: str | None = None) -> str | None:
+    """The CPU, from /proc/cpuinfo (`cpuinfo`: its text, for tests).
+
+    x86: 'model name'. ARM: the board ('Model' line or the device tree) and the cores named from their
+    part numbers: 'Raspberry Pi 4 Model B Rev 1.1 (4× Cortex-A72)', 'NVIDIA Jetson Nano Developer Kit
+    (4× Cortex-A57)', 'Qualcomm Technologies, Inc SM8150 (4× Kryo 4xx Silver + 4× Kryo 4xx Gold)'. A generic
+    'ARMv8 Processor rev 1' model name is ignored. `board`: the device-tree model (read when None)."""
+    text = (_read(Path("/proc/cpuinfo")) or "") if cpuinfo is None else cpuinfo
+    if board is None and cpuinfo is None:
+        board = board_model()
+
+    def key(k: str) -> str | None:
+        m = re.search(rf"^{k}\s*:\s*(.+)$", text, re.M)
+        return m.group(1).strip() if m and m.group(1).strip() else None
+
+    name = key("model name") or key("cpu model") or key("Processor")
+    cores = arm_cores(text)
+    if name and not (cores and _GENERIC_MODEL.match(name)):
+        return name
+    if cores:
+        where = key("Model") or board or key("Hardware")
+        return f"{where} ({cores})" if where else cores
+    if name:
+        return name
     if sys.platform == "darwin":
         try:
             return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
                                   timeout=5).stdout.strip() or None
         except (OSError, subprocess.SubprocessError):
             pass
-    return platform.processor() or None
+    return key("Hardware") or platform.processor() or None
 
 
 def cpu_frequencies(root: str | None = None) -> dict:
@@ -130,6 +190,22 @@ def git_commit() -> str | None:
         return None
 
 
+def command_line(argv: list[str] | None = None) -> str | None:
+    """The command as a user would retype it: 'lwbench bench mobilenet_v1 --threads 1', also when started as
+    `python -m lwbench` (argv[0] is then .../lwbench/__main__.py) or through the `lwbench` script."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return None
+    prog = Path(argv[0])
+    if prog.name == "__main__.py":
+        prog_name = "lwbench" if prog.parent.name == "lwbench" else f"python -m {prog.parent.name}"
+    elif prog.stem == "lwbench" or prog.name == "-m":
+        prog_name = "lwbench"
+    else:
+        prog_name = shlex.quote(prog.name)
+    return " ".join([prog_name, *(shlex.quote(a) for a in argv[1:])])
+
+
 def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
     """The machine block (a flat-ish dict, JSON-serialisable). `sysfs`: see cpus.sysfs_root."""
     from lwbench import __version__
@@ -151,7 +227,7 @@ def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
         "torch": torch_info() if with_torch else None,
         "lwbench": __version__,
         "git_commit": git_commit(),
-        "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None,
+        "command": command_line(),
         "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return info

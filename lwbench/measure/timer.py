@@ -22,7 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from lwbench.errors import LwbenchError
+
 NOISE_IQR_RATIO = 0.10
+CONTENDED_SHARE = 0.85     # a CPU row whose process got less CPU time than this per thread was contended
 MODES = ("eager", "script", "compile")
 LAYOUTS = ("nchw", "nhwc")
 COMPILED_WARMUP_RUNS = 5   # script/compile: the profiling executor / guards settle over a few calls
@@ -156,6 +159,46 @@ def time_callable(fn: Callable[[], object], cfg: TimerConfig | None = None,
     return autorange(run_once, cfg, clock)
 
 
+# --- failures of the model --------------------------------------------------------------------------------
+
+class ModelRunError(LwbenchError):
+    """The model could not run at this batch/device (out of memory, a kernel or shape failure at run time):
+    one line naming what failed, where, and what to try."""
+
+
+_OOM_MARKS = ("out of memory", "can't allocate memory", "not enough memory", "cannot allocate memory")
+
+
+def is_oom(e: BaseException) -> bool:
+    """True for torch's and Python's out-of-memory errors (CPU allocator, CUDA caching allocator)."""
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or \
+        any(m in str(e).lower() for m in _OOM_MARKS)
+
+
+def _first_line(e: BaseException) -> str:
+    """The informative line of a torch error (its first line without the C++ '[enforce fail at …]' prefix)."""
+    import re
+
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    line = lines[0] if lines else type(e).__name__
+    return re.sub(r"^\[enforce fail at [^\]]*\]\s*(err == 0\.\s*|data\.\s*)?", "", line)[:300]
+
+
+def failure_message(e: BaseException, what: str, batch: int | None, device: str) -> str:
+    """'WHAT at batch B on DEVICE: out of memory (…); try …' - one line for a failing model run."""
+    at = f"{what} at batch {batch} on {device}" if batch is not None else f"{what} on {device}"
+    if is_oom(e):
+        hint = ("try a smaller --batch" + (" or another GPU (CUDA_VISIBLE_DEVICES)" if str(device).startswith("cuda")
+                                           else ""))
+        return f"{at}: out of memory ({_first_line(e)}); {hint}"
+    return (f"{at}: the model failed at run time: {type(e).__name__}: {_first_line(e)} "
+            "(LWBENCH_DEBUG=1 shows the traceback)")
+
+
+def run_failure(e: BaseException, what: str, batch: int | None, device: str) -> ModelRunError:
+    return ModelRunError(failure_message(e, what, batch, device))
+
+
 # --- torch ---------------------------------------------------------------------------------------------
 
 def set_threads(threads: int | None) -> dict:
@@ -224,6 +267,22 @@ def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layo
     return model, x, time.perf_counter() - t0
 
 
+def cuda_sampler(fn, x, cuda) -> Callable[[], float]:
+    """One CUDA sample: start.record(); fn(x); end.record(); end.synchronize(); ms = start.elapsed_time(end).
+    The GPU time between the two events, so host launch overhead not hidden by the queue is included but
+    the clock never stops before the kernels finish. `cuda`: the torch.cuda module (a fake in tests)."""
+    start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+
+    def run_once() -> float:
+        start.record()
+        fn(x)
+        end.record()
+        end.synchronize()
+        return float(start.elapsed_time(end))
+
+    return run_once
+
+
 def time_module(model, example_input, device: str = "cpu", threads: int | None = None,
                 cfg: TimerConfig | None = None, mode: str = "eager", layout: str = "nchw") -> Timing:
     """Latency of `model(example_input)` (one sample = one forward of the whole batch).
@@ -254,14 +313,7 @@ def time_module(model, example_input, device: str = "cpu", threads: int | None =
             compile_s = prep_s + time.perf_counter() - t0
         if cuda:
             torch.cuda.synchronize(device)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-            def run_once() -> float:
-                start.record()
-                fn(x)
-                end.record()
-                end.synchronize()
-                return start.elapsed_time(end)
+            run_once = cuda_sampler(fn, x, torch.cuda)
         else:
             clock = time.perf_counter
 

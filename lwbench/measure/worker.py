@@ -27,6 +27,7 @@ def run_job(job: dict) -> dict:
     failing configuration. A cpu_share well below 1 on CPU means other processes took the cores."""
     from lwbench.errors import LwbenchError
     from lwbench.measure.cpus import pin
+    from lwbench.measure.timer import failure_message, is_oom
 
     try:
         mask = pin(job.get("cores"))
@@ -51,10 +52,8 @@ def run_job(job: dict) -> dict:
     except LwbenchError as e:
         return {"error": str(e)}
     except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        if "out of memory" in str(e).lower():
-            msg = "out of memory: " + msg
-        return {"error": f"{type(e).__name__}: {msg}"[:500], "traceback": traceback.format_exc(limit=8)}
+        return {"error": failure_message(e, "the run", job.get("batch"), str(job.get("device")))[:500],
+                "oom": is_oom(e), "traceback": traceback.format_exc(limit=8)}
     finally:
         try:
             import torch
