@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lwbench.errors import ConfigError, InputError, LwbenchError, suggest
+from lwbench.measure.timer import CONTENDED_SHARE  # one threshold for bench and guidelines
 
 GUIDELINES = ("G1", "G2", "G3", "G4")
 SCALES = ("x1", "x2", "x4")
 SETUPS = ("gpu", "arm")
-CONTENDED_SHARE = 0.85       # a CPU row whose process got less CPU time than this per thread was contended
 SPREAD_LIMIT = 0.06          # madds spread (max/min - 1) allowed within one experiment at one scale
 QUICK_RESOLUTION = 8
 DEFAULT_MIN_TIME = 4.0       # s measured per row (all rounds together)
