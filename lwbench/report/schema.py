@@ -114,8 +114,9 @@ TIMING_STATS = (
 LAYERS = Kind(
     "layers", "Per-layer rows",
     "`lwbench profile NET --format csv|json|md`: one row per layer of the IR (the layer name is the module path "
-    "of the built torch model). JSON: a profile object `{model, input, batch, dtype, bn_policy, totals, "
-    "madds_by_kind, mac_elems_by_kind, layers: [rows]}`, or a list of them for several networks. "
+    "of the built torch model). CSV: a `# machine: {json}` line, then the rows; JSON: a profile object "
+    "`{machine, model, input, batch, dtype, bn_policy, totals, madds_by_kind, mac_elems_by_kind, layers: [rows]}`, "
+    "or a list of them for several networks; Markdown: `<!-- machine: {json} -->`, then a table per network. "
     "`lwbench profile NET --time` adds the measured columns (time_ms … gb_per_s; out_elems and note are then "
     "left out) and the machine block: CSV comment lines `# machine:`, `# timer:`, `# end_to_end MODEL:`, "
     "`# by_category MODEL:`; JSON `{machine, timer, end_to_end, layers, by_category}`.",
@@ -145,7 +146,8 @@ LAYERS = Kind(
 SUMMARY = Kind(
     "summary", "Per-network summary rows",
     "`lwbench profile --all` / `lwbench profile NET… --summary`: one row per network (`Profile.summary()`). "
-    "JSON: a list of rows. Timing columns are present when the summary was joined with a measurement.",
+    "CSV: a `# machine: {json}` line, then the rows; JSON: `{machine, rows}`; Markdown: `<!-- machine: {json} "
+    "-->`, then the table. Timing columns are present when the summary was joined with a measurement.",
     (
         MODEL,
         _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.", True),
@@ -287,8 +289,10 @@ VERIFY = Kind(
 
 COMPARE = Kind(
     "compare", "Comparison rows",
-    "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. The files "
-    "themselves are listed in the `# files: {json}` comment line (JSON: a `files` key) under labels A, B, C, …",
+    "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. Metadata, as "
+    "CSV comment lines `# key: {json}`, JSON keys or Markdown `<!-- key: {json} -->` comments: `machine` (where "
+    "the comparison was made), `files` (label A, B, C, … -> path), `keys`, `metrics`, `constants` (configuration "
+    "columns constant per file) and `machines` (label -> the machine block of that file, when it has one).",
     (
         _c("<key>", "", "str", "The key columns the rows were aligned on (layer, kind, model, configuration "
            "columns).", False),
@@ -409,7 +413,11 @@ CONVENTIONS = (
     "madds = multiply-adds (one multiply-add = 1; papers' FLOPs); mac = memory access cost as ShuffleNet V2 "
     "defines it (input + output feature maps + weights). Counts are exact integers for the whole batch "
     "(params: once). CSV: leading `# key: value` comment lines carry metadata, `# machine: {json}` the machine "
-    "block; JSON: a `machine` key; Markdown: an HTML comment `<!-- machine: {json} -->`. Empty CSV cells are missing "
+    "block; JSON: a `machine` key; Markdown: an HTML comment `<!-- machine: {json} -->`. The exports of profile, bench, "
+    "guidelines, compare and `plot --data` carry the machine block (an analytic profile never loads torch: its "
+    "torch and gpu fields are null). The format follows "
+    "`--output`'s extension (.csv, .json, .md, .markdown) or `--format`; any other extension, or a `--format` "
+    "that contradicts the extension, is refused (exit code 2). Empty CSV cells are missing "
     "values. Lists (samples_ms) are JSON text in CSV. `better` says which way a metric improves (lwbench compare "
     "colours ratios by it)."
 )
