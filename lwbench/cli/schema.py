@@ -18,8 +18,8 @@ class SchemaFormat(str, Enum):
 
 
 def schema(
-    kind: Annotated[str | None, typer.Argument(help="layers, summary, timing, guidelines or compare "
-                                               "(default: all).", show_default=False)] = None,
+    kind: Annotated[str | None, typer.Argument(help="layers, summary, timing, guidelines, breakdown, verify, "
+                                               "compare or plot (default: all).", show_default=False)] = None,
     fmt: Annotated[SchemaFormat | None, typer.Option("--format", "-f", help="table (default), md, json or csv.")]
     = None,
     output: OutputOpt = None,
