@@ -314,6 +314,17 @@ def test_compare_exports_agree_across_formats(tmp_path):
     assert f.loc["linear", "madds_ratio_B"] == kb["linear"]["madds"] / ka["linear"]["madds"] == 0.5
 
 
+@pytest.mark.parametrize("ext", ["csv", "json", "md"])
+def test_empty_comparison_loads_back_with_its_columns(exports, tmp_path, ext):
+    p, out = str(exports["layers"]), tmp_path / f"e.{ext}"
+    assert main(["compare", p, p, "--changed", "-o", str(out)]) == 0
+    ex = load_export(out)
+    assert ex.kind == "compare" and ex.frame.empty
+    assert list(ex.frame.columns) == ["layer", "madds_A", "madds_B", "mac_elems_A", "mac_elems_B", "madds_ratio_B",
+                                      "mac_elems_ratio_B", "present"]
+    _machine_ok(ex.machine)
+
+
 def test_plot_data_export_carries_machine_and_source(exports, tmp_path):
     for ext in ("csv", "json", "md"):
         p = tmp_path / f"d.{ext}"

@@ -65,7 +65,7 @@ class Comparison:
         return out
 
     def to_dict(self) -> dict:
-        return {**self.comments(), "rows": records(self.frame)}
+        return {**self.comments(), "columns": [str(c) for c in self.frame.columns], "rows": records(self.frame)}
 
 
 def records(frame) -> list[dict]:

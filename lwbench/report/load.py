@@ -167,6 +167,9 @@ def _from_json(text: str, source: str):
     except ValueError as e:
         raise InputError(f"{source}: not valid JSON ({e})") from None
     rows, meta = _rows_from_json(doc, source)
+    cols = meta.get("columns")
+    if not rows and isinstance(cols, list):  # no rows (`compare --changed` of equal files): the columns still
+        return pd.DataFrame([], columns=cols), meta
     return pd.DataFrame(rows), meta
 
 

@@ -293,7 +293,8 @@ COMPARE = Kind(
     "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. Metadata, as "
     "CSV comment lines `# key: {json}`, JSON keys or Markdown `<!-- key: {json} -->` comments: `machine` (where "
     "the comparison was made), `files` (label A, B, C, … -> path), `keys`, `metrics`, `constants` (configuration "
-    "columns constant per file) and `machines` (label -> the machine block of that file, when it has one).",
+    "columns constant per file) and `machines` (label -> the machine block of that file, when it has one); JSON "
+    "also lists the `columns` (so a comparison without rows keeps them).",
     (
         _c("<key>", "", "str", "The key columns the rows were aligned on (layer, kind, model, configuration "
            "columns).", False),
