@@ -161,6 +161,18 @@ def test_compare_layer_key_on_export_without_that_column(exports, tmp_path, caps
         assert rc == 2 and len(err.splitlines()) == 1 and "no category column" in err, err
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["-m", ""], "--metric: name a number column"),
+    (["--key", ","], "no key column to align the rows on"),
+    (["--key", "model,nosuch"], "no key column nosuch"),
+])
+def test_compare_empty_or_wrong_options(exports, capsys, args, needle):
+    p = str(exports["layers"])
+    rc = main(["compare", p, p, *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and needle in err[0], err
+
+
 def test_compare_key_typed_differently_in_two_files(exports, tmp_path):
     """An unknown key column read as numbers in one file and as text in the other still aligns (as text)."""
     raw = _raw_csv(exports["layers"])
@@ -380,6 +392,9 @@ def test_format_contradicting_extension_and_plot_data_extension(exports, tmp_pat
     rc = main(["plot", str(exports["layers"]), "-o", str(tmp_path / "f.png"), "--data", str(tmp_path / "d.txt")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--data" in err[0] and ".csv, .json, .md" in err[0]
+    rc = main(["plot", str(exports["layers"]), "-o", str(tmp_path / "f.gif")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--output" in err[0] and "expected a .png, .svg or .pdf file" in err[0]
     assert list(tmp_path.iterdir()) == []
     # --format with an extension it does not know is the user's explicit choice
     assert main(["profile", "mobilenet_v1", "-f", "csv", "-o", str(tmp_path / "x.txt")]) == 0

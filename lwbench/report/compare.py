@@ -182,7 +182,9 @@ def _metrics(requested: list[str] | None, exports: list[Export], frames: list, l
     import pandas as pd
 
     if requested:
-        metrics = [m.strip() for r in requested for m in r.split(",") if m.strip()]
+        metrics = list(dict.fromkeys(m.strip() for r in requested for m in r.split(",") if m.strip()))
+        if not metrics:
+            raise InputError("--metric: name a number column to compare (madds, mac_elems, median_ms, images_per_s, …)")
         for ex, f, lab in zip(exports, frames, labels):
             for m in metrics:
                 if m not in f.columns:
