@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -89,28 +88,17 @@ def profile(
         for p in profiles:
             con.print(profile_table(p))
         return
-    emit(render_layers(profiles, kind), output)
+    from lwbench.report.exports import layers_text
+    from lwbench.report.write import machine_block
 
-
-def render_layers(profiles, kind: str) -> str:
-    """Per-layer export text: CSV (`# machine:` line, then the rows), JSON (a profile object, or a list of them,
-    each with a "machine" key) or Markdown (`<!-- machine: -->`, then a table per network)."""
-    from lwbench.report.write import machine_block, machine_comment, to_csv, to_json, to_markdown
-
-    machine = machine_block()
-    if kind == "json":
-        docs = [{"machine": machine, **p.to_dict()} for p in profiles]
-        return to_json(docs[0] if len(docs) == 1 else docs)
-    if kind == "csv":
-        return to_csv([asdict(r) for p in profiles for r in p.layers], comments={"machine": machine})
-    return machine_comment(machine) + "\n" + "\n".join(to_markdown([asdict(r) for r in p.layers], p.model)
-                                                       for p in profiles)
+    emit(layers_text(profiles, kind, machine_block()), output)
 
 
 def _summary(profiles, sort: str | None, desc: bool, kind: str, output: str | None) -> None:
     """--summary / --all: one row per network; CSV with a `# machine:` line, JSON `{machine, rows}`, Markdown
     with `<!-- machine: -->`."""
-    from lwbench.report.write import emit, machine_block, machine_comment, to_csv, to_json, to_markdown
+    from lwbench.report.exports import summary_text
+    from lwbench.report.write import emit, machine_block
 
     rows = [p.summary() for p in profiles]
     if sort:
@@ -123,11 +111,7 @@ def _summary(profiles, sort: str | None, desc: bool, kind: str, output: str | No
         order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
         console().print(summary_table(rows, f"{len(rows)} networks{order}"))
         return
-    machine = machine_block()
-    text = {"csv": lambda: to_csv(rows, comments={"machine": machine}),
-            "json": lambda: to_json({"machine": machine, "rows": rows}),
-            "md": lambda: machine_comment(machine) + "\n" + to_markdown(rows)}[kind]()
-    emit(text, output)
+    emit(summary_text(rows, kind, machine_block()), output)
 
 
 def _check_plot(path: str, networks: int, summary: bool) -> None:
