@@ -19,7 +19,7 @@ LAYER_COLS = ["model", "layer", "kind", "category", "in_shape", "out_shape", "pa
 
 def test_profile_csv_matches_the_api(capsys):
     assert main(["profile", "mobilenet_v1", "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = list(csv.DictReader(ln for ln in io.StringIO(capsys.readouterr().out) if not ln.startswith("#")))
     prof = lwbench.count(lwbench.load("mobilenet_v1"))
     assert list(rows[0])[: len(LAYER_COLS)] == LAYER_COLS
     assert [r["layer"] for r in rows] == [r.layer for r in prof.layers]
@@ -45,16 +45,16 @@ def test_profile_several_nets_width_resolution_and_md(tmp_path, capsys):
     docs = json.loads(capsys.readouterr().out)
     assert [d["model"] for d in docs] == ["mobilenet_v1", "mobilenet_v1_x0_5"]
     assert main(["profile", "mobilenet_v1", "--width", "0.5", "--resolution", "160", "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = list(csv.DictReader(ln for ln in io.StringIO(capsys.readouterr().out) if not ln.startswith("#")))
     assert rows[0]["model"] == "mobilenet_v1[width=0.5,resolution=160]" and rows[0]["in_shape"] == "3x160x160"
     assert main(["profile", "mobilenet_v1", "--format", "md"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith("### mobilenet_v1") and "| conv0.conv | conv2d |" in md
+    assert md.startswith("<!-- machine: {") and "\n### mobilenet_v1\n" in md and "| conv0.conv | conv2d |" in md
 
 
 def test_profile_fold_bn_csv(capsys):
     assert main(["profile", "mobilenet_v1", "--fold-bn", "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    rows = list(csv.DictReader(ln for ln in io.StringIO(capsys.readouterr().out) if not ln.startswith("#")))
     assert not any(r["kind"] == "batchnorm" for r in rows)
     # 27 convs each gain a bias (their width), the 27 BNs (2C each) vanish
     widths = [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]

@@ -62,7 +62,7 @@ def test_every_numeric_column_has_a_unit():
             assert c.meaning.strip(), c
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "compare"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("compare", "plot")])
 def test_detect_kind_from_required_columns(kind):
     assert detect_kind(KINDS[kind].required) == kind
     assert detect_kind(KINDS[kind].required[:-1]) != kind
@@ -112,3 +112,27 @@ def test_verify_export_is_documented_and_loads(tmp_path):
     prof = lwbench.count(lwbench.load("mobilenet_v1_x0_25"))
     assert ex.frame["madds_analytic"].tolist() == [r.madds for r in prof.layers]
     assert ex.frame["agree"].all()
+
+
+@pytest.mark.parametrize("args", [[], ["--group", "kind"], ["--kind", "roofline", "--peak-gflops", "100",
+                                                             "--peak-gbs", "10"]])
+def test_plot_data_columns_are_documented(tmp_path, args):
+    """The numbers `lwbench plot --data` writes are in the schema (kind `plot`), each column with a unit in its
+    name; the placeholders <y>/<group> stand for the chosen column and never swallow other names."""
+    import pandas as pd
+
+    t = tmp_path / "t.csv"
+    prof = lwbench.count(lwbench.load("mobilenet_v1", resolution=32))
+    from lwbench.measure.layers import join
+
+    rows = join(prof, {r.layer: [0.5] for r in prof.layers})
+    from lwbench.report.write import to_csv
+
+    t.write_text(to_csv(rows))
+    data = tmp_path / "d.csv"
+    assert main(["plot", str(t), "-o", str(tmp_path / "f.svg"), "--data", str(data), *args]) == 0
+    cols = list(pd.read_csv(data, comment="#").columns)
+    group = "kind" if "kind" in args else "layer"
+    assert _undocumented("plot", [c for c in cols if c != group]) == []
+    assert KINDS["plot"].column("run") is None and KINDS["plot"].column("nonsense_xyz") is None
+

@@ -150,7 +150,7 @@ def test_profile_module_counts(factories, tmp_path):
     assert main(["profile", "--module", f"{factories}:small", "--input", "3x32x32", "-o", str(out)]) == 0
     import pandas as pd
 
-    df = pd.read_csv(out).set_index("layer")
+    df = pd.read_csv(out, comment="#").set_index("layer")
     assert df.loc[0, "madds"] == 16 * 16 * 8 * 3 * 9  # rows are nn.Sequential's names 0, 1, 2
     assert df.loc[0, "mac_elems"] == 3 * 32 * 32 + 8 * 16 * 16 + 8 * 27
     assert df.loc[1, "mac_elems"] == 2 * 8 * 16 * 16 + 4 * 8

@@ -37,11 +37,14 @@ def compare(
     from lwbench.report.compare import compare as run_compare
     from lwbench.report.compare import compare_table, records
     from lwbench.report.load import load_export
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.write import emit, file_format, machine_block, machine_comment, to_csv, to_json, to_markdown
 
+    kind = file_format(fmt.value if fmt else None, output)
     if len(files) < 2:
         raise InputError("compare: give at least two files (a file may be compared with itself)")
     cmp = run_compare([load_export(f) for f in files], key=key, metrics=metric)
+    if kind != "table":
+        cmp.machine = machine_block()
     if changed:
         from lwbench.report.compare import changed as only_changed
 
@@ -55,7 +58,6 @@ def compare(
         import sys
 
         print("lwbench compare: no rows differ", file=sys.stderr)
-    kind = infer_format(fmt.value if fmt else None, output)
     if kind == "table":
         console().print(compare_table(cmp, tolerance=tolerance))
         return
@@ -66,8 +68,11 @@ def compare(
         text = to_csv(rows, comments=cmp.comments())
         emit(text if rows else text.rstrip("\n") + "\n" + ",".join(cmp.frame.columns) + "\n", output)
     else:
+        meta = "\n".join(machine_comment(v, k) for k, v in cmp.comments().items())
         head = "\n".join(f"- {lab}: `{p}`" for lab, p in cmp.files.items())
-        emit(f"{head}\n\n" + to_markdown(rows), output)
+        cols = list(cmp.frame.columns)
+        table = to_markdown(rows) if rows else f"| {' | '.join(cols)} |\n|{'|'.join('---' for _ in cols)}|\n"
+        emit(f"{meta}\n{head}\n\n{table}", output)
 
 
 def register(app: typer.Typer) -> None:

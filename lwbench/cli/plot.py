@@ -54,8 +54,10 @@ def plot(
     from lwbench.report import plots
     from lwbench.report.compare import records
     from lwbench.report.load import load_export
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.write import emit, file_format, machine_block, machine_comment, to_csv, to_json, to_markdown
 
+    plots.check_figure_path(output, "--output")
+    data_fmt = file_format(None, data, "--data") if data else None
     ex = load_export(file)
     k = plots.auto_kind(ex.kind, ex.frame.columns) if kind is PlotKind.auto else kind.value
     note = ""
@@ -84,16 +86,17 @@ def plot(
                     (f", {pk.cache_gbs:.1f} GB/s 1 MiB copy)" if pk.cache_gbs else ")"))
         out = plots.roofline(ex.frame, output, peak_gflops, peak_gbs, model=model, cache_gbs=cache)
     if data:
-        fmt = infer_format(None, data)
+        fmt = data_fmt
         rows = records(out)
-        head = {"plot": k, "source": file, "figure": output}
+        head = {"machine": machine_block(), "plot": k, "source": file, "figure": output}
         if k == "roofline":
             head["peaks"] = {"peak_gflops": peak_gflops, "peak_gbs": peak_gbs,
                              **({"measured": pk.to_dict()} if note else {"measured": None})}
         if fmt == "json":
             text = to_json({**head, "rows": rows})
         elif fmt == "md":
-            text = to_markdown(rows, f"{k} of {file}")
+            text = "\n".join(machine_comment(v, key) for key, v in head.items()) + "\n" + \
+                to_markdown(rows, f"{k} of {file}")
         else:
             text = to_csv(rows, comments=head)
         emit(text, data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -22,7 +21,8 @@ def profile(
     summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")] = False,
     time_: Annotated[bool, typer.Option("--time", help="Also measure each layer (torch; forward hooks) and the "
-                                        "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table.")] = False,
+                                        "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table. "
+                                        "Timed in float32 (--dtype other than float32 is refused).")] = False,
     device: Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")] = None,
     min_time: Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")] = 1.0,
@@ -30,8 +30,9 @@ def profile(
                                              "mac_bytes, model, …): networks with --summary/--all, else the "
                                              "layers of each network.")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")] = False,
-    plot: Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share "
-                                             "(PATH.png or .svg; one network).")] = None,
+    plot: Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share, "
+                                             "and with --time vs time share (PATH.png, .svg or .pdf; one "
+                                             "network).")] = None,
     module: Annotated[str | None, typer.Option("--module", help="Also count any nn.Module: package.module:factory "
                                                "(torch-side counter, the ops that run).")] = None,
     input_: Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
@@ -40,7 +41,7 @@ def profile(
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.count import count
     from lwbench.errors import InputError
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.write import emit, file_format
     from lwbench.spec import load
     from lwbench.spec.zoo import index
 
@@ -48,6 +49,7 @@ def profile(
     if all_:
         names += [n for n in index() if n not in names]
         summary = True
+    kind = file_format(fmt.value if fmt else None, output)
     if not names and not module:
         raise InputError("profile: name at least one network (or --all, or --module); `lwbench list` shows the zoo")
     if input_ and not module:
@@ -55,25 +57,21 @@ def profile(
     if module and (time_ or (not names and (fold_bn or width is not None or resolution is not None))):
         raise InputError("profile --module: counts the ops that run at --input; --time, --fold-bn, --width and "
                          "--resolution apply to zoo networks")
-    if time_ and (sort or plot):
-        raise InputError("profile --time: --sort and --plot work on its export: `lwbench profile NET --time -o t.csv`, "
-                         "then `lwbench plot t.csv` (--kind layer-shares or roofline)")
+    if plot:
+        _check_plot(plot, len(names) + bool(module), summary)
     if time_:
-        if fold_bn or summary:
-            raise InputError("profile --time measures the model as built: drop --fold-bn / --summary / --all")
-        from lwbench.measure.layers import profile_time_cli
-
-        profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
-                         fmt.value if fmt else None, output)
+        _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
+                      kind, output, plot)
         return
     profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
     if module:
         from lwbench.torchcount import profile_factory
 
         profiles.append(profile_factory(module, input_, batch, dtype.value))
-    kind = infer_format(fmt.value if fmt else None, output)
     if plot:
-        _plot_shares(profiles, plot, summary)
+        from lwbench.report.plots import layer_shares
+
+        layer_shares(profiles[0].to_frame(), plot)
     if sort and not summary:
         from dataclasses import replace
 
@@ -81,19 +79,7 @@ def profile(
 
         profiles = [replace(p, layers=sort_rows(p.layers, sort, desc)) for p in profiles]
     if summary:
-        rows = [p.summary() for p in profiles]
-        if sort:
-            from lwbench.report.sorting import sort_rows
-
-            rows = sort_rows(rows, sort, desc)
-        if kind == "table":
-            from lwbench.report.tables import summary_table
-
-            order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
-            console().print(summary_table(rows, f"{len(rows)} networks{order}"))
-            return
-        text = {"csv": to_csv, "md": to_markdown, "json": to_json}[kind](rows)
-        emit(text, output)
+        _summary(profiles, sort, desc, kind, output)
         return
     if kind == "table":
         from lwbench.report.tables import profile_table
@@ -102,24 +88,66 @@ def profile(
         for p in profiles:
             con.print(profile_table(p))
         return
-    if kind == "json":
-        docs = [p.to_dict() for p in profiles]
-        emit(to_json(docs[0] if len(docs) == 1 else docs), output)
-    elif kind == "csv":
-        emit(to_csv([asdict(r) for p in profiles for r in p.layers]), output)
-    else:
-        emit("\n".join(to_markdown([asdict(r) for r in p.layers], p.model) for p in profiles), output)
+    from lwbench.report.exports import layers_text
+    from lwbench.report.write import machine_block
+
+    emit(layers_text(profiles, kind, machine_block()), output)
 
 
-def _plot_shares(profiles, path: str, summary: bool) -> None:
-    """`--plot`: madds share vs mac share per layer of one network (lwbench/report/plots.py)."""
+def _summary(profiles, sort: str | None, desc: bool, kind: str, output: str | None) -> None:
+    """--summary / --all: one row per network; CSV with a `# machine:` line, JSON `{machine, rows}`, Markdown
+    with `<!-- machine: -->`."""
+    from lwbench.report.exports import summary_text
+    from lwbench.report.write import emit, machine_block
+
+    rows = [p.summary() for p in profiles]
+    if sort:
+        from lwbench.report.sorting import sort_rows
+
+        rows = sort_rows(rows, sort, desc)
+    if kind == "table":
+        from lwbench.report.tables import summary_table
+
+        order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
+        console().print(summary_table(rows, f"{len(rows)} networks{order}"))
+        return
+    emit(summary_text(rows, kind, machine_block()), output)
+
+
+def _check_plot(path: str, networks: int, summary: bool) -> None:
+    """--plot: one network's layers, to a .png/.svg/.pdf; checked before anything is counted or measured."""
     from lwbench.errors import InputError
-    from lwbench.report.plots import layer_shares
+    from lwbench.report.plots import check_figure_path
 
-    if summary or len(profiles) != 1:
+    check_figure_path(path, "--plot")
+    if summary or networks != 1:
         raise InputError("profile --plot: draws the layers of one network; for the zoo use "
                          "`lwbench bench --all -o b.csv` then `lwbench plot b.csv`")
-    layer_shares(profiles[0].to_frame(), path)
+
+
+def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
+                  kind, output, plot) -> None:
+    """`profile --time`: measure (lwbench.measure.layers), export, and with --plot draw madds vs mac vs time
+    shares of the rows just measured (the same function as `lwbench plot --kind layer-shares`)."""
+    from lwbench.errors import InputError
+
+    if fold_bn or summary:
+        raise InputError("profile --time measures the model as built: drop --fold-bn / --summary / --all")
+    if sort:
+        raise InputError("profile --time: --sort works on its export: `lwbench profile NET --time -o t.csv`, then "
+                         "`lwbench compare t.csv t.csv --sort time_ms_A --desc`, or sort the table in pandas")
+    if dtype is not DType.float32:
+        raise InputError(f"profile --time --dtype {dtype.value}: the network is timed as built, in float32, so "
+                         f"{dtype.value} mac_bytes and GB/s would describe a run that did not happen; drop --dtype "
+                         f"to time, or count {dtype.value} bytes without --time")
+    from lwbench.measure.layers import profile_time_cli
+
+    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
+                               None if kind == "table" else kind, output)
+    if plot:
+        from lwbench.report.plots import plot_rows
+
+        plot_rows(results[0]["layers"], plot, kind="layer-shares")
 
 
 def register(app: typer.Typer) -> None:

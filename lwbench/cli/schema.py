@@ -18,8 +18,8 @@ class SchemaFormat(str, Enum):
 
 
 def schema(
-    kind: Annotated[str | None, typer.Argument(help="layers, summary, timing, guidelines or compare "
-                                               "(default: all).", show_default=False)] = None,
+    kind: Annotated[str | None, typer.Argument(help="layers, summary, timing, guidelines, breakdown, verify, "
+                                               "compare or plot (default: all).", show_default=False)] = None,
     fmt: Annotated[SchemaFormat | None, typer.Option("--format", "-f", help="table (default), md, json or csv.")]
     = None,
     output: OutputOpt = None,
@@ -27,11 +27,11 @@ def schema(
     """Print the export schema: for each kind of export, every column with its unit, type and meaning.
     docs/schema.md is `lwbench schema --format md`."""
     from lwbench.report import schema as S
-    from lwbench.report.write import emit, infer_format, to_csv, to_json
+    from lwbench.report.write import emit, file_format, to_csv, to_json
 
     if kind is not None:
         S.get_kind(kind)
-    out = infer_format(fmt.value if fmt else None, output)
+    out = file_format(fmt.value if fmt else None, output)
     if out == "md":
         emit(S.as_markdown(kind), output)
     elif out == "json":

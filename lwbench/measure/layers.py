@@ -221,9 +221,10 @@ def category_table(res: dict):
 
 
 def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str, device: str,
-                     threads: int | None, min_time: float, fmt: str | None, output: str | None) -> None:
+                     threads: int | None, min_time: float, fmt: str | None, output: str | None) -> list[dict]:
     """`lwbench profile NET --time`: per-layer time joined to the counts, a by-category summary, the machine
-    block; table, CSV (layer rows; category summary and timing as `#` comments), JSON or Markdown."""
+    block; table, CSV (layer rows; category summary and timing as `#` comments), JSON or Markdown. Returns the
+    results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`."""
     from lwbench.cli.common import console
     from lwbench.count import count
     from lwbench.measure.machine import machine_info
@@ -255,7 +256,7 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
         for res in results:
             con.print(layer_time_table(res))
             con.print(category_table(res))
-        return
+        return results
     if kind == "json":
         docs = [{"machine": machine, "timer": cfg.to_dict(), "end_to_end": timing_doc(r), "layers": r["layers"],
                  "by_category": r["by_category"]} for r in results]
@@ -276,3 +277,4 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
                                      f"threads {doc['threads']}, batch {batch}"))
             parts.append(to_markdown(r["by_category"], f"{doc['model']} by op category"))
         emit("\n".join(parts), output)
+    return results

@@ -27,6 +27,7 @@ DEFAULT_METRICS = {
     "breakdown": ("forward_median_ms", "layers_total_ms"),
     "verify": ("madds_analytic", "madds_torch"),
 }
+GENERIC_METRICS = ("madds", "mac_elems", "params", "median_ms")  # files of different kinds: what they share
 IDENTITY = {"summary": ("model",), "timing": ("model",), "guidelines": ("guideline", "setting", "scale"),
             "layers": ("model",), "breakdown": ("model",)}
 ADDITIVE = ("params", "madds", "mac_elems", "mac_bytes", "out_elems", "time_ms", "layers")
@@ -41,7 +42,8 @@ class Comparison:
     files: dict[str, str]  # label -> path
     kinds: dict[str, str]
     constants: dict[str, dict[str, object]] = field(default_factory=dict)  # column -> label -> value
-    machines: dict[str, dict] = field(default_factory=dict)
+    machines: dict[str, dict] = field(default_factory=dict)  # label -> machine block of that input file
+    machine: dict = field(default_factory=dict)  # where the comparison itself was made (lwbench version, command)
 
     @property
     def labels(self) -> list[str]:
@@ -54,7 +56,8 @@ class Comparison:
         return f"{metric}_ratio_{label}"
 
     def comments(self) -> dict:
-        out: dict = {"files": self.files, "keys": self.keys, "metrics": self.metrics}
+        out: dict = {"machine": self.machine} if self.machine else {}
+        out.update({"files": self.files, "keys": self.keys, "metrics": self.metrics})
         if self.constants:
             out["constants"] = self.constants
         if self.machines:
@@ -62,7 +65,7 @@ class Comparison:
         return out
 
     def to_dict(self) -> dict:
-        return {**self.comments(), "rows": records(self.frame)}
+        return {**self.comments(), "columns": [str(c) for c in self.frame.columns], "rows": records(self.frame)}
 
 
 def records(frame) -> list[dict]:
@@ -110,13 +113,10 @@ def _key_columns(exports: list[Export], frames: list, key: str, labels: list[str
                                  f"{suggest(miss[0], list(f.columns))}")
         return keys, {}
     if key in ("layer", "kind", "category"):
-        bad = [f"{ex.path}: {ex.kind}" for ex in exports if ex.kind != "layers"]
-        if bad:
-            raise InputError(f"compare --key {key}: needs per-layer exports (`lwbench profile NET -o x.csv`); "
-                             f"got {bad[0]}")
         return (["model", key] if multi_model else [key]), {}
     # key == "model"
     if len(kinds) > 1 or kind == "layers":
+        _need_model(exports, frames)
         return ["model"], {}
     ident = [c for c in IDENTITY.get(kind, ("model",)) if all(c in f.columns for f in frames)]
     config = [c for c in KINDS[kind].config if c not in ident and all(c in f.columns for f in frames)]
@@ -128,6 +128,44 @@ def _key_columns(exports: list[Export], frames: list, key: str, labels: list[str
             vals = {lab: _plain(f[c].iloc[0]) if len(f) else None for lab, f in zip(labels, frames)}
             constants[c] = vals
     return keys, constants
+
+
+def _need_model(exports: list[Export], frames: list) -> None:
+    """Exports of different kinds line up per network: each needs a `model` column (guideline rows have none)."""
+    for ex, f in zip(exports, frames):
+        if "model" not in f.columns:
+            ident = ", ".join(IDENTITY.get(ex.kind, ()))
+            others = ", ".join(f"{o.path} ({o.kind})" for o in exports if o is not ex)
+            raise InputError(f"compare: {ex.path} is a {ex.kind} export (rows keyed by {ident or 'its own columns'}, "
+                             f"no model column), so it cannot be aligned per network with {others}; compare "
+                             "exports of the same kind, or name key columns every file has with --key col1,col2")
+
+
+def _check_layer_key(exports: list[Export], key: str) -> None:
+    """--key layer/kind/category: per-layer exports that have that column."""
+    for ex in exports:
+        if ex.kind != "layers":
+            raise InputError(f"compare --key {key}: needs per-layer exports (`lwbench profile NET -o x.csv`); "
+                             f"got {ex.path}: {ex.kind}")
+        if key not in ex.frame.columns:
+            raise InputError(f"{ex.path}: no {key} column to align on; use --key layer or --key kind")
+
+
+def _align_key_types(frames: list, keys: list[str]) -> list:
+    """The same key column typed differently in two files (an integer column with gaps, an unknown column read
+    as numbers in one file and text in another) would not merge: numbers become floats, else text."""
+    import pandas as pd
+
+    for k in keys:
+        dtypes = {str(f[k].dtype) for f in frames}
+        if len(dtypes) < 2:
+            continue
+        numeric = all(pd.api.types.is_numeric_dtype(f[k]) and not pd.api.types.is_bool_dtype(f[k]) for f in frames)
+        conv = (lambda s: s.astype("float64")) if numeric else \
+            (lambda s: s.map(lambda v: None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                             else str(v)).astype(object))
+        frames = [f.assign(**{k: conv(f[k])}) for f in frames]
+    return frames
 
 
 def _plain(v):
@@ -144,7 +182,9 @@ def _metrics(requested: list[str] | None, exports: list[Export], frames: list, l
     import pandas as pd
 
     if requested:
-        metrics = [m.strip() for r in requested for m in r.split(",") if m.strip()]
+        metrics = list(dict.fromkeys(m.strip() for r in requested for m in r.split(",") if m.strip()))
+        if not metrics:
+            raise InputError("--metric: name a number column to compare (madds, mac_elems, median_ms, images_per_s, …)")
         for ex, f, lab in zip(exports, frames, labels):
             for m in metrics:
                 if m not in f.columns:
@@ -156,8 +196,17 @@ def _metrics(requested: list[str] | None, exports: list[Export], frames: list, l
     kind = exports[0].kind
     cands = DEFAULT_METRICS.get(kind, ("madds", "median_ms"))
     metrics = [m for m in cands if all(m in f.columns and f[m].notna().any() for f in frames)]
+    if not metrics and len({ex.kind for ex in exports}) > 1:  # different kinds: what they have in common
+        more = [m for ex in exports[1:] for m in DEFAULT_METRICS.get(ex.kind, ())] + list(GENERIC_METRICS)
+        metrics = [m for m in dict.fromkeys(more) if all(m in f.columns and f[m].notna().any() for f in frames)]
     if not metrics:
-        raise InputError(f"compare: the files share none of the columns {', '.join(cands)}; name one with --metric")
+        shared = [c for c in frames[0].columns if all(
+            c in f.columns and pd.api.types.is_numeric_dtype(f[c]) and not pd.api.types.is_bool_dtype(f[c])
+            and f[c].notna().any() for f in frames)]
+        kinds = ", ".join(f"{lab}: {ex.kind}" for ex, lab in zip(exports, labels))
+        hint = f"; numeric columns they share: {', '.join(shared[:8])}" if shared else "; they share no numeric column"
+        raise InputError(f"compare: the files ({kinds}) share none of the columns {', '.join(cands)}; name one "
+                         f"with --metric{hint}")
     return metrics
 
 
@@ -181,10 +230,15 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
     if "compare" in kinds:
         raise InputError("compare: a comparison export cannot be compared again; compare the original files")
     key = _default_key(exports) if key in ("auto", "", None) else key
-    if len(kinds) > 1 and key != "model":
+    if len(kinds) > 1 and key in ("layer", "kind", "category"):
         desc = ", ".join(f"{ex.path}: {ex.kind}" for ex in exports)
         raise InputError(f"compare: the files are different kinds of export ({desc}); use --key model to compare "
                          "per-network figures")
+    if key in ("layer", "kind", "category"):
+        _check_layer_key(exports, key)
+    for ex in exports:
+        if ex.frame.empty:
+            raise InputError(f"{ex.path}: no rows to compare")
     multi_model = any(ex.frame["model"].nunique() > 1 for ex in exports if "model" in ex.frame.columns)
     frames = [_reduce(ex, lab, key, multi_model) for ex, lab in zip(exports, labels)]
     keys, constants = _key_columns(exports, frames, key, labels)
@@ -192,6 +246,9 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
     metrics = [m for m in metrics if m not in keys]
     if not metrics:
         raise InputError("compare: every metric is also a key column; choose another --metric or --key")
+    if not keys:
+        raise InputError("compare: no key column to align the rows on; name some with --key col1,col2")
+    frames = _align_key_types(frames, keys)
     dedup = [_dedupe(f, keys) for f in frames]
     keys = max((k for _, k in dedup), key=len)
     merged = None
@@ -267,7 +324,7 @@ def changed(cmp: Comparison, tolerance: float = 0.02) -> Comparison:
             r = f[cmp.ratio_col(m, lab)]
             keep |= r.notna() & ((r - 1.0).abs() > tol)
     return Comparison(frame=f[keep].reset_index(drop=True), keys=cmp.keys, metrics=cmp.metrics, files=cmp.files,
-                      kinds=cmp.kinds, constants=cmp.constants, machines=cmp.machines)
+                      kinds=cmp.kinds, constants=cmp.constants, machines=cmp.machines, machine=cmp.machine)
 
 
 def summary_ratios(cmp: Comparison) -> dict[str, tuple[float, str]]:

@@ -144,6 +144,9 @@ def _rows_from_json(doc, source: str) -> tuple[list[dict], dict]:
         return list(doc["layers"]), meta
     if isinstance(doc, list) and doc and all(is_profile(d) for d in doc):
         meta = {"profiles": [{k: v for k, v in d.items() if k != "layers"} for d in doc]}
+        machines = [p.get("machine") for p in meta["profiles"]]
+        if machines[0] and all(m == machines[0] for m in machines):
+            meta["machine"] = machines[0]  # one run, one machine block, repeated in each profile object
         return [r for d in doc for r in d["layers"]], meta
     if isinstance(doc, list) and doc and all(isinstance(d, dict) and isinstance(d.get("rows"), list) for d in doc):
         meta = {"documents": [{k: v for k, v in d.items() if k != "rows"} for d in doc]}
@@ -164,6 +167,9 @@ def _from_json(text: str, source: str):
     except ValueError as e:
         raise InputError(f"{source}: not valid JSON ({e})") from None
     rows, meta = _rows_from_json(doc, source)
+    cols = meta.get("columns")
+    if not rows and isinstance(cols, list):  # no rows (`compare --changed` of equal files): the columns still
+        return pd.DataFrame([], columns=cols), meta
     return pd.DataFrame(rows), meta
 
 
@@ -229,6 +235,10 @@ def load_export(path: str | Path, kind: str | None = None) -> Export:
         fmt = "json" if stripped[:1] in "[{" else "md" if stripped[:1] == "|" else "csv"
     reader = {"csv": _from_csv, "json": _from_json, "md": _from_markdown, "markdown": _from_markdown}[fmt]
     frame, meta = reader(text, str(p))
+    if "plot" in meta and "source" in meta and kind is None:
+        raise InputError(f"{p}: the plotted numbers of a {meta['plot']} figure (`lwbench plot --data`), not an "
+                         f"export to compare or plot; use the file it was drawn from: {meta['source']} "
+                         "(plain pandas reads it: pd.read_csv(path, comment='#'))")
     found = validate(frame, kind, source=str(p))
     frame = coerce(frame, found)
     validate(frame, found, source=str(p))

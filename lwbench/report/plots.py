@@ -34,18 +34,30 @@ def _figure(width: float, height: float, ncols: int = 1):
     return fig, (ax if ncols == 1 else list(ax[0]))
 
 
+FIGURE_EXTENSIONS = ("png", "svg", "pdf")
+
+
+def check_figure_path(path: str | Path, option: str = "--plot/--output") -> str:
+    """The figure format from the extension (png, svg, pdf); anything else is one line (InputError)."""
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in FIGURE_EXTENSIONS:
+        raise InputError(f"{option} {path}: expected a .png, .svg or .pdf file")
+    return ext
+
+
 def _save(fig, path: str | Path) -> None:
-    """Write atomically (temp file + rename), PNG or SVG by extension."""
+    """Write atomically (temp file + rename), PNG, SVG or PDF by extension."""
     import os
     import tempfile
 
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    ext = path.suffix.lower().lstrip(".")
-    if ext not in ("png", "svg", "pdf"):
+    try:
+        ext = check_figure_path(path)
+    except InputError:
         plt.close(fig)
-        raise InputError(f"--plot/--output: expected a .png, .svg or .pdf file, got {path}")
+        raise
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=path.parent)
     os.close(fd)

@@ -59,13 +59,14 @@ class Kind:
         return [c.name for c in self.columns if c.required]
 
     def column(self, name: str) -> Column | None:
-        """The definition of a column: an exact name first, then a family (`madds_<category>`). `<key>` (the
-        aligned columns of a comparison) documents, it defines nothing: those columns keep their own types."""
+        """The definition of a column: an exact name first, then a family (`madds_<category>`). A name that is
+        only a placeholder (`<key>`: the aligned columns of a comparison; `<y>`, `<group>` of plotted numbers)
+        documents, it defines nothing: those columns keep their own types."""
         for c in self.columns:
             if c.name == name:
                 return c
         for c in self.columns:
-            if c.pattern is not None and c.name != "<key>" and c.matches(name):
+            if c.pattern is not None and not re.fullmatch(r"<[^>]+>", c.name) and c.matches(name):
                 return c
         return None
 
@@ -114,8 +115,9 @@ TIMING_STATS = (
 LAYERS = Kind(
     "layers", "Per-layer rows",
     "`lwbench profile NET --format csv|json|md`: one row per layer of the IR (the layer name is the module path "
-    "of the built torch model). JSON: a profile object `{model, input, batch, dtype, bn_policy, totals, "
-    "madds_by_kind, mac_elems_by_kind, layers: [rows]}`, or a list of them for several networks. "
+    "of the built torch model). CSV: a `# machine: {json}` line, then the rows; JSON: a profile object "
+    "`{machine, model, input, batch, dtype, bn_policy, totals, madds_by_kind, mac_elems_by_kind, layers: [rows]}`, "
+    "or a list of them for several networks; Markdown: `<!-- machine: {json} -->`, then a table per network. "
     "`lwbench profile NET --time` adds the measured columns (time_ms … gb_per_s; out_elems and note are then "
     "left out) and the machine block: CSV comment lines `# machine:`, `# timer:`, `# end_to_end MODEL:`, "
     "`# by_category MODEL:`; JSON `{machine, timer, end_to_end, layers, by_category}`.",
@@ -145,7 +147,8 @@ LAYERS = Kind(
 SUMMARY = Kind(
     "summary", "Per-network summary rows",
     "`lwbench profile --all` / `lwbench profile NET… --summary`: one row per network (`Profile.summary()`). "
-    "JSON: a list of rows. Timing columns are present when the summary was joined with a measurement.",
+    "CSV: a `# machine: {json}` line, then the rows; JSON: `{machine, rows}`; Markdown: `<!-- machine: {json} "
+    "-->`, then the table. Timing columns are present when the summary was joined with a measurement.",
     (
         MODEL,
         _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.", True),
@@ -287,8 +290,11 @@ VERIFY = Kind(
 
 COMPARE = Kind(
     "compare", "Comparison rows",
-    "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. The files "
-    "themselves are listed in the `# files: {json}` comment line (JSON: a `files` key) under labels A, B, C, …",
+    "`lwbench compare A B [C…] --output FILE`: one row per aligned key; file A is the baseline. Metadata, as "
+    "CSV comment lines `# key: {json}`, JSON keys or Markdown `<!-- key: {json} -->` comments: `machine` (where "
+    "the comparison was made), `files` (label A, B, C, … -> path), `keys`, `metrics`, `constants` (configuration "
+    "columns constant per file) and `machines` (label -> the machine block of that file, when it has one); JSON "
+    "also lists the `columns` (so a comparison without rows keeps them).",
     (
         _c("<key>", "", "str", "The key columns the rows were aligned on (layer, kind, model, configuration "
            "columns).", False),
@@ -299,7 +305,42 @@ COMPARE = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, VERIFY, COMPARE)}
+PLOT = Kind(
+    "plot", "Plotted numbers",
+    "`lwbench plot FILE -o FIG --data DATA.csv|json|md`: the numbers a figure shows, one row per point or bar, "
+    "so a figure can be checked against its export. Metadata (CSV `# key: {json}` lines, JSON keys, Markdown "
+    "`<!-- key: {json} -->`): `machine`, `plot` (the figure kind), `source` (the export it was drawn from), "
+    "`figure`, and for a roofline `peaks`. Its columns depend on the figure: latency-vs-madds `model, series, "
+    "madds, <y>`; layer-shares `<group>, madds_share, mac_share, time_share`; roofline `layer, category, "
+    "intensity_flop_per_byte, gflop_per_s`; guideline-ratios `guideline, scale, setting, ratio, paper_gpu_ratio, "
+    "paper_arm_ratio`. Not an input of compare or plot: use its `source`.",
+    (
+        _c("model", "", "str", "latency-vs-madds: the network of the point."),
+        _c("series", "", "str", "latency-vs-madds: the configuration columns that vary in the file (e.g. "
+           "'threads=4'); empty when there is one configuration."),
+        Column(MADDS.name, MADDS.unit, MADDS.type, "latency-vs-madds: the point's x (multiply-adds per batch)."),
+        _c("<y>", "unit of <y>", "float", "latency-vs-madds: the point's y, the column chosen with --y "
+           "(median_ms, min_ms, p90_ms, mean_ms, images_per_s, batches_per_s)."),
+        _c("<group>", "", "str", "layer-shares: the bar's layer, kind or category (--group)."),
+        _c("madds_share", "fraction", "float", "layer-shares: the group's madds / the network's madds."),
+        _c("mac_share", "fraction", "float", "layer-shares: the group's mac_elems / the network's mac_elems."),
+        _c("time_share", "fraction", "float", "layer-shares: the group's time_ms / the summed per-layer time "
+           "(`profile --time` exports only)."),
+        _c("layer", "", "str", "roofline: the layer of the point (layers with madds and a measured time)."),
+        _c("category", "", "str", "roofline: the layer's category (the point's colour)."),
+        _c("intensity_flop_per_byte", "FLOP/byte", "float", "roofline: the point's x, 2·madds / mac_bytes."),
+        _c("gflop_per_s", "GFLOP/s", "float", "roofline: the point's y, 2·madds / time_ms.", False, "higher"),
+        _c("guideline", "", "str", "guideline-ratios: G1 … G4 (one panel each)."),
+        _c("scale", "", "str", "guideline-ratios: the paper's column (x1, x2, x4)."),
+        _c("setting", "", "str", "guideline-ratios: the row of the paper's table."),
+        _c("ratio", "×", "float", "guideline-ratios: measured speed / the reference row's.", False, "higher"),
+        _c("paper_gpu_ratio", "×", "float", "guideline-ratios: the paper's GPU ratio.", False, "higher"),
+        _c("paper_arm_ratio", "×", "float", "guideline-ratios: the paper's ARM ratio.", False, "higher"),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, VERIFY, COMPARE, PLOT)}
+INPUT_KINDS = tuple(k for k in KINDS if k not in ("compare", "plot"))  # kinds that compare and plot read
 
 
 def get_kind(name: str) -> Kind:
@@ -349,14 +390,14 @@ def missing_message(columns, source: str = "") -> str:
         have, need = _coverage(k, cols)
         return -have, -have / max(1, need)
 
-    scored = sorted((k for k in KINDS.values() if k.name != "compare"), key=score)
+    scored = sorted((KINDS[k] for k in INPUT_KINDS), key=score)
     k = scored[0]
     have, need = _coverage(k, cols)
     if have and have / need >= 0.5:
         miss = [r for r in k.required if r not in cols]
         return f"{where}looks like a {k.name} export but is missing columns: {', '.join(miss)}"
     shown = ", ".join(list(columns)[:8]) + (", …" if len(cols) > 8 else "")
-    kinds = "; ".join(f"{x.name} ({', '.join(x.required)})" for x in KINDS.values() if x.name != "compare")
+    kinds = "; ".join(f"{x} ({', '.join(KINDS[x].required)})" for x in INPUT_KINDS)
     return f"{where}not an lwbench export (expected the columns of one of: {kinds}); got columns: {shown or 'none'}"
 
 
@@ -409,7 +450,11 @@ CONVENTIONS = (
     "madds = multiply-adds (one multiply-add = 1; papers' FLOPs); mac = memory access cost as ShuffleNet V2 "
     "defines it (input + output feature maps + weights). Counts are exact integers for the whole batch "
     "(params: once). CSV: leading `# key: value` comment lines carry metadata, `# machine: {json}` the machine "
-    "block; JSON: a `machine` key; Markdown: an HTML comment `<!-- machine: {json} -->`. Empty CSV cells are missing "
+    "block; JSON: a `machine` key; Markdown: an HTML comment `<!-- machine: {json} -->`. The exports of profile, bench, "
+    "guidelines, compare and `plot --data` carry the machine block (an analytic profile never loads torch: its "
+    "torch and gpu fields are null). The format follows "
+    "`--output`'s extension (.csv, .json, .md, .markdown) or `--format`; any other extension, or a `--format` "
+    "that contradicts the extension, is refused (exit code 2). Empty CSV cells are missing "
     "values. Lists (samples_ms) are JSON text in CSV. `better` says which way a metric improves (lwbench compare "
     "colours ratios by it)."
 )

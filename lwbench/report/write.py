@@ -14,16 +14,51 @@ from pathlib import Path
 from lwbench.errors import InputError
 
 FORMATS = ("table", "csv", "json", "md")
+EXTENSIONS = {"csv": "csv", "json": "json", "md": "md", "markdown": "md"}  # file extension -> format
 
 
-def infer_format(fmt: str | None, output: str | None) -> str:
-    """--format wins; else the output's extension; else a table on the terminal."""
+def infer_format(fmt: str | None, output: str | None, option: str = "--output") -> str:
+    """--format wins; else the output's extension (.csv, .json, .md, .markdown); else a table on the terminal.
+
+    An output with another extension (or none) and no --format, or a --format that contradicts the output's
+    extension (`-f json -o x.csv`), is one line (InputError, exit code 2) before anything runs: a file must
+    never get a format its name does not say."""
+    accepted = ", ".join(f".{e}" for e in EXTENSIONS)
+    ext = Path(output).suffix.lower().lstrip(".") if output else ""
     if fmt:
+        if output and ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
+            raise InputError(f"--format {fmt} contradicts {option} {output} (a .{ext} file); drop --format or "
+                             f"name the file .{fmt}")
         return fmt
     if output:
-        ext = Path(output).suffix.lower().lstrip(".")
-        return {"csv": "csv", "json": "json", "md": "md", "markdown": "md"}.get(ext, "csv")
+        if ext not in EXTENSIONS:
+            got = f"extension .{ext}" if ext else "no extension"
+            raise InputError(f"{option} {output}: {got}; expected one of {accepted} (or give --format csv|json|md)")
+        return EXTENSIONS[ext]
     return "table"
+
+
+def file_format(fmt: str | None, output: str | None, option: str = "--output") -> str:
+    """`infer_format`, refusing `--format table` together with an output file (a table is for the terminal)."""
+    kind = infer_format(fmt, output, option)
+    if kind == "table" and output:
+        raise InputError(f"--format table prints to the terminal; with {option} {output} use csv, json or md")
+    return kind
+
+
+def machine_block() -> dict:
+    """The machine block of an export (lwbench.measure.machine): CPU, OS, lwbench version and commit, command,
+    date. torch and GPU fields only when torch is already loaded, so an analytic export stays torch-free."""
+    import sys
+
+    from lwbench.measure.machine import machine_info
+
+    return machine_info(with_torch="torch" in sys.modules)
+
+
+def machine_comment(machine: dict, key: str = "machine") -> str:
+    """The Markdown form of a metadata block: `<!-- machine: {json} -->` (read back by report.load)."""
+    return f"<!-- {key}: {json.dumps(machine, separators=(',', ':'), default=str)} -->"
 
 
 def atomic_write(path: str | Path, text: str) -> None:
