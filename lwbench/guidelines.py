@@ -948,10 +948,9 @@ def rich_table(exp: Experiment, result: Mapping, device: str):
 
 def _md_comments(meta: Mapping) -> list[str]:
     """`<!-- key: json -->` lines (docs/schema.md: Markdown exports carry the machine block so)."""
-    import json
+    from lwbench.report.write import machine_comment
 
-    return [f"<!-- {k}: {json.dumps(v, separators=(',', ':'), default=str)} -->" for k, v in meta.items()
-            if v is not None]
+    return [machine_comment(v, k) for k, v in meta.items() if v is not None]
 
 
 def markdown(exps: list[Experiment], result: Mapping, device: str, machine: Mapping | None = None,
