@@ -202,8 +202,10 @@ GUIDELINES = Kind(
     "guidelines", "Guideline rows",
     "`lwbench guidelines`: ShuffleNet V2's G1–G4 experiments (Ma et al., ECCV 2018, Sec. 2, Tables 1–4), one "
     "row per setting and scale, the paper's figures beside the measured ones. CSV comment lines: `# machine:`, "
-    "`# config:`, `# madds_spread G? x?:`, `# verdict G?:`; JSON `{machine, config, spreads, verdicts, rows}` "
-    "where rows add `samples_ms`.",
+    "`# config:`, `# budget:` (the time planned before the run: rows, rounds, per-row min/max time, planned_s, "
+    "cap_s), `# duration_s:` (the run's wall time, s), `# measured_s:` (the sum of the measured runs, s), "
+    "`# madds_spread G? x?:`, `# verdict G?:`; JSON `{machine, config, budget, duration_s, measured_s, spreads, "
+    "verdicts, rows}` where rows add `samples_ms`; Markdown: the same metadata as `<!-- key: json -->` comments.",
     (
         _c("guideline", "", "str", "G1 (equal channel width minimises mac), G2 (group convolution), "
            "G3 (fragmentation), G4 (element-wise operations).", True),
