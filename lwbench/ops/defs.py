@@ -416,8 +416,15 @@ def _shuffle_build(attrs, ins):
     return modules.ChannelShuffle(attrs["groups"])
 
 
+def _shuffle_cost(attrs, ins, outs):
+    if attrs["groups"] in (1, ins[0][0]):  # the identity permutation: torch's view/transpose/contiguous copies nothing
+        return Cost()
+    return _elementwise_cost(attrs, ins, outs)
+
+
 register(OpDef(
-    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_elementwise_cost,
-    build=_shuffle_build, category=_cat("shuffle"), doc="Channel shuffle (ShuffleNet): a transpose copy.",
+    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_shuffle_cost,
+    build=_shuffle_build, category=_cat("shuffle"),
+    doc="Channel shuffle (ShuffleNet): a transpose copy (free when groups is 1 or the channel count: no-op).",
     aliases=("channel_shuffle",),
 ))
