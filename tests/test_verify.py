@@ -113,6 +113,47 @@ def test_cli_verify_unknown_name_exit_2(capsys):
     assert len(err) == 1 and "unknown network 'mobilenet_v9'" in err[0]
 
 
+# ---------------------------------------------------------------- ops no counter has a rule for, by name
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fvcore_unsupported_ops_are_reported_by_name_and_count(capsys):
+    """MobileNet V3 Small: fvcore has no rule for hardswish, hardsigmoid, the SE mul or the residual add; verify
+    lists each with one call per such layer of the IR (19 h-swish, 9 h-sigmoid, 9 SE gates, 6 residuals)."""
+    net = load_net("mobilenet_v3_small", names=NAMES)
+    kinds = {k: sum(n.op == k for n in net.nodes) for k in ("hardswish", "hardsigmoid", "mul", "add")}
+    assert kinds == {"hardswish": 19, "hardsigmoid": 9, "mul": 9, "add": 6}
+    res = verify_net(net)
+    assert res.ok and res.fvcore_unsupported == {f"aten::{k}": v for k, v in kinds.items()}
+    assert main(["verify", "mobilenet_v3_small"]) == 0
+    out = capsys.readouterr().out
+    assert "fvcore unsupported: aten::add×6, aten::hardsigmoid×9, aten::hardswish×19, aten::mul×9" in out
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_op_without_a_rule_is_listed_by_name_not_zero(tmp_path, monkeypatch, capsys):
+    """Make the builder emit a module that runs aten::sin, which neither lwbench's torch-side counter nor fvcore
+    has a rule for: verify must name it (and fail), not count it as zero and agree."""
+    from torch import nn
+
+    from lwbench.ops import registry
+
+    class _Sin(nn.Module):
+        def forward(self, x):
+            return x.sin()
+
+    tanh = registry.get_op("tanh")
+    monkeypatch.setitem(registry.OPS, "tanh", replace(tanh, build=lambda attrs, ins: _Sin()))
+    path = tmp_path / "sin.yaml"
+    path.write_text("name: sin\ninput: {channels: 3, resolution: 8}\nlayers:\n  - {name: conv, op: conv2d, out: 4}\n"
+                    "  - {name: act, op: tanh}\n  - {name: act2, op: tanh}\n")
+    res = verify_net(lwbench.load(str(path)))
+    assert res.lwbench_unsupported == {"sin": 2}
+    assert res.fvcore_unsupported == {"aten::sin": 2}
+    assert not res.ok and {m["quantity"] for m in res.mismatches if m["layer"] == "(ops)"} == {"no rule"}
+    assert main(["verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "lwbench no rule: sin×2" in out and "fvcore unsupported: aten::sin×2" in out and "MISMATCH" in out
+
+
 # ---------------------------------------------------------------- profile --module
 FACTORIES = '''
 import torch
