@@ -268,8 +268,7 @@ VERIFY = Kind(
     "`lwbench verify NET -o x.csv`: one row per layer, the analytic count beside a second, independent "
     "count (the torch-side counter on the built module: aten ops) and fvcore's for conv/linear layers. JSON: a "
     "list of per-network checks `{model, status, params_analytic, params_module, layers, torch_layers_agree, "
-    "forward_input, forward_layers_agree, fvcore_layers, fvcore_layers_agree, fvcore_unsupported, "
-    "lwbench_unsupported, mismatches, rows, error, "
+    "fvcore_layers, fvcore_layers_agree, fvcore_unsupported, lwbench_unsupported, mismatches, rows, error, "
     "seconds, ok}` whose `rows` are these rows.",
     (
         MODEL,
