@@ -73,13 +73,15 @@ def _describe(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
     pline = pmark.line + 1 if pmark else None
     cline = cmark.line + 1 if cmark else None
     at_end = pmark is not None and not text[pmark.index:].strip()
-    where = "at end of file" if at_end else f"at line {pline}"
+    where = "at end of file" if at_end else f"at line {pline}" if pline else "later"
     msg = problem or context or "syntax error"
-    if cmark is None or context is None or cline == pline:
-        return pline or cline, msg if not (context and problem) else f"{msg} ({context})"
+    if cmark is None or context is None:
+        return pline or cline, msg
     opener = next((v for k, v in _OPENERS.items() if k in context), None)
     if opener:
         return cline, f"{opener} opened at line {cline} is not closed ({msg} {where})"
+    if cline == pline:
+        return pline, f"{msg} ({context})"
     return pline, f"{msg} {where} ({context} started at line {cline})"
 
 
