@@ -3,10 +3,10 @@ of the built module) == fvcore (`FlopCountAnalysis.by_module`, conv/linear), per
 
 fvcore runs on all 82 networks at their native resolution (EfficientNet-B7 at 600x600, VGG-19, ResNet-152 and
 the rest included): its jit trace is a real forward pass of a random image (batch 1), in which every layer's
-output must also have the IR's shape. Cost on the 2-core CI machine: about 45 s for the 82 (about 30 s more than
-the meta-device checks alone; EfficientNet-B7 is the slowest at about 3 s), kept there by flushing denormals
-during the trace (lwbench/verify.py: random weights make them, and they slow a CPU forward 10-20x) and by one
-intra-op thread, which is as fast as two on a machine whose cores are shared.
+output must also have the IR's shape. Cost on the shared 2-core machine: this file takes about 75 s, about 40 s
+more than when fvcore ran on 33 networks only (EfficientNet-B7 is the slowest: 4 s, 14 s under heavy load). It is
+kept there by flushing denormals during the trace (lwbench/verify.py: random weights make them, and they slow a
+CPU forward 10-20x) and by one intra-op thread, as fast as two here and kinder to the other jobs on the cores.
 """
 
 from __future__ import annotations
