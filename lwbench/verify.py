@@ -136,7 +136,7 @@ def _fvcore(module, net: Net):
 
     def record(name, out):
         outs = out if isinstance(out, (tuple, list)) else (out,)
-        seen.setdefault(name, [tuple(t.shape[1:]) for t in outs])
+        seen.setdefault(name, [tuple(int(d) for d in t.shape[1:]) for t in outs])  # traced sizes are tensors
 
     hooks = [m.register_forward_hook(lambda mod, args, out, name=name: record(name, out))
              for name, m in module.named_modules() if name in layers or name == ""]

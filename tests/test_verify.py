@@ -154,6 +154,25 @@ def test_an_op_without_a_rule_is_listed_by_name_not_zero(tmp_path, monkeypatch, 
     assert "lwbench no rule: sin×2" in out and "fvcore unsupported: aten::sin×2" in out and "MISMATCH" in out
 
 
+def test_forward_shape_differing_from_the_ir_is_a_mismatch(tmp_path, monkeypatch):
+    """The real forward (fvcore's trace) checks each layer's output shape: a builder that halves H and W where the
+    IR says identity is caught at that layer, with the shapes side by side."""
+    from torch import nn
+
+    from lwbench.ops import registry
+
+    ident = registry.get_op("identity")
+    monkeypatch.setitem(registry.OPS, "identity", replace(ident, build=lambda attrs, ins: nn.MaxPool2d(2)))
+    path = tmp_path / "id.yaml"
+    path.write_text("name: id\ninput: {channels: 3, resolution: 8}\nlayers:\n  - {name: conv, op: conv2d, out: 4}\n"
+                    "  - {name: same, op: identity}\n")
+    res = verify_net(lwbench.load(str(path)))
+    shape = [m for m in res.mismatches if m["quantity"] == "out_shape"]
+    assert [(m["layer"], m["analytic"], m["forward"]) for m in shape] == [("same", "4x8x8", "4x4x4"),
+                                                                         ("(output)", "4x8x8", "4x4x4")]
+    assert res.forward_layers_agree == 1 and res.forward_input == "1x3x8x8" and not res.ok
+
+
 # ---------------------------------------------------------------- profile --module
 FACTORIES = '''
 import torch
