@@ -3,7 +3,8 @@
 For each network:
 1. params: the analytic total == `sum(p.numel() for p in module.parameters())` of `lwbench.build(net)`;
 2. fvcore: per conv/linear layer, analytic madds == `FlopCountAnalysis(module, x).by_module()[layer]`
-   (fvcore counts one multiply-add as one "flop"), joined on the layer name;
+   (fvcore counts one multiply-add as one "flop"), joined on the layer name; its trace is a real forward
+   pass (a random image, batch 1, native resolution), in which every layer's output must have the IR's shape;
 3. torch-side counter (`lwbench.count_module`, aten dispatch): per layer, params, madds and mac_elems equal;
 4. the ops fvcore reports as unsupported, and the aten ops / layers lwbench has no rule for, by name.
 
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lwbench.errors import LwbenchError, UnknownNameError, suggest
-from lwbench.ir import Net
+from lwbench.ir import Net, fmt_shape
 
 MATMUL_KINDS = ("conv2d", "linear")
 TORCH_KEYS = ("params", "madds", "mac_elems")
@@ -40,6 +41,8 @@ class NetCheck:
     fvcore_unsupported: dict = field(default_factory=dict)
     lwbench_unsupported: dict = field(default_factory=dict)
     fvcore_other_flops: dict = field(default_factory=dict)
+    forward_input: str = ""  # the real forward pass (fvcore's trace): its input, batch 1 at native resolution
+    forward_layers_agree: int = 0  # layers whose output in that forward has the IR's shape
     mismatches: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     error: str = ""
@@ -58,6 +61,8 @@ class NetCheck:
                  f"params {self.params_analytic:,} {eq} built module {self.params_module:,}",
                  f"torch-side {self.torch_layers_agree}/{self.layers} layers agree (params, madds, mac_elems)"]
         if self.fvcore_layers or self.fvcore_unsupported:
+            parts.append(f"forward {self.forward_input}: {self.forward_layers_agree}/{self.layers} "
+                         "layer shapes agree")
             parts.append(f"fvcore {self.fvcore_layers_agree}/{self.fvcore_layers} conv/linear layers agree")
             parts.append("fvcore unsupported: " + (_counts(self.fvcore_unsupported) or "none"))
         else:
@@ -119,19 +124,37 @@ def load_net(name: str, width: float | None = None, resolution: int | None = Non
 
 # ---------------------------------------------------------------- the checks
 def _fvcore(module, net: Net):
+    """fvcore's per-module counts and unsupported ops, from its jit trace: one real forward pass of a random
+    image (batch 1, native resolution); also the output shapes each layer (and the whole model, key '') made
+    in that forward, without the batch dimension."""
     import torch
     from fvcore.nn import FlopCountAnalysis
 
     x = torch.randn(1, *net.input_shape)
+    layers = {n.name for n in net.nodes}
+    seen: dict[str, list] = {}
+
+    def record(name, out):
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        seen.setdefault(name, [tuple(int(d) for d in t.shape[1:]) for t in outs])  # traced sizes are tensors
+
+    hooks = [m.register_forward_hook(lambda mod, args, out, name=name: record(name, out))
+             for name, m in module.named_modules() if name in layers or name == ""]
     fa = FlopCountAnalysis(module, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     # untrained weights shrink activations layer by layer into denormals, which slow the CPU forward of
     # fvcore's trace 10-20x; flushing them changes no count
     flushed = torch.set_flush_denormal(True)
     try:
-        return fa.by_module(), dict(fa.unsupported_ops())
+        return fa.by_module(), dict(fa.unsupported_ops()), seen
     finally:
+        for h in hooks:
+            h.remove()
         if flushed:
             torch.set_flush_denormal(False)
+
+
+def _shapes(shapes) -> str:
+    return "+".join(fmt_shape(s) for s in shapes) if shapes is not None else "not run"
 
 
 def _mismatch(res: NetCheck, layer: str, kind: str, quantity: str, analytic, other, counter: str) -> None:
@@ -165,7 +188,16 @@ def verify_net(net: Net, fvcore: bool = True) -> NetCheck:
     fv_by_module: dict = {}
     if fvcore:
         with torch.no_grad():
-            fv_by_module, res.fvcore_unsupported = _fvcore(module, net)
+            fv_by_module, res.fvcore_unsupported, seen = _fvcore(module, net)
+        res.forward_input = fmt_shape((1, *net.input_shape))
+        for n in net.nodes:  # every layer's output in the real forward pass has the IR's shape
+            got = seen.get(n.name)
+            if got == [tuple(s) for s in n.out_shapes]:
+                res.forward_layers_agree += 1
+            else:
+                _mismatch(res, n.name, n.op, "out_shape", _shapes(n.out_shapes), _shapes(got), "forward")
+        if seen.get("") != [tuple(net.output_shape)]:
+            _mismatch(res, "(output)", "", "out_shape", fmt_shape(net.output_shape), _shapes(seen.get("")), "forward")
 
     torch_rows = tprof.by_layer()
     for r in prof.layers:

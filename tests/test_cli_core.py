@@ -78,20 +78,53 @@ def test_list(capsys):
     assert rows["mobilenet_v1"]["family"] == "MobileNet V1"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["profile", "mobilenet_v1", "--format", "csv"], ["list"]])
-def test_analytic_path_never_imports_torch(argv):
+@pytest.mark.parametrize("argv,needles", [
+    (["--help"], ["profile", "list", "verify", "multiply-adds"]),
+    (["profile", "mobilenet_v1"], ["conv13.pointwise.relu", "568.74M", "4.23M", "madds = multiply-adds"]),
+    (["profile", "mobilenet_v1", "--format", "csv"], ["mobilenet_v1,conv0.conv,conv2d,conv,3x224x224,32x112x112,864,"]),
+    (["list"], ["mobilenet_v1_x0_75", "Howard et al., arXiv:1704.04861", "325.40M"]),
+])
+def test_analytic_path_never_imports_torch(argv, needles):
+    """The analytic commands run (rc 0, their output is there) without importing torch, pandas, fvcore or
+    matplotlib: checked in a fresh interpreter, after the command has run."""
     code = (
         "import sys\n"
         "from lwbench.cli import main\n"
-        "try:\n"
-        f"    main({argv!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "rc = main({argv!r})\n"
         "bad = [m for m in ('torch', 'pandas', 'fvcore', 'matplotlib') if m in sys.modules]\n"
-        "sys.stderr.write('HEAVY:' + ','.join(bad) + '\\n')\n"
-    )
+        "sys.stderr.write('RC:%s HEAVY:%s\\n' % (rc, ','.join(bad)))\n"
+    ).format(argv=argv)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "HEAVY:\n" in p.stderr, p.stderr[-2000:]
+    assert "RC:0 HEAVY:\n" in p.stderr, p.stderr[-2000:]
+    for needle in needles:
+        assert needle in p.stdout, (needle, p.stdout[-2000:])
+
+
+def test_list_source_column():
+    """`lwbench list`: the table shortens each network's `source:` to authors and venue; exports keep it whole."""
+    import lwbench.spec
+    from lwbench.spec.zoo import short_source
+
+    net = lwbench.spec.load("shufflenet_v2_x1_0")
+    assert net.source.startswith('Ma et al., "ShuffleNet V2')
+    assert short_source(net.source) == "Ma et al., ECCV 2018"
+    assert short_source(lwbench.spec.load("alexnet").source) == "Krizhevsky et al., NIPS 2012"  # 3 authors: et al.
+    assert short_source(lwbench.spec.load("squeezenet1_0").source) == "Iandola et al., arXiv:1602.07360"
+    assert short_source("a plain note with no quoted title at all, long enough to cut") == \
+        "a plain note with no quoted title at al…"
+
+
+def test_list_exports_full_source(capsys):
+    assert main(["list", "mobilenet_v1", "--format", "json"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    src = " ".join(lwbench.load("mobilenet_v1").source.split())
+    assert len(src) > 200 and rows["mobilenet_v1"]["source"] == src  # not cut
+    assert list(rows["mobilenet_v1"])[:2] == ["model", "family"] and "source" in rows["mobilenet_v1"]
+    assert main(["list", "shufflenet_v2_x1_0"]) == 0
+    table = capsys.readouterr().out
+    head = next(line for line in table.splitlines() if "model" in line)
+    assert [c.strip() for c in head.strip("┃ ").split("┃")][:3] == ["model", "family", "source"]
+    assert "Ma et al., ECCV 2018" in table
 
 
 def test_profile_frame():

@@ -55,6 +55,30 @@ def test_depthwise_stride2_with_bias():
     assert r.category == "depthwise"
 
 
+@pytest.mark.parametrize("bias,batch", [(False, 1), (True, 2)])
+def test_grouped_3x3_resnext_style(yaml_net, bias, batch):
+    """ResNeXt's grouped 3x3 (32 groups of 4 channels), stride 2, padding 1: 128x56x56 -> 128x28x28.
+    madds = Ho·Wo·Cout·(Cin/g)·9; params = Cout·(Cin/g)·9 (+ Cout bias); mac = N·(Hi·Wi·Cin + Ho·Wo·Cout) + params."""
+    cin = cout = 128
+    g, hi, ho = 32, 56, 28
+    r = count_module(nn.Conv2d(cin, cout, 3, 2, 1, groups=g, bias=bias), (cin, hi, hi), batch=batch).layers[0]
+    params = cout * (cin // g) * 9 + (cout if bias else 0)
+    assert r.out_shape == f"{cout}x{ho}x{ho}"
+    assert r.madds == batch * ho * ho * cout * (cin // g) * 9 == batch * 3_612_672
+    assert r.params == params == (4_608 + (128 if bias else 0))
+    assert r.mac_elems == batch * (hi * hi * cin + ho * ho * cout) + params
+    assert r.category == "conv"  # grouped, but not depthwise (g != Cin) and not 1x1
+    net, _ = yaml_net(f"""
+        name: g
+        input: {{channels: {cin}, resolution: {hi}}}
+        layers:
+          - {{name: conv, op: conv2d, out: {cout}, kernel: 3, stride: 2, groups: {g}, bias: {str(bias).lower()}}}
+        """)
+    a = lwbench.count(net, batch=batch).layers[0]  # the analytic rule agrees on every figure
+    assert (a.madds, a.params, a.mac_elems, a.category, a.out_shape) == (r.madds, r.params, r.mac_elems, r.category,
+                                                                       r.out_shape)
+
+
 def test_dense_3x3_and_linear():
     m = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.Flatten(), nn.Linear(16 * 8 * 8, 10))
     r = rows(count_module(m, (3, 16, 16), batch=2))

@@ -55,3 +55,35 @@ def test_summary_categories_add_up(name):
     for key in ("madds", "mac_elems"):
         parts = [row[f"{key}_{c.replace('/', '_').replace('-', '_')}"] for c in CATEGORIES]
         assert sum(parts) == row[key]
+
+
+# ---------------------------------------------------------------- the guideline experiments' networks
+def _guideline_nets(guideline):
+    """Every network a guideline experiment builds (configs/guidelines/gN.yaml): each row at each scale (x1, x2,
+    x4) and channel setup (gpu, arm), made the way lwbench/guidelines.py makes them for timing."""
+    from lwbench.guidelines import SCALES, SETUPS, load_experiment
+
+    exp = load_experiment(guideline)
+    for row in exp.rows:
+        for scale in SCALES:
+            for setup in SETUPS:
+                yield f"{guideline} {row.setting} {scale} {setup}", exp.net(row, scale, setup)
+
+
+@pytest.mark.parametrize("guideline", ["G1", "G2", "G3", "G4"])
+def test_guideline_networks_params_equal_built_module(guideline):
+    """Analytic params == the built module's, and params, madds and mac per layer == the torch-side counter's,
+    for all 24+ networks of each experiment (its speed ratios are read against these counts)."""
+    from lwbench.verify import verify_net
+
+    nets = list(_guideline_nets(guideline))
+    assert len(nets) >= 4 * 3 * 2  # at least 4 rows x 3 scales x 2 setups
+    bad = {}
+    for label, net in nets:
+        analytic = lwbench.count(net).totals["params"]
+        built = sum(p.numel() for p in lwbench.build(net, device="meta").parameters())
+        res = verify_net(net, fvcore=False)
+        if not (analytic == built == res.params_module) or res.mismatches:
+            bad[label] = (analytic, built, res.mismatches[:3])
+    assert not bad, bad
+    assert any(lwbench.count(net).totals["params"] > 0 for _, net in nets)

@@ -6,6 +6,13 @@ Cost conventions (see lwbench/ops/registry.py `Cost`):
 - every op that touches memory reads its inputs and writes its output (ShuffleNet V2's MAC), so
   activations, batch norm, pooling, add, mul, concat, split and shuffle have zero madds and non-zero mac.
 - flatten, dropout (inference) and identity are views/no-ops: free, on purpose.
+
+Value ranges: shape inference rejects every value the torch module's constructor or forward rejects (kernel,
+stride, dilation >= 1; padding >= 0, and <= kernel//2 for pooling; groups dividing in- and out-channels; dropout
+p in [0, 1]; batch-norm eps >= 0; split sizes summing to the channels; shuffle groups dividing them; 4-D input
+for conv, pooling, batch norm and shuffle), so a config that counts also builds and runs (tests/test_errors.py
+ties each rule to torch's own error). A few values torch accepts but that make empty tensors (out 0, split size 0,
+adaptive output 0) are rejected too: no network has them on purpose.
 """
 
 from __future__ import annotations
@@ -169,9 +176,16 @@ def _bn_build(attrs, ins):
     return nn.BatchNorm2d(ins[0][0], eps=attrs["eps"], momentum=attrs["momentum"])
 
 
+def _bn_infer(attrs, shapes):
+    s = _fmap(shapes, "batchnorm")  # BatchNorm2d: "expected 4D input"
+    if not 0.0 <= attrs["eps"] < float("inf"):  # torch: "batch_norm eps must be non-negative"
+        raise ShapeError("eps", f"must be a finite number of at least 0, got {attrs['eps']:g}")
+    return [s]
+
+
 register(OpDef(
-    kind="batchnorm", attrs={"eps": Attr("float", 1e-5), "momentum": Attr("float", 0.1)},
-    infer=lambda a, s: [_fmap(s, "batchnorm")], cost=_bn_cost, build=_bn_build, category=_cat("element-wise"),
+    kind="batchnorm", attrs={"eps": Attr("float", 1e-5), "momentum": Attr("float", 0.1, doc="unused at inference")},
+    infer=_bn_infer, cost=_bn_cost, build=_bn_build, category=_cat("element-wise"),
     doc="Batch norm over channels: 2C params (γ, β) plus 2C running statistics read at inference.",
     aliases=("bn",),
 ))
@@ -198,9 +212,12 @@ _act("tanh", "Tanh", "tanh(x)")
 
 
 # ---------------------------------------------------------------- pooling
-def _pool_infer(ceil_key=True):
+def _pool_infer(op):
     def infer(attrs, shapes):
-        c, h, w, k, s, p, d, oh, ow = _window(attrs, shapes, "pool", attrs["kernel"], attrs["ceil_mode"])
+        c, h, w, k, s, p, d, oh, ow = _window(attrs, shapes, op, attrs["kernel"], attrs["ceil_mode"])
+        if p[0] > k[0] // 2 or p[1] > k[1] // 2:  # torch: "pad should be at most half of effective kernel size"
+            raise ShapeError("padding", f"must be at most half the kernel ({k[0] // 2} for kernel {k[0]}), "
+                                        f"as torch requires, got {p[0] if p[0] == p[1] else list(p)}")
         return [(c, oh, ow)]
 
     return infer
@@ -228,11 +245,11 @@ _POOL_ATTRS = {
     "ceil_mode": Attr("bool", False),
 }
 register(OpDef(
-    kind="maxpool", attrs=dict(_POOL_ATTRS), infer=_pool_infer(), cost=_elementwise_cost,
+    kind="maxpool", attrs=dict(_POOL_ATTRS), infer=_pool_infer("maxpool"), cost=_elementwise_cost,
     build=_maxpool_build, category=_cat("pooling"), doc="Max pooling (torch output-size rule, ceil_mode too).",
 ))
 register(OpDef(
-    kind="avgpool", attrs={**_POOL_ATTRS, "count_include_pad": Attr("bool", True)}, infer=_pool_infer(),
+    kind="avgpool", attrs={**_POOL_ATTRS, "count_include_pad": Attr("bool", True)}, infer=_pool_infer("avgpool"),
     cost=_elementwise_cost, build=_avgpool_build, category=_cat("pooling"), doc="Average pooling.",
 ))
 
@@ -293,8 +310,15 @@ register(OpDef(
     kind="flatten", attrs={}, infer=lambda a, s: [(prod(s[0]),)], cost=_free_cost, build=_flatten_build,
     category=_cat("other"), free=True, doc="A view: free.",
 ))
+def _dropout_infer(attrs, shapes):
+    p = attrs["p"]
+    if not 0.0 <= p <= 1.0:  # torch.nn.Dropout: "dropout probability has to be between 0 and 1"
+        raise ShapeError("p", f"must be a probability between 0 and 1, got {p:g}")
+    return [shapes[0]]
+
+
 register(OpDef(
-    kind="dropout", attrs={"p": Attr("float", 0.5)}, infer=_same, cost=_free_cost, build=_dropout_build,
+    kind="dropout", attrs={"p": Attr("float", 0.5)}, infer=_dropout_infer, cost=_free_cost, build=_dropout_build,
     category=_cat("other"), free=True, doc="Identity at inference: free.",
 ))
 register(OpDef(
@@ -308,17 +332,22 @@ def _fmt(s):
     return "x".join(map(str, s))
 
 
+def _broadcast(op, shapes):
+    """torch's broadcasting of per-image shapes of one rank (equal sizes, or 1). Ranks must match: with the
+    batch dimension in front, tensors of different ranks would broadcast the batch against a channel axis."""
+    ok = len({len(s) for s in shapes}) == 1 and all(len({x for x in dim if x != 1}) <= 1 for dim in zip(*shapes))
+    if not ok:
+        raise ShapeError("", f"{op} needs equal shapes (or sizes 1 that broadcast) of one rank, "
+                             f"got {' and '.join(_fmt(s) for s in shapes)}")
+    return [tuple(max(dim) for dim in zip(*shapes))]
+
+
 def _add_infer(attrs, shapes):
-    if any(s != shapes[0] for s in shapes):
-        raise ShapeError("", f"add needs equal shapes, got {' and '.join(_fmt(s) for s in shapes)}")
-    return [shapes[0]]
+    return _broadcast("add", shapes)
 
 
 def _mul_infer(attrs, shapes):
-    a, b = shapes
-    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
-        raise ShapeError("", f"mul needs broadcastable shapes, got {_fmt(a)} and {_fmt(b)}")
-    return [tuple(max(x, y) for x, y in zip(a, b))]
+    return _broadcast("mul", shapes)
 
 
 def _concat_infer(attrs, shapes):
@@ -374,7 +403,7 @@ register(OpDef(
 
 
 def _shuffle_infer(attrs, shapes):
-    c = shapes[0][0]
+    c = _fmap(shapes, "shuffle")[0]  # the module views (N, C, H, W) as (N, g, C/g, H, W)
     g = attrs["groups"]
     if g < 1 or c % g:
         raise ShapeError("groups", f"must divide in-channels {c}, got {g}")
@@ -387,8 +416,15 @@ def _shuffle_build(attrs, ins):
     return modules.ChannelShuffle(attrs["groups"])
 
 
+def _shuffle_cost(attrs, ins, outs):
+    if attrs["groups"] in (1, ins[0][0]):  # the identity permutation: torch's view/transpose/contiguous copies nothing
+        return Cost()
+    return _elementwise_cost(attrs, ins, outs)
+
+
 register(OpDef(
-    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_elementwise_cost,
-    build=_shuffle_build, category=_cat("shuffle"), doc="Channel shuffle (ShuffleNet): a transpose copy.",
+    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_shuffle_cost,
+    build=_shuffle_build, category=_cat("shuffle"),
+    doc="Channel shuffle (ShuffleNet): a transpose copy (free when groups is 1 or the channel count: no-op).",
     aliases=("channel_shuffle",),
 ))

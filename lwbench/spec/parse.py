@@ -332,7 +332,37 @@ def read_doc(path: str | Path) -> dict:
     for k in ("name", "layers"):
         if k not in doc:
             raise ConfigError(str(path), k, "missing (required)")
+    _check_expect_keys(doc.get("expect"), str(path), "expect", doc)
+    variants = doc.get("variants")
+    if isinstance(variants, dict):
+        for v, over in variants.items():
+            if isinstance(over, dict):
+                _check_expect_keys(over.get("expect"), str(path), f"variants.{v}.expect", over)
     return doc
+
+
+EXPECT_FIGURES = tuple(f"{b}{u}" for b in ("params", "madds", "madds_conv") for u in ("", "_m", "_b"))
+EXPECT_KEYS = (*EXPECT_FIGURES, "source", "notes", "doc")
+
+
+def _check_expect_keys(expect, file: str, key: str, holder) -> None:
+    """An `expect:` block names published figures (lwbench.count.check_expect): a misspelt one is an error at
+    load, not a figure silently never checked."""
+    if expect is None:
+        return
+    if not isinstance(expect, dict):
+        raise ConfigError(file, key, "expected a mapping of figure: value (params, madds, madds_conv, each also _m "
+                          "or _b)", type(expect).__name__, line_of(holder, "expect"))
+    for k in expect:
+        if k not in EXPECT_KEYS:
+            raise ConfigError(file, f"{key}.{k}", f"unknown figure{suggest(str(k), EXPECT_KEYS)}; known: params, madds, "
+                              "madds_conv (each also _m, _b), source, notes", line=line_of(expect, k))
+
+
+def _check_width(width, file: str, key: str, line: int | None = None) -> None:
+    """A width multiplier is a finite number above 0 (0 or less would make channel counts of 0 or less)."""
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
+        raise ConfigError(file, key, "expected a width multiplier above 0 (a finite number)", width, line)
 
 
 def variant_names(doc: dict) -> list[str]:
@@ -372,16 +402,24 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
     expect = dict((over if over else doc).get("expect") or {})  # a variant states its own figures, or none
     tag = []
     if width is not None:
+        _check_width(width, file, "--width")
         if "channels" not in doc:
             raise ConfigError(file, "channels", "--width needs a channel rule (channels: {round: ...}); none given")
         params["width"] = float(width)
         tag.append(f"width={width:g}")
     if resolution is not None:
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+            raise ConfigError(file, "--resolution", "expected a positive integer", resolution)
         res = resolution
         tag.append(f"resolution={resolution}")
     if tag:
         name = f"{name}[{','.join(tag)}]"
         expect = {}
+    if width is None and "width" in params:  # the file's own width multiplier: the same rule as --width
+        from_variant = "width" in (over.get("params") or {})
+        holder = (over.get("params") if from_variant else doc.get("params"))
+        key = f"variants.{variant}.params.width" if from_variant else "params.width"
+        _check_width(params["width"], file, key, line_of(holder, "width"))
     params.setdefault("width", 1.0)
     for k, v in (("input.channels", chans), ("input.resolution", res)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -52,13 +52,37 @@ def read_yaml(path: str | Path) -> object:
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(str(path), "", f"invalid YAML: {e.problem or e.context}", line=line) from None
+        line, msg = _describe(e, text)
+        raise ConfigError(str(path), "", f"invalid YAML: {msg}", line=line) from None
     except yaml.YAMLError as e:
         raise ConfigError(str(path), "", f"invalid YAML: {e}") from None
     finally:
         loader.dispose()
+
+
+# constructs whose opening mark is where the mistake is (an unclosed bracket or quote), not where the parser
+# gave up (often the end of the file)
+_OPENERS = {"flow mapping": "'{'", "flow sequence": "'['", "quoted scalar": "a quote"}
+
+
+def _describe(e: yaml.MarkedYAMLError, text: str) -> tuple[int | None, str]:
+    """(line to report, message) for a YAML syntax error. PyYAML gives the problem's mark and, for a construct
+    left open, the mark where it was opened (context_mark): for `{`, `[` and quotes that opening line is reported,
+    with where the parser gave up beside it."""
+    problem, pmark, context, cmark = e.problem, e.problem_mark, e.context, e.context_mark
+    pline = pmark.line + 1 if pmark else None
+    cline = cmark.line + 1 if cmark else None
+    at_end = pmark is not None and not text[pmark.index:].strip()
+    where = "at end of file" if at_end else f"at line {pline}" if pline else "later"
+    msg = problem or context or "syntax error"
+    if cmark is None or context is None:
+        return pline or cline, msg
+    opener = next((v for k, v in _OPENERS.items() if k in context), None)
+    if opener:
+        return cline, f"{opener} opened at line {cline} is not closed ({msg} {where})"
+    if cline == pline:
+        return pline, f"{msg} ({context})"
+    return pline, f"{msg} {where} ({context} started at line {cline})"
 
 
 def line_of(mapping: object, key: object) -> int | None:

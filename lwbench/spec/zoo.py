@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,3 +64,26 @@ def resolve(name_or_path: str) -> tuple[str, str | None]:
         broken = f"; {len(errors())} zoo file(s) could not be read, first: {errors()[0]}" if errors() else ""
         raise UnknownNameError(f"unknown network '{text}'{suggest(text, zoo)} (lwbench list shows the zoo){broken}")
     return zoo[text]
+
+
+_VENUE = re.compile(r"\b(?:[A-Z][A-Za-z]{2,5} \d{4}|arXiv:\d{4}\.\d{4,5})")
+
+
+def short_source(source: str, width: int = 40) -> str:
+    """A citation shortened for a table: 'Howard et al., arXiv:1704.04861', 'Ma et al., ECCV 2018'.
+
+    Authors are the text before the quoted title (a long list becomes 'First et al.'); the venue is the first
+    'ABC 2018' or arXiv id after the title. Anything else is cut at `width` characters with an ellipsis.
+    Exports keep the full `source:`.
+    """
+    text = " ".join(str(source).split())
+    authors, quote, rest = text.partition('"')
+    authors = authors.strip().rstrip(",").strip()
+    if quote and authors:
+        title_end = rest.find('"')
+        venue = _VENUE.search(rest[title_end + 1:] if title_end >= 0 else rest)
+        tail = f", {venue.group(0)}" if venue else ""
+        for who in (authors, re.split(r",|&| and ", authors)[0].strip() + " et al."):  # 'A, B & C' -> 'A et al.'
+            if len(who + tail) <= width:
+                return who + tail
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
