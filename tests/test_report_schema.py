@@ -112,6 +112,15 @@ def test_verify_export_is_documented_and_loads(tmp_path):
     prof = lwbench.count(lwbench.load("mobilenet_v1_x0_25"))
     assert ex.frame["madds_analytic"].tolist() == [r.madds for r in prof.layers]
     assert ex.frame["agree"].all()
+    assert ex.machine["lwbench"] == lwbench.__version__ and ex.machine["torch"]["version"]
+    js = tmp_path / "v.json"
+    assert main(["verify", "mobilenet_v1_x0_25", "--no-fvcore", "-o", str(js)]) == 0
+    ej = load_export(js)
+    assert ej.kind == "verify" and ej.machine["cpu_model"] == ex.machine["cpu_model"]
+    assert ej.frame["madds_analytic"].tolist() == ex.frame["madds_analytic"].tolist()
+    doc = json.loads(js.read_text())
+    assert [c["model"] for c in doc["checks"]] == ["mobilenet_v1_x0_25"] and doc["checks"][0]["ok"]
+    assert doc["checks"][0]["params_analytic"] == prof.totals["params"] and "rows" not in doc["checks"][0]
 
 
 @pytest.mark.parametrize("args", [[], ["--group", "kind"], ["--kind", "roofline", "--peak-gflops", "100",

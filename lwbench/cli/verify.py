@@ -26,7 +26,7 @@ def verify(
     (by_module, joined on layer name); params, madds, mac_elems == the torch-side counter (aten ops).
     Lists fvcore's unsupported ops and ops lwbench has no rule for. Exit 1 on any mismatch or error."""
     from lwbench.errors import InputError
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.write import emit, infer_format, machine_block, machine_comment, to_csv, to_json, to_markdown
     from lwbench.verify import all_names, load_net, verify, zoo
 
     names = list(nets or [])
@@ -55,14 +55,19 @@ def verify(
               + (f"; differ or failed: {', '.join(r.model for r in bad)}" if bad else ""),
               style="bold red" if bad else "bold green", markup=False, soft_wrap=True)
     if kind != "table":
+        machine = machine_block()  # torch and fvcore versions matter here: verify has loaded torch
         if kind == "json":
-            emit(to_json([r.to_dict() for r in results]), output)
+            emit(to_json({"machine": machine, "checks": [{k: v for k, v in r.to_dict().items() if k != "rows"}
+                                                         for r in results],
+                          "rows": [row for r in results for row in r.rows]}), output)
         else:
             rows = [row for r in results for row in r.rows]
             if kind == "csv":
-                emit(to_csv(rows, {"lwbench verify": " ".join(names), "networks_failed": len(bad)}), output)
+                emit(to_csv(rows, {"machine": machine, "lwbench verify": " ".join(names),
+                                   "networks_failed": len(bad)}), output)
             else:
-                emit(to_markdown(rows, "lwbench verify: analytic vs torch-side counter vs fvcore"), output)
+                emit(machine_comment(machine) + "\n"
+                     + to_markdown(rows, "lwbench verify: analytic vs torch-side counter vs fvcore"), output)
     if bad:
         raise typer.Exit(1)
 

@@ -271,10 +271,12 @@ BREAKDOWN = Kind(
 VERIFY = Kind(
     "verify", "Verification rows",
     "`lwbench verify NET -o x.csv`: one row per layer, the analytic count beside a second, independent "
-    "count (the torch-side counter on the built module: aten ops) and fvcore's for conv/linear layers. JSON: a "
-    "list of per-network checks `{model, status, params_analytic, params_module, layers, torch_layers_agree, "
-    "fvcore_layers, fvcore_layers_agree, fvcore_unsupported, lwbench_unsupported, mismatches, rows, error, "
-    "seconds, ok}` whose `rows` are these rows.",
+    "count (the torch-side counter on the built module: aten ops) and fvcore's for conv/linear layers. JSON: "
+    "`{machine, checks, rows}` where `checks` holds one object per network `{model, status, params_analytic, "
+    "params_module, layers, torch_layers_agree, fvcore_layers, fvcore_layers_agree, fvcore_unsupported, "
+    "lwbench_unsupported, mismatches, forward_input (the real forward pass fvcore traces, N×C×H×W), "
+    "forward_layers_agree (layers whose output there has the IR's shape), error, seconds, ok}` and `rows` these "
+    "rows; CSV: `# machine:` and `# lwbench verify:` lines; Markdown: `<!-- machine: {json} -->`.",
     (
         MODEL,
         _c("layer", "", "str", "Layer name = module path in the built torch model.", True),
