@@ -735,16 +735,9 @@ def read_saved(path: str) -> Saved:
     p = Path(path)
     if p.suffix.lower() in (".md", ".markdown"):
         raise InputError(f"{path}: a Markdown file cannot be re-rendered; {_EXPECTED}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory; {_EXPECTED}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file; {_EXPECTED}") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    from lwbench.report.load import read_text
+
+    text = read_text(p, _EXPECTED)
     rows, meta = _saved_json(text, path) if text.lstrip()[:1] in "[{" else _saved_csv(text, path)
     kind = _saved_kind(path, rows)
     if kind == "guidelines":

@@ -109,15 +109,19 @@ def _to_bool(v):
     return None if text == "" else _BOOLS.get(text, v)
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: str | Path, expected: str = "expected a CSV, JSON or Markdown export") -> str:
+    """The file's text; a missing file, a directory, a binary or unreadable file is one InputError line that
+    names the file and, where it helps, what was `expected`."""
     try:
-        return path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a CSV, JSON or Markdown export") from None
+        raise InputError(f"{path}: is a directory; {expected}") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file (expected a CSV, JSON or Markdown export)") from None
+        raise InputError(f"{path}: not a text file; {expected}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def _from_csv(text: str, source: str):
@@ -228,7 +232,7 @@ def _from_markdown(text: str, source: str):
 def load_export(path: str | Path, kind: str | None = None) -> Export:
     """Read an lwbench export (CSV, JSON or Markdown), coerce it to the schema and validate it."""
     p = Path(path)
-    text = _read_text(p)
+    text = read_text(p)
     fmt = p.suffix.lower().lstrip(".")
     stripped = text.lstrip()
     if fmt not in ("csv", "json", "md", "markdown"):
