@@ -398,3 +398,19 @@ def test_verify_and_time_on_a_rejected_value_exit_2_without_traceback(tmp_path):
             assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-1500:]
             lines = p.stderr.strip().splitlines()
             assert len(lines) == 1 and f"{path}:4: {key}" in lines[0], p.stderr
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["profile", "mobilenet_v1", "--batch", "0"], "'--batch'"),
+    (["profile", "mobilenet_v1", "--dtype", "float64"], "'float64' is not one of"),
+    (["profile", "mobilenet_v1", "--sortt", "madds"], "No such option: --sortt"),
+    (["nosuchcmd"], "No such command 'nosuchcmd'"),
+])
+def test_option_errors_are_one_line_exit_2(argv, needle, capsys):
+    """typer/click usage errors read like lwbench's own: one line naming the command and the option, exit 2
+    (not click's three-line Usage/Try/Error block)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    cmd = "lwbench" if argv[0] == "nosuchcmd" else f"lwbench {argv[0]}"
+    assert err.startswith(f"{cmd}: error: ") and err.rstrip().endswith(f"(see '{cmd} -h')"), err

@@ -71,8 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "Abort":
             print("lwbench: aborted", file=sys.stderr)
             return 130
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # a usage error: one line, like ours
+            if os.environ.get("LWBENCH_DEBUG"):
+                raise
+            ctx = getattr(e, "ctx", None)
+            where = ctx.command_path if ctx is not None else "lwbench"
+            msg = " ".join(e.format_message().split())
+            print(f"{where}: error: {msg} (see '{where} -h')", file=sys.stderr)
             return int(e.exit_code)
         raise
 
