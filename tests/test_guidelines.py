@@ -468,7 +468,7 @@ def test_from_anything_else_is_one_line_naming_file_and_expectation(quick_csv, b
     g9 = tmp_path / "g9.csv"
     g9.write_text(quick_csv.read_text().replace("\nG1,", "\nG9,"))
     assert f"{g9}: rows of guideline G9; re-rendering knows G1" in _one_error_line(capsys, ["guidelines", "--from", str(g9)])
-    assert "--plot: expected a .png, .svg or .pdf file, got g.txt" in _one_error_line(
+    assert "--plot g.txt: expected a .png, .svg or .pdf file" in _one_error_line(
         capsys, ["guidelines", "G1", "--quick", "--plot", "g.txt"])        # refused before anything is measured
     assert "--plot draws the G1-G4 speed ratios" in _one_error_line(
         capsys, ["guidelines", "--from", str(breakdown_csv), "--plot", str(tmp_path / "x.png")])

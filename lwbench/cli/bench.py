@@ -31,7 +31,6 @@ ROW_COLUMNS = ("model", "device", "mode", "layout", "threads", "batch", "dtype",
                "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "images_per_s", "batches_per_s",
                "noisy", "first_run_ms", "compile_s", "cpu_share", "contended", "params", "madds", "mac_elems",
                "input", "cores", "interop_threads", "error")
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 _sleep = time.sleep   # the cool-down; tests replace it
 
 
@@ -269,8 +268,10 @@ def bench(
         from lwbench.report.sorting import sort_rows
 
         sort_rows([{c: None for c in ROW_COLUMNS}], sort)          # an unknown column fails before measuring
-    if plot and not plot.lower().endswith(PLOT_SUFFIXES):
-        raise InputError(f"--plot: expected a .png, .svg or .pdf file, got {plot}")
+    if plot:
+        from lwbench.report.plots import check_figure_path
+
+        check_figure_path(plot, "--plot")  # before anything is measured
 
     def ordered(rs: list[dict]) -> list[dict]:
         if not sort:

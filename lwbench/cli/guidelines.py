@@ -60,13 +60,12 @@ def guidelines(
     duration_s and measured_s.
     """
     from lwbench.errors import InputError
-    from lwbench.report.write import infer_format
+    from lwbench.report.plots import check_figure_path
+    from lwbench.report.write import file_format
 
-    kind = infer_format(fmt.value if fmt else None, output)
-    if output and kind == "table":
-        raise InputError("--format table prints to the terminal; with --output use csv, json or md")
+    kind = file_format(fmt.value if fmt else None, output)
     if plot:
-        _check_plot_path(plot)
+        check_figure_path(plot, "--plot")  # before anything is measured
     if from_csv:
         _rerender(from_csv, kind, output, plot)
         return
@@ -81,16 +80,6 @@ def guidelines(
         _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
         return
     _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot)
-
-
-def _check_plot_path(path: str) -> None:
-    """Before measuring: a figure file name the plotter can write."""
-    from pathlib import Path
-
-    from lwbench.errors import InputError
-
-    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"--plot: expected a .png, .svg or .pdf file, got {path}")
 
 
 def _scales(text: str) -> tuple[str, ...]:
