@@ -421,3 +421,55 @@ def test_bench_failed_row_traceback_only_with_lwbench_debug(tiny, monkeypatch, c
     monkeypatch.setenv("LWBENCH_DEBUG", "1")
     assert main(args) == 0
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- precision
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_time_module_runs_the_model_in_dtype(dtype):
+    """Parameters, buffers and the input are cast (no autocast), so every op of the forward sees `dtype`."""
+    import torch
+
+    from lwbench.measure.timer import TimerConfig, time_module
+
+    seen = []
+
+    class Rec(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            seen.append((x.dtype, self.conv.weight.dtype, self.bn.running_mean.dtype))
+            return self.bn(self.conv(x))
+
+    cfg = TimerConfig(warmup_runs=2, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_time_s=5.0)
+    t = time_module(Rec(), torch.randn(1, 3, 8, 8), cfg=cfg, dtype=dtype)
+    want = getattr(torch, dtype)
+    assert t.n >= 3 and seen and set(seen) == {(want, want, want)}
+
+
+def test_bench_dtype_sweep_rows_and_int8_refused(tiny, tmp_path):
+    out = tmp_path / "d.csv"
+    assert main(["bench", tiny, "--threads", "1", "--dtype", "float32,bfloat16,int8", *FAST, "--in-process",
+                 "-o", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO("".join(ln for ln in out.read_text().splitlines(True)
+                                                   if not ln.startswith("#")))))
+    assert [r["dtype"] for r in rows] == ["float32", "bfloat16", "int8"]
+    assert rows[0]["error"] == rows[1]["error"] == "" and float(rows[1]["median_ms"]) > 0
+    assert rows[2]["error"].startswith("--dtype int8: timing int8 needs a quantised model") and rows[2]["median_ms"] == ""
+    # the analytic counts do not depend on the precision
+    assert {(r["params"], r["madds"], r["mac_elems"]) for r in rows} == {(rows[0]["params"], rows[0]["madds"],
+                                                                           rows[0]["mac_elems"])}
+
+
+def test_profile_time_in_bfloat16_counts_two_bytes(tiny, tmp_path):
+    """profile --time --dtype bfloat16 times the bfloat16 network, and its mac_bytes (hence GB/s) are 2 per
+    element, half of float32's."""
+    out = tmp_path / "b.json"
+    assert main(["profile", tiny, "--time", "--dtype", "bfloat16", "--threads", "1", "--min-time", "0.05",
+                 "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    pw = next(r for r in doc["layers"] if r["layer"] == "pw")
+    assert pw["mac_bytes"] == 2 * pw["mac_elems"] and pw["time_ms"] is not None
+    assert pw["gb_per_s"] == pytest.approx(pw["mac_bytes"] / (pw["time_ms"] * 1e-3) / 1e9)
+    assert doc["end_to_end"]["dtype"] == "bfloat16"

@@ -79,9 +79,9 @@ def fake_cuda(monkeypatch):
     real_prepare = timer.prepare
     devices = []
 
-    def prepare_on_cpu(model, x, device="cpu", mode="eager", layout="nchw"):
-        devices.append(device)
-        return real_prepare(model, x, "cpu", mode, layout)
+    def prepare_on_cpu(model, x, device="cpu", mode="eager", layout="nchw", dtype="float32"):
+        devices.append((device, dtype))
+        return real_prepare(model, x, "cpu", mode, layout, dtype)
 
     monkeypatch.setattr(timer, "prepare", prepare_on_cpu)
 
@@ -101,7 +101,7 @@ def test_cuda_samples_are_event_pairs_after_sync_and_warmup(fake_cuda):
     cfg = TimerConfig(warmup_runs=3, warmup_s=0.0, min_runs=4, min_time_s=0.0, max_time_s=60.0, max_runs=4)
     t = timer.time_module(model, torch.randn(1, 3, 8, 8), device="cuda", cfg=cfg)
 
-    assert cuda.devices == ["cuda"]
+    assert cuda.devices == [("cuda", "float32")]
     assert cuda.log == ["sync"] + SAMPLE * 7           # synchronised once before timing, then 7 bracketed calls
     assert t.first_run_ms == 50.0                      # the first call apart ...
     assert t.warmup_runs == 3                          # ... counted as one of the 3 warm-up calls

@@ -1,6 +1,6 @@
 """`lwbench bench`: measured latency of whole networks, one row per configuration.
 
-Every combination of network × device × mode × layout × threads × batch is a row, measured in a fresh
+Every combination of network × device × mode × layout × dtype × threads × batch is a row, measured in a fresh
 worker process (`python -m lwbench.measure.worker`; see that module for why) unless --in-process. Rows are
 written to --output (the whole file rewritten atomically) as each one finishes, so an interrupted sweep
 keeps what it measured. A failing configuration (no CUDA, out of memory, unknown mode) is a row with an
@@ -53,10 +53,10 @@ def _str_list(text: str) -> list[str]:
     return list(dict.fromkeys(p.strip().lower() for p in str(text).split(",") if p.strip()))
 
 
-def _pre_errors(devices, modes, layouts) -> dict[tuple[str, str, str], str]:
-    """Errors known before measuring anything: unknown mode/layout/device, CUDA absent."""
+def _pre_errors(devices, modes, layouts, dtypes=("float32",)) -> dict[tuple[str, str, str, str], str]:
+    """Errors known before measuring anything: unknown mode/layout/dtype/device, CUDA absent."""
     from lwbench.errors import LwbenchError
-    from lwbench.measure.timer import check_device, check_mode_layout
+    from lwbench.measure.timer import check_device, check_dtype, check_mode_layout
 
     dev_err: dict[str, str] = {}
     for d in devices:
@@ -68,13 +68,15 @@ def _pre_errors(devices, modes, layouts) -> dict[tuple[str, str, str], str]:
     for d in devices:
         for m in modes:
             for lay in layouts:
-                try:
-                    check_mode_layout(m, lay)
-                    err = dev_err.get(d)
-                except LwbenchError as e:
-                    err = str(e)
-                if err:
-                    out[(d, m, lay)] = err
+                for dt in dtypes:
+                    try:
+                        check_mode_layout(m, lay)
+                        check_dtype(dt)
+                        err = dev_err.get(d)
+                    except LwbenchError as e:
+                        err = str(e)
+                    if err:
+                        out[(d, m, lay, dt)] = err
     return out
 
 
@@ -168,7 +170,8 @@ def bench_table(rows: list[dict], machine: dict):
     t = Table(title=escape(title), caption="median of n runs (one run = one batch); IQR = p75 − p25; noisy: IQR/median > "
               f"10%; contended: the process got < {CONTENDED_SHARE:.0%} of its threads' CPU time; first = the first "
               "call, not in the statistics; params per network; madds and mac (elements) per batch")
-    for c, j in (("model", "left"), ("device", "left"), ("mode", "left"), ("layout", "left"), ("threads", "right"),
+    for c, j in (("model", "left"), ("device", "left"), ("mode", "left"), ("layout", "left"), ("dtype", "left"),
+                 ("threads", "right"),
                  ("batch", "right"), ("params", "right"), ("madds", "right"), ("mac", "right"), ("n", "right"),
                  ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"), ("min ms", "right"),
                  ("images/s", "right"), ("first ms", "right"), ("noise", "left")):
@@ -178,7 +181,7 @@ def bench_table(rows: list[dict], machine: dict):
         return "" if v is None else f"{v:.{d}f}"
 
     for r in rows:
-        base = [escape(str(r[k] or "")) for k in ("model", "device", "mode", "layout", "threads", "batch")]
+        base = [escape(str(r[k] or "")) for k in ("model", "device", "mode", "layout", "dtype", "threads", "batch")]
         counts = [si(r.get(k)) for k in ("params", "madds", "mac_elems")]
         if r["error"]:
             t.add_row(*base, *counts, *[""] * 7, f"[red]error: {escape(r['error'])}[/red]")
@@ -209,6 +212,9 @@ def bench(
     mode: Annotated[str, typer.Option("--mode", help="eager, script (TorchScript, frozen) or compile "
                                       "(torch.compile); a comma list sweeps.")] = "eager",
     layout: Annotated[str, typer.Option("--layout", help="nchw or nhwc (channels_last); a comma list sweeps.")] = "nchw",
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16: the precision of the "
+                                       "parameters and the input (no autocast); a comma list sweeps. int8 is "
+                                       "refused (it needs a quantised model).")] = "float32",
     cores: Annotated[str | None, typer.Option(
         "--cores", help="Pin to big, little, all, or a list (4-7, 0,2). Default: the big cores on big.LITTLE, "
         "else the current affinity.")] = None,
@@ -250,8 +256,8 @@ def bench(
     loaded = [load(n, width, resolution) for n in names]          # fail fast on a wrong name or file
     spec_of = {id(net): n for n, net in zip(names, loaded)}
     batches = _int_list(batch, "--batch")
-    devices, modes, layouts = _str_list(device), _str_list(mode), _str_list(layout)
-    for opt, vals in (("--device", devices), ("--mode", modes), ("--layout", layouts)):
+    devices, modes, layouts, dtypes = _str_list(device), _str_list(mode), _str_list(layout), _str_list(dtype)
+    for opt, vals in (("--device", devices), ("--mode", modes), ("--layout", layouts), ("--dtype", dtypes)):
         if not vals:
             raise InputError(f"{opt}: expected a value")
     timer = TimerConfig(warmup_s=warmup, min_runs=min_runs, min_time_s=min_time,
@@ -280,8 +286,8 @@ def bench(
 
         return sort_rows(rs, sort, desc)
 
-    pre = _pre_errors(devices, modes, layouts)
-    combos = [(d, m, lay) for d in devices for m in modes for lay in layouts]
+    pre = _pre_errors(devices, modes, layouts, dtypes)
+    combos = [(d, m, lay, dt) for d in devices for m in modes for lay in layouts for dt in dtypes]
     if all(c in pre for c in combos):
         raise InputError(pre[combos[0]])
     err_con = console(stderr=True)
@@ -292,7 +298,7 @@ def bench(
 
     machine = machine_info()
     mask = format_cpu_list(core_set) if core_set else machine.get("affinity")
-    jobs = [(net, d, m, lay, t, b) for net in loaded for (d, m, lay) in combos for t in thread_list for b in batches]
+    jobs = [(net, *c, t, b) for net in loaded for c in combos for t in thread_list for b in batches]
     counts = {(net.name, b): count(net, b).totals for net in loaded for b in batches}
     timeout = 900 + 3 * (timer.max_time_s + timer.warmup_s)
     rows: list[dict] = []
@@ -304,8 +310,8 @@ def bench(
                   console=err_con, transient=not output) as progress:
         task = progress.add_task("bench", total=len(jobs))
         prev_net = None
-        for net, d, m, lay, t, b in jobs:
-            label = f"{net.name} {d} {m} {lay} threads={t} batch={b}"
+        for net, d, m, lay, dt, t, b in jobs:
+            label = f"{net.name} {d} {m} {lay} {dt} threads={t} batch={b}"
             progress.update(task, description=escape(label))
             if prev_net is not None and net is not prev_net and cooldown:
                 progress.update(task, description=f"cool-down {cooldown:g} s")
@@ -314,13 +320,13 @@ def bench(
             prev_net = net
             tot = counts[(net.name, b)]
             base = {"model": net.name, "device": d, "mode": m, "layout": lay, "threads": t, "batch": b,
-                    "dtype": "float32", "params": tot["params"], "madds": tot["madds"],
+                    "dtype": dt, "params": tot["params"], "madds": tot["madds"],
                     "mac_elems": tot["mac_elems"], "input": "x".join(map(str, net.input_shape)), "cores": mask}
-            if (d, m, lay) in pre:
-                result = {"error": pre[(d, m, lay)]}
+            if (d, m, lay, dt) in pre:
+                result = {"error": pre[(d, m, lay, dt)]}
             else:
                 job = {"net": spec_of[id(net)], "width": width, "resolution": resolution, "device": d,
-                       "mode": m, "layout": lay, "threads": t, "batch": b, "cores": core_set,
+                       "mode": m, "layout": lay, "dtype": dt, "threads": t, "batch": b, "cores": core_set,
                        "timer": timer.to_dict()}
                 result = _run_in_process(job) if in_process else _run_subprocess(job, timeout)
             row = _row(base, result, b)

@@ -17,6 +17,7 @@ class Format(str, Enum):
 
 class DType(str, Enum):
     float32 = "float32"
+    bfloat16 = "bfloat16"
     float16 = "float16"
     int8 = "int8"
 
@@ -29,7 +30,8 @@ OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="Write her
 WidthOpt = Annotated[float | None, typer.Option("--width", help="Width multiplier α (uses the file's channel rule).")]
 ResolutionOpt = Annotated[int | None, typer.Option("--resolution", help="Input resolution ρ (square).")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per batch (madds and activations scale).")]
-DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for mac_bytes.")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for mac_bytes (and, with --time, the "
+                                        "precision the network runs in).")]
 
 
 def console(stderr: bool = False):

@@ -22,7 +22,8 @@ def profile(
     all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")] = False,
     time_: Annotated[bool, typer.Option("--time", help="Also measure each layer (torch; forward hooks) and the "
                                         "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table. "
-                                        "Timed in float32 (--dtype other than float32 is refused).")] = False,
+                                        "Timed in --dtype: float32, bfloat16 or float16 (parameters and input "
+                                        "cast; int8 is refused: it needs a quantised model).")] = False,
     device: Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")] = None,
     min_time: Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")] = 1.0,
@@ -136,11 +137,10 @@ def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort
     if sort:
         raise InputError("profile --time: --sort works on its export: `lwbench profile NET --time -o t.csv`, then "
                          "`lwbench compare t.csv t.csv --sort time_ms_A --desc`, or sort the table in pandas")
-    if dtype is not DType.float32:
-        raise InputError(f"profile --time --dtype {dtype.value}: the network is timed as built, in float32, so "
-                         f"{dtype.value} mac_bytes and GB/s would describe a run that did not happen; drop --dtype "
-                         f"to time, or count {dtype.value} bytes without --time")
     from lwbench.measure.layers import profile_time_cli
+    from lwbench.measure.timer import check_dtype
+
+    check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run; int8: refused
 
     results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
                                None if kind == "table" else kind, output)

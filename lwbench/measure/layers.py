@@ -137,20 +137,21 @@ def by_category(rows: list[dict]) -> list[dict]:
 
 def timed_profile(net, profile: Profile, device: str = "cpu", threads: int | None = None,
                   cfg: TimerConfig | None = None) -> dict:
-    """Per-layer times (hooks) and the end-to-end latency (no hooks) of `net` at the profile's batch.
+    """Per-layer times (hooks) and the end-to-end latency (no hooks) of `net` at the profile's batch, run in
+    the profile's dtype (float32, bfloat16 or float16; int8 is refused: it would need a quantised model).
 
     Returns {"layers": rows, "by_category": rows, "end_to_end": Timing, "hooked": Timing, "threads": {...}}."""
     from lwbench.build import build, example_input
     from lwbench.errors import LwbenchError
-    from lwbench.measure.timer import check_device, run_failure, set_threads, time_module
+    from lwbench.measure.timer import cast, check_device, check_dtype, run_failure, set_threads, time_module
 
     cfg = cfg or TimerConfig()
+    check_dtype(profile.dtype)
     check_device(device)
     threads_now = set_threads(threads)
     try:
-        model = build(net).to(device)
-        x = example_input(net, profile.batch, device=device)
-        e2e = time_module(model, x, device=device, threads=threads, cfg=cfg)
+        model, x = cast(build(net), example_input(net, profile.batch), device, profile.dtype)
+        e2e = time_module(model, x, device=device, threads=threads, cfg=cfg, dtype=profile.dtype)
         samples, hooked = layer_samples(model, x, [r.layer for r in profile.layers], cfg, device)
     except LwbenchError:
         raise
@@ -247,6 +248,7 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
     def timing_doc(res):
         e2e = res["end_to_end"]
         return {"model": res["layers"][0]["model"] if res["layers"] else "", "device": device, "batch": batch,
+                "dtype": dtype,
                 **res["threads"], **e2e.stats(), "images_per_s": e2e.images_per_s(batch),
                 "layer_sum_ms": res["layer_sum_ms"], "hooked_median_ms": res["hooked"].median_ms,
                 "samples_ms": e2e.samples_ms}

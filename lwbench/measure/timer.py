@@ -27,6 +27,7 @@ from lwbench.errors import LwbenchError
 NOISE_IQR_RATIO = 0.10
 CONTENDED_SHARE = 0.85     # a CPU row whose process got less CPU time than this per thread was contended
 MODES = ("eager", "script", "compile")
+DTYPES = ("float32", "bfloat16", "float16")  # what a built (float) network is timed in
 LAYOUTS = ("nchw", "nhwc")
 COMPILED_WARMUP_RUNS = 5   # script/compile: the profiling executor / guards settle over a few calls
 
@@ -245,16 +246,42 @@ def check_mode_layout(mode: str, layout: str) -> None:
         raise InputError(f"--layout: expected one of {', '.join(LAYOUTS)}{suggest(layout, LAYOUTS)}, got {layout}")
 
 
-def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layout: str = "nchw"):
-    """(callable, input, prep_s): the model moved to `device`/`layout`, in eval mode, scripted (and frozen)
-    or torch.compile'd. Returns the time spent preparing (script/freeze; compile is lazy, paid at first call)."""
+def check_dtype(dtype: str) -> None:
+    """InputError unless a built (float) network can be timed in `dtype`."""
+    from lwbench.errors import InputError, suggest
+
+    if dtype == "int8":
+        raise InputError("--dtype int8: timing int8 needs a quantised model (torch.ao.quantization), which lwbench "
+                         f"does not build; time in {', '.join(DTYPES)}, or count int8 bytes with `lwbench profile "
+                         "--dtype int8` (no --time)")
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype: expected one of {', '.join(DTYPES)}{suggest(dtype, DTYPES)}, got {dtype}")
+
+
+def cast(model, x, device: str = "cpu", dtype: str = "float32", layout: str = "nchw"):
+    """(model, x) on `device`, in `dtype` (parameters, buffers and the input; integer inputs stay integers) and
+    `layout`: the one place a network is put into the precision and memory format it is timed in."""
+    import torch
+
+    check_dtype(dtype)
+    td = getattr(torch, dtype)
+    fmt = torch.channels_last if layout == "nhwc" else torch.contiguous_format
+    model = model.eval().to(device=device, dtype=td, memory_format=fmt)
+    x = x.to(device=device, dtype=td if x.is_floating_point() else None,
+             memory_format=fmt if x.dim() == 4 else torch.contiguous_format)
+    return model, x
+
+
+def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layout: str = "nchw",
+            dtype: str = "float32"):
+    """(callable, input, prep_s): the model moved to `device`/`dtype`/`layout`, in eval mode, scripted (and
+    frozen) or torch.compile'd. Returns the time spent preparing (script/freeze; compile is lazy, paid at first
+    call)."""
     import torch
 
     check_mode_layout(mode, layout)
     check_device(device)
-    fmt = torch.channels_last if layout == "nhwc" else torch.contiguous_format
-    model = model.eval().to(device=device, memory_format=fmt)
-    x = example_input.to(device=device, memory_format=fmt if example_input.dim() == 4 else torch.contiguous_format)
+    model, x = cast(model, example_input, device, dtype, layout)
     t0 = time.perf_counter()
     if mode == "script":
         import warnings
@@ -284,26 +311,29 @@ def cuda_sampler(fn, x, cuda) -> Callable[[], float]:
 
 
 def time_module(model, example_input, device: str = "cpu", threads: int | None = None,
-                cfg: TimerConfig | None = None, mode: str = "eager", layout: str = "nchw") -> Timing:
+                cfg: TimerConfig | None = None, mode: str = "eager", layout: str = "nchw",
+                dtype: str = "float32") -> Timing:
     """Latency of `model(example_input)` (one sample = one forward of the whole batch).
 
     Eval mode under torch.inference_mode(); the input is made once, outside the loop. Threads: intra-op
     `threads`, inter-op 1. CUDA: cudnn.benchmark on (the warm-up runs the autotuner), each sample timed by
     CUDA events around the call and `synchronize()`d, the phases bounded by the host clock.
     script/compile: `compile_s` = preparation plus the first (compiling/profiling) call, and `first_run_ms`
-    is the call after it; warm-up is then at least 5 calls. eager: `compile_s` is None.
+    is the call after it; warm-up is then at least 5 calls. eager: `compile_s` is None. `dtype`: float32,
+    bfloat16 or float16, the precision of the parameters and the input (no autocast: every op runs in it).
     """
     import torch
 
     cfg = cfg or TimerConfig()
     check_mode_layout(mode, layout)
+    check_dtype(dtype)
     check_device(device)
     set_threads(threads)
     cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cudnn.benchmark = True
     with torch.inference_mode():
-        fn, x, prep_s = prepare(model, example_input, device, mode, layout)
+        fn, x, prep_s = prepare(model, example_input, device, mode, layout, dtype)
         compile_s = None
         if mode != "eager":
             t0 = time.perf_counter()

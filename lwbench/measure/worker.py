@@ -1,7 +1,7 @@
 """Measure one benchmark configuration; `python -m lwbench.measure.worker JOB.json RESULT.json`.
 
 `lwbench bench` starts this module in a fresh process for every configuration (network × device × mode ×
-layout × threads × batch), because a process carries state that changes the next measurement:
+layout × dtype × threads × batch), because a process carries state that changes the next measurement:
 
 - thread pools: `torch.set_num_interop_threads` works only once per process, and OpenMP/oneDNN keep the
   pool (and its affinity) of the first parallel region;
@@ -21,7 +21,8 @@ import traceback
 
 
 def run_job(job: dict) -> dict:
-    """job: net, width, resolution, device, mode, layout, threads, batch, cores (list or None), timer (dict).
+    """job: net, width, resolution, device, mode, layout, dtype (default float32), threads, batch, cores (list or
+    None), timer (dict).
     Returns {"timing": stats, "samples_ms": [...], "threads": n, "interop_threads": n, "cores": mask,
     "cpu_share": process CPU time / (wall time × threads) while timing} or {"error": "..."}; never raises for a
     failing configuration. A cpu_share well below 1 on CPU means other processes took the cores."""
@@ -34,17 +35,26 @@ def run_job(job: dict) -> dict:
         import torch
 
         from lwbench.build import build, example_input
-        from lwbench.measure.timer import TimerConfig, check_device, check_mode_layout, set_threads, time_module
+        from lwbench.measure.timer import (
+            TimerConfig,
+            check_device,
+            check_dtype,
+            check_mode_layout,
+            set_threads,
+            time_module,
+        )
         from lwbench.spec import load
 
         check_mode_layout(job["mode"], job["layout"])
+        check_dtype(job.get("dtype", "float32"))
         check_device(job["device"])
         set_threads(job.get("threads"))
         net = load(job["net"], job.get("width"), job.get("resolution"))
         model = build(net)
         x = example_input(net, int(job["batch"]))
         t = time_module(model, x, device=job["device"], threads=job.get("threads"),
-                        cfg=TimerConfig(**job.get("timer", {})), mode=job["mode"], layout=job["layout"])
+                        cfg=TimerConfig(**job.get("timer", {})), mode=job["mode"], layout=job["layout"],
+                        dtype=job.get("dtype", "float32"))
         return {"timing": t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs,
                 "cpu_share": t.extra.get("cpu_share"),
                 "threads": t.extra.get("threads"), "interop_threads": t.extra.get("interop_threads"),

@@ -86,7 +86,8 @@ MAC_BYTES = _c("mac_bytes", "bytes", "int", "mac_elems × bytes per element of `
 OUT_ELEMS = _c("out_elems", "elements", "int", "Output feature-map elements written for the whole batch "
                "(0 for free ops: views, identities).", False, "lower")
 BATCH = _c("batch", "images", "int", "Images per batch; madds, mac and times are for the whole batch.", True)
-DTYPE = _c("dtype", "", "str", "Element type (float32, float16, bfloat16, int8): sets mac_bytes and timing dtype.")
+DTYPE = _c("dtype", "", "str", "Element type (float32, bfloat16, float16, int8): sets mac_bytes; in timing rows "
+           "the precision the network ran in (float32, bfloat16 or float16: parameters and input cast, no autocast).")
 INPUT = _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.")
 
 TIMING_STATS = (
@@ -120,7 +121,8 @@ LAYERS = Kind(
     "or a list of them for several networks; Markdown: `<!-- machine: {json} -->`, then a table per network. "
     "`lwbench profile NET --time` adds the measured columns (time_ms … gb_per_s; out_elems and note are then "
     "left out) and the machine block: CSV comment lines `# machine:`, `# timer:`, `# end_to_end MODEL:`, "
-    "`# by_category MODEL:`; JSON `{machine, timer, end_to_end, layers, by_category}`.",
+    "`# by_category MODEL:`; JSON `{machine, timer, end_to_end, layers, by_category}`; the network runs in "
+    "--dtype (float32, bfloat16 or float16), recorded in end_to_end.dtype, and mac_bytes / gb_per_s use its size.",
     (
         MODEL,
         _c("layer", "", "str", "Layer name = module path in the built torch model (joins counted and timed rows).",
