@@ -141,7 +141,39 @@ def test_peaks_micro_benchmark_is_sane():
     pk = measure_peaks("cpu", sizes=(64,), copy_mib=1, min_time_s=0.01)
     assert pk.matmul_n == 64 and pk.copy_mib == 1
     assert 0 < pk.peak_gflops < 1e5 and 0 < pk.peak_gbs < 1e4   # a CPU: not zero, not beyond physics
-    assert pk.ridge == pk.peak_gflops / pk.peak_gbs
+    assert pk.ridge == pk.peak_gflops / pk.peak_gbs and pk.dtype == "float32"
+
+
+def test_peaks_matmul_runs_in_the_layers_dtype(tmp_path, monkeypatch):
+    """A roofline of bfloat16 layers is drawn under a bfloat16 matmul peak: `plot --kind roofline` reads the
+    dtype the export ran in (end_to_end.dtype) and measures the matmul in it."""
+    import torch
+
+    from lwbench.cli import main
+    from lwbench.report import peaks
+
+    seen = []
+    real_mm = torch.mm
+
+    def mm(a, b, out=None):
+        seen.append((a.dtype, b.dtype, out.dtype))
+        return real_mm(a, b, out=out)
+
+    monkeypatch.setattr(torch, "mm", mm)
+    pk = peaks.measure_peaks("cpu", sizes=(32,), copy_mib=1, min_time_s=0.01, dtype="bfloat16")
+    assert pk.dtype == "bfloat16" and seen and set(seen) == {(torch.bfloat16,) * 3}
+
+    asked = []
+    real = peaks.measure_peaks
+    monkeypatch.setattr(peaks, "measure_peaks", lambda *a, **k: asked.append(k.get("dtype")) or
+                        real("cpu", sizes=(32,), copy_mib=1, min_time_s=0.01, dtype=k.get("dtype", "float32")))
+    t = tmp_path / "t.json"
+    assert main(["profile", "mobilenet_v1", "--resolution", "32", "--time", "--dtype", "bfloat16", "--threads", "1",
+                 "--min-time", "0.02", "-o", str(t)]) == 0
+    d = tmp_path / "r.json"
+    assert main(["plot", str(t), "--kind", "roofline", "-o", str(tmp_path / "r.png"), "--data", str(d)]) == 0
+    assert asked == ["bfloat16"]
+    assert json.loads(d.read_text())["peaks"]["measured"]["dtype"] == "bfloat16"
 
 
 def test_guideline_ratios_equal_the_export(tmp_path):

@@ -77,11 +77,11 @@ def plot(
 
             run = _timed_run(ex, model)
             device = device or run.get("device") or "cpu"
-            pk = measure_peaks(device, threads or run.get("threads"))
+            pk = measure_peaks(device, threads or run.get("threads"), dtype=run.get("dtype") or "float32")
             peak_gflops = peak_gflops or pk.peak_gflops
             peak_gbs = peak_gbs or pk.peak_gbs
             cache = pk.cache_gbs
-            note = (f" (peaks measured on {device}: {pk.peak_gflops:.1f} GFLOP/s matmul n={pk.matmul_n}, "
+            note = (f" (peaks measured on {device}: {pk.peak_gflops:.1f} GFLOP/s {pk.dtype} matmul n={pk.matmul_n}, "
                     f"{pk.peak_gbs:.1f} GB/s {pk.copy_mib} MiB copy" +
                     (f", {pk.cache_gbs:.1f} GB/s 1 MiB copy)" if pk.cache_gbs else ")"))
         out = plots.roofline(ex.frame, output, peak_gflops, peak_gbs, model=model, cache_gbs=cache)
@@ -106,7 +106,7 @@ def plot(
 
 
 def _timed_run(ex, model: str | None) -> dict:
-    """The end-to-end block of a `profile --time` export (device, threads) for the plotted network."""
+    """The end-to-end block of a `profile --time` export (device, threads, dtype) for the plotted network."""
     name = model or str(ex.frame["model"].iloc[0])
     docs = [ex.meta.get(f"end_to_end {name}"), ex.meta.get("end_to_end")]
     docs += [p.get("end_to_end") for p in ex.meta.get("profiles", []) if isinstance(p, dict)]
