@@ -149,7 +149,6 @@ def test_peaks_matmul_runs_in_the_layers_dtype(tmp_path, monkeypatch):
     dtype the export ran in (end_to_end.dtype) and measures the matmul in it."""
     import torch
 
-    from lwbench.cli import main
     from lwbench.report import peaks
 
     seen = []
