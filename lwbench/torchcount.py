@@ -485,21 +485,26 @@ def count_module(module: nn.Module, input_shape, batch: int = 1, dtype: str = "f
 
 
 def load_factory(spec: str) -> nn.Module:
-    """`package.module:factory` -> the module the factory returns (or the module object the name holds).
+    """`package.module:factory` or `path/to/file.py:factory` -> the module the factory returns (or the module
+    object the name holds).
 
-    The current directory is importable, as with `python -m`. Every failure is one InputError line.
+    The current directory is importable, as with `python -m`; a `.py` path is loaded as a module of its own
+    (its folder importable too, for its sibling imports). Every failure is one InputError line.
     """
     import importlib
     import os
     import sys
 
-    modpath, sep, attr = str(spec).partition(":")
+    modpath, sep, attr = str(spec).rpartition(":")
     if not sep or not modpath or not attr:
-        raise InputError(f"--module: expected package.module:factory (e.g. mynets:build), got {spec!r}")
+        raise InputError(f"--module: expected package.module:factory or file.py:factory (e.g. mynets:build), "
+                         f"got {spec!r}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        obj = importlib.import_module(modpath)
+        obj = _import_file(modpath) if modpath.endswith(".py") else importlib.import_module(modpath)
+    except FileNotFoundError:
+        raise InputError(f"--module {spec}: no such file '{modpath}'") from None
     except ImportError as e:
         raise InputError(f"--module {spec}: cannot import '{modpath}' ({e})") from e
     except Exception as e:  # noqa: BLE001 - a user's module can raise anything while importing
@@ -522,6 +527,29 @@ def load_factory(spec: str) -> nn.Module:
         raise InputError(f"--module {spec}: the factory returned an object of type {type(obj).__name__}, "
                          "not a torch.nn.Module")
     return obj
+
+
+def _import_file(path: str):
+    """A Python file as a module (`lwbench_user_<stem>`), executed once per call."""
+    import importlib.util
+    import os
+    import sys
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = "lwbench_user_" + "".join(c if c.isalnum() else "_" for c in os.path.splitext(os.path.basename(path))[0])
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look a module up by name while it executes
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def profile_factory(spec: str, input_shape: str | None, batch: int = 1, dtype: str = "float32") -> Profile:

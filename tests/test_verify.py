@@ -12,6 +12,7 @@ CPU forward 10-20x) and by one intra-op thread, as fast as two here and kinder t
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -205,8 +206,27 @@ def test_profile_module_counts(factories, tmp_path):
     assert list(df["kind"]) == ["conv2d", "batchnorm", "relu"]
 
 
+def test_profile_module_from_a_file_path(tmp_path, monkeypatch):
+    """`--module path/to/file.py:factory`: a script that is not on sys.path counts like an importable module,
+    and the current directory stays as it was."""
+    (tmp_path / "sub").mkdir()
+    script = tmp_path / "sub" / "my-net.py"
+    script.write_text(FACTORIES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script's folder is put on it: undo that afterwards
+    out = tmp_path / "f.csv"
+    assert main(["profile", "--module", f"{script}:small", "--input", "3x32x32", "-o", str(out)]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(out, comment="#").set_index("layer")
+    assert df.loc[0, "madds"] == 16 * 16 * 8 * 3 * 9 and df.loc[0, "params"] == 8 * 27
+    assert list(df["kind"]) == ["conv2d", "batchnorm", "relu"]
+    assert main(["profile", "--module", "sub/my-net.py:small", "--input", "3x32x32", "-o", str(out)]) == 0
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--module", "no_such_pkg_xyz.mod:f"], "cannot import 'no_such_pkg_xyz.mod'"),
+    (["--module", "/no/such/dir/net.py:f"], "no such file '/no/such/dir/net.py'"),
     (["--module", "{m}:boom"], "the factory raised ValueError: no weights here"),
     (["--module", "{m}:smal"], "has no attribute 'smal' (did you mean: small?)"),
     (["--module", "{m}"], "expected package.module:factory"),
