@@ -971,6 +971,10 @@ def markdown(exps: list[Experiment], result: Mapping, device: str, machine: Mapp
     out += ["madds = multiply-adds; mac = memory access cost (ShuffleNet V2: input + output feature maps + "
             "weights, elements). ratio = speed / the reference row's speed. A verdict counts an ordering as "
             "within noise when the medians differ by no more than the mean of the two IQRs.", ""]
+    from lwbench.report.write import to_markdown
+
+    # the export's rows, the columns of the CSV and JSON (docs/schema.md), which `lwbench compare/plot` load
+    out += ["## Rows (the columns of the CSV and JSON exports)", "", to_markdown(export_rows(result["rows"]))]
     return "\n".join(out)
 
 

@@ -285,6 +285,13 @@ def test_guideline_csv_and_json_agree(tmp_path):
     assert set(run.frame.columns) == set(c.frame.columns) | {"samples_ms"}
     assert run.frame["setting"].tolist() == c.frame["setting"].tolist()
     assert run.frame["madds"].tolist() == c.frame["madds"].tolist()      # analytic: equal across runs
+    # Markdown: the readable tables first, then the export's rows with the CSV's columns, which load back
+    pm = tmp_path / "g.md"
+    assert main(["guidelines", "--from", str(pc), "-o", str(pm)]) == 0
+    m = load_export(pm)
+    assert m.kind == "guidelines" and list(m.frame.columns) == list(c.frame.columns)
+    _assert_same_frames(m.frame, c.frame)
+    assert m.machine == c.machine and "## G1 (Table 1)" in pm.read_text()
 
 
 def test_breakdown_exports_load_back(tiny, tmp_path):

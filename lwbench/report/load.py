@@ -207,14 +207,18 @@ def _md_tables(text: str) -> tuple[list[tuple[list[str], list[list[str]], str]],
 
 
 def _from_markdown(text: str, source: str):
-    """Pipe tables (one or several, e.g. one per network under `### title` lines) -> one frame. Tables with
-    another header than the first (e.g. `profile --time`'s by-category tables) are left out."""
+    """Pipe tables (one or several, e.g. one per network under `### title` lines) -> one frame: the tables
+    with the header of the first one whose columns are an export kind (else of the first table), so a report
+    that shows readable tables before its data table (`lwbench guidelines -f md`) loads its data; tables with
+    another header (e.g. `profile --time`'s by-category tables) are left out."""
     import pandas as pd
+
+    from lwbench.report.schema import detect_kind
 
     tables, meta = _md_tables(text)
     if not tables:
         raise InputError(f"{source}: no Markdown table found")
-    header = tables[0][0]
+    header = next((t[0] for t in tables if detect_kind(t[0])), tables[0][0])
     same = [t for t in tables if t[0] == header]
     rows = [dict(zip(header, r)) for t in same for r in t[1]]
     frame = pd.DataFrame(rows, columns=header)

@@ -207,7 +207,8 @@ GUIDELINES = Kind(
     "`# config:`, `# budget:` (the time planned before the run: rows, rounds, per-row min/max time, planned_s, "
     "cap_s), `# duration_s:` (the run's wall time, s), `# measured_s:` (the sum of the measured runs, s), "
     "`# madds_spread G? x?:`, `# verdict G?:`; JSON `{machine, config, budget, duration_s, measured_s, spreads, "
-    "verdicts, rows}` where rows add `samples_ms`; Markdown: the same metadata as `<!-- key: json -->` comments.",
+    "verdicts, rows}` where rows add `samples_ms`; Markdown: the same metadata as `<!-- key: json -->` comments, "
+    "a readable table per guideline, then the rows with these columns (what `lwbench compare`/`plot` load).",
     (
         _c("guideline", "", "str", "G1 (equal channel width minimises mac), G2 (group convolution), "
            "G3 (fragmentation), G4 (element-wise operations).", True),
