@@ -44,3 +44,17 @@ def yaml_net(tmp_path):
         return load(str(path), **kw), path
 
     return make
+
+
+def record_returns(mp: pytest.MonkeyPatch, obj, name: str) -> list:
+    """Wrap `obj.name` (through the MonkeyPatch `mp`, undone with it) so that every call still runs and its
+    return value is appended to the list returned here: e.g. the data a plot function drew."""
+    real, seen = getattr(obj, name), []
+
+    def wrapper(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen.append(out)
+        return out
+
+    mp.setattr(obj, name, wrapper)
+    return seen

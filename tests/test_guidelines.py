@@ -25,7 +25,7 @@ from lwbench.guidelines import (
     plan,
     verdict,
 )
-from tests.conftest import DATA
+from tests.conftest import DATA, record_returns
 
 HW = 56 * 56
 BLOCKS = 10
@@ -489,16 +489,8 @@ def full_run(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("full")
     out, png, err = d / "g.json", d / "g.png", io.StringIO()
-    plotted = []
-    draw = plots.guideline_ratios
-
-    def spy(frame, path, **kw):
-        data = draw(frame, path, **kw)
-        plotted.append(data)
-        return data
-
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
-        mp.setattr(plots, "guideline_ratios", spy)
+        plotted = record_returns(mp, plots, "guideline_ratios")
         assert main(["guidelines", "--quick", "--scale", "x1,x2,x4", "--output", str(out), "--plot", str(png)]) == 0
     return {"doc": json.loads(out.read_text()), "json": out, "png": png, "plotted": plotted, "err": err.getvalue()}
 

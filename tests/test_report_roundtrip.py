@@ -21,6 +21,7 @@ from lwbench.cli import main
 from lwbench.measure.machine import cpu_model
 from lwbench.report import plots
 from lwbench.report.load import load_export
+from tests.conftest import record_returns
 from tests.test_measure_cli import TINY
 
 FAST = ["--min-time", "0.05", "--warmup", "0.02"]
@@ -411,15 +412,7 @@ def test_format_contradicting_extension_and_plot_data_extension(exports, tmp_pat
 # --- profile --time --plot / --dtype ---------------------------------------------------------------------
 
 def test_profile_time_plot_draws_the_exported_rows(tiny, tmp_path, monkeypatch):
-    drawn = []
-    real = plots.layer_shares
-
-    def spy(frame, path, **kw):
-        data = real(frame, path, **kw)
-        drawn.append(data)
-        return data
-
-    monkeypatch.setattr(plots, "layer_shares", spy)
+    drawn = record_returns(monkeypatch, plots, "layer_shares")
     png, csv_path = tmp_path / "shares.png", tmp_path / "t.csv"
     assert main(["profile", tiny, "--time", "--threads", "1", "--min-time", "0.05", "--plot", str(png),
                  "-o", str(csv_path)]) == 0
