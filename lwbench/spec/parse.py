@@ -408,8 +408,6 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
         params["width"] = float(width)
         tag.append(f"width={width:g}")
     if resolution is not None:
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-            raise ConfigError(file, "--resolution", "expected a positive integer", resolution)
         res = resolution
         tag.append(f"resolution={resolution}")
     if tag:
@@ -421,7 +419,8 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
         key = f"variants.{variant}.params.width" if from_variant else "params.width"
         _check_width(params["width"], file, key, line_of(holder, "width"))
     params.setdefault("width", 1.0)
-    for k, v in (("input.channels", chans), ("input.resolution", res)):
+    res_key = "input.resolution" if resolution is None else "--resolution"
+    for k, v in (("input.channels", chans), (res_key, res)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(file, k, "expected a positive integer", v)
     params["resolution"] = res
