@@ -1,106 +1,103 @@
-"""Does lwbench's timer agree with torch.utils.benchmark? (issue #5 acceptance: medians within 3%).
+"""Does `lwbench bench` agree with the references users hold it against? (issues #5 and #18).
 
-For each network, in one process, on CPU with 1 intra-op thread and batch 1, alternate (A B A B ...):
-  A = lwbench.measure.time_module (warm-up by count and time, per-call samples, median)
-  B = torch.utils.benchmark.Timer("model(x)", num_threads=1).adaptive_autorange() (median of block means)
-Each side's headline is the median of its per-round medians; short rounds (about --min-time s each, both
-timers capped at 2x that) alternated many times spread any drift of the machine (other load, frequency
-changes) over both timers equally. `paired_ratio_median` is the median of the per-round ratios A/B, the
-figure least affected by slow drift; the 1-minute load average before and after is recorded.
+For each network, on CPU with 1 thread and batch 1, `--rounds` rounds; in each round, in an order rotated
+from round to round (so slow drift of the machine falls on every method alike):
+  cli    the CLI path: lwbench.measure.jobs.run_jobs on a LocalTarget, i.e. a fresh
+         `python -m lwbench.measure.worker` that loads, builds and times the network with the CLI's default
+         timer (warm-up 0.5 s, >= 1 s measured), as `lwbench bench NET -t 1` does; its median
+  inproc lwbench.measure.time_module in this process (same defaults), on the model built here; its median
+  torch  torch.utils.benchmark.Timer("model(x)", num_threads=1).adaptive_autorange(min_run_time=--min-time)
+         under torch.inference_mode(), in this process; the median of its block means
+  timm   a timm benchmark.py-style loop: 10 warm-up calls, 50 calls timed as one block; the mean
+The model here is made exactly as the worker makes it (lwbench.build seeds 0, then example_input).
 
-On a shared machine other processes steal the core: each round records the CPU share the process got
-(process CPU time / wall time, per thread) while each timer ran. Only rounds where both got >= 95% are
-"clean" and make the headline (all rounds if fewer than 3 are clean); every round is still listed.
+Each method's headline is the median of its per-round figures over the clean rounds (every method's process
+had >= 95% of a core; all rounds if fewer than 3 are clean). cli_ratio = cli / torch; the goal: within 3%,
+or within torch's own round-to-round spread ((p75 - p25) / median of its per-round medians) where that is
+larger. Every figure carries its CPU share and minor page faults per call; the 1-minute load is recorded per
+round. `--heap keep` (default): this process keeps its C heap mapped as the worker does (lwbench.measure.heap),
+so every method runs without per-call page faults; `--heap trim`: glibc's defaults everywhere (LWBENCH_HEAP=trim
+for the worker), the state before issue #18's fix.
 
-    python benchmarks/timer_fidelity.py [NET ...] [--rounds 7] [--min-time 1.0] [--output results/timer_fidelity.csv]
-
-Writes one row per network (model, lwbench_median_ms, torch_median_ms, ratio, agree_within_3pct, ...) with the
-machine block as leading `# machine: {json}` lines.
+    python benchmarks/timer_fidelity.py [NET ...] [--rounds 8] [--min-time 1.0] [--heap keep|trim]
+                                        [--output results/timer_fidelity-cli.csv]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
-import time
-from pathlib import Path
 
-DEFAULT_NETS = ("mobilenet_v2", "shufflenet_v2_x1_0")
-CLEAN_SHARE = 0.95   # a round counts when both timers' process got >= 95% of a core per thread
+import fidelity_common as fc
+
+DEFAULT_NETS = ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "resnet18")
+METHODS = ("cli", "inproc", "torch", "timm")
 
 
-def fidelity(name: str, rounds: int, min_time: float, threads: int = 1) -> dict:
-    import torch
-    from torch.utils.benchmark import Timer
+def one_round(name: str, model, x, r: int, min_time: float) -> dict:
+    run = {"cli": lambda: fc.cli(name), "inproc": lambda: fc.inproc(model, x),
+           "torch": lambda: fc.torch_ref(model, x, min_time), "timm": lambda: fc.timm_loop(model, x)}
+    order = METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]
+    out = {"load": fc.load1()}
+    for m in order:
+        out[m] = run[m]()
+    print(f"  {name} round {r + 1}: " + "  ".join(f"{m} {out[m]['ms']:.2f} ms ({fc.fmt(out[m]['share'], 2)}, "
+                                                   f"{fc.fmt(out[m]['faults'], 0)} flt)" for m in METHODS)
+          + f"  load {out['load']}", file=sys.stderr)
+    return out
 
-    import lwbench
-    from lwbench.build import example_input
-    from lwbench.measure import TimerConfig, time_module
 
-    net = lwbench.load(name)
-    model = lwbench.build(net).eval()
-    x = example_input(net, 1)
-    cfg = TimerConfig(warmup_runs=2, warmup_s=0.2, min_runs=10, min_time_s=min_time, max_time_s=2 * min_time)
-    ours, theirs, ours_iqr, theirs_iqr, shares, n_ours, n_theirs = [], [], [], [], [], 0, 0
-    with torch.inference_mode():
-        for r in range(rounds):
-            c0, w0 = time.process_time(), time.perf_counter()
-            t = time_module(model, x, device="cpu", threads=threads, cfg=cfg)
-            c1, w1 = time.process_time(), time.perf_counter()
-            m = Timer("model(x)", globals={"model": model, "x": x}, num_threads=threads,
-                      label=name).adaptive_autorange(threshold=0.1, min_run_time=min_time, max_run_time=2 * min_time)
-            c2, w2 = time.process_time(), time.perf_counter()
-            shares.append(min((c1 - c0) / (w1 - w0), (c2 - c1) / (w2 - w1)) / threads)
-            ours.append(t.median_ms)
-            theirs.append(m.median * 1e3)
-            ours_iqr.append(t.iqr_ms)
-            theirs_iqr.append(m.iqr * 1e3)
-            n_ours += t.n
-            n_theirs += sum(m.number_per_run for _ in m.raw_times)
-            print(f"  {name} round {r + 1}/{rounds}: lwbench {t.median_ms:.3f} ms  torch {m.median * 1e3:.3f} ms  "
-                  f"cpu share {shares[-1]:.2f}", file=sys.stderr)
-    clean = [i for i, sh in enumerate(shares) if sh >= CLEAN_SHARE]
-    use = clean if len(clean) >= 3 else list(range(rounds))
-    a, b = statistics.median(ours[i] for i in use), statistics.median(theirs[i] for i in use)
-    ratio = a / b
-    return {"model": name, "threads": threads, "batch": 1, "rounds": rounds, "clean_rounds": len(clean),
-            "lwbench_median_ms": round(a, 4), "torch_median_ms": round(b, 4), "ratio": round(ratio, 4),
-            "agree_within_3pct": abs(ratio - 1) <= 0.03,
-            "lwbench_iqr_ms": round(statistics.median(ours_iqr), 4),
-            "torch_iqr_ms": round(statistics.median(theirs_iqr), 4),
-            "lwbench_runs": n_ours, "torch_runs": n_theirs,
-            "paired_ratio_median": round(statistics.median(ours[i] / theirs[i] for i in use), 4),
-            "round_ratios": " ".join(f"{o / t:.3f}" for o, t in zip(ours, theirs)),
-            "round_cpu_shares": " ".join(f"{sh:.2f}" for sh in shares)}
+def summarize(name: str, rounds: list[dict], heap: str) -> dict:
+    use, n_clean = fc.clean_rounds(rounds, METHODS)
+    med = {m: statistics.median(r[m]["ms"] for r in use) for m in METHODS}
+    spread = fc.spread([r["torch"]["ms"] for r in use])
+    tol = max(0.03, spread)
+    ratio = med["cli"] / med["torch"]
+    loads = [r["load"] for r in rounds if r["load"] is not None]
+    row = {"model": name, "threads": 1, "batch": 1, "heap": heap, "rounds": len(rounds), "clean_rounds": n_clean}
+    row.update({f"{m}_median_ms": round(med[m], 4) for m in METHODS})
+    row.update({"cli_ratio": round(ratio, 4), "inproc_ratio": round(med["inproc"] / med["torch"], 4),
+                "timm_ratio": round(med["timm"] / med["torch"], 4), "torch_round_spread": round(spread, 4),
+                "goal_tolerance": round(tol, 4), "cli_within_goal": abs(ratio - 1) <= tol,
+                "paired_cli_ratio_median": round(statistics.median(r["cli"]["ms"] / r["torch"]["ms"] for r in use), 4)})
+    row.update({f"{m}_faults_per_call": round(statistics.median(r[m]["faults"] or 0 for r in rounds), 1)
+                for m in METHODS})
+    row.update({f"{m}_cpu_share_min": round(min(r[m]["share"] or 0 for r in rounds), 3) for m in METHODS})
+    row.update({"load_1min_min": min(loads, default=None), "load_1min_max": max(loads, default=None),
+                "contended": n_clean < len(rounds) / 2 or max(loads, default=0) >= 1.0})
+    row.update({f"round_{m}_ms": " ".join(f"{r[m]['ms']:.3f}" for r in rounds) for m in ("cli", "torch")})
+    row["round_loads"] = " ".join(str(r["load"]) for r in rounds)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("nets", nargs="*", default=list(DEFAULT_NETS))
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--min-time", type=float, default=0.5)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "results" / "timer_fidelity.csv"))
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--min-time", type=float, default=1.0, help="torch.utils.benchmark's min_run_time (s)")
+    ap.add_argument("--heap", choices=("keep", "trim"), default="keep")
+    ap.add_argument("--output", default=str(fc.ROOT / "results" / "timer_fidelity-cli.csv"))
     args = ap.parse_args(argv)
 
-    import os
+    from lwbench.measure.heap import keep_heap
 
-    from lwbench.measure import machine_info
-    from lwbench.report.write import atomic_write, to_csv
-
+    if args.heap == "trim":
+        os.environ["LWBENCH_HEAP"] = "trim"
+    heap = keep_heap()
+    load_before = fc.load1()
     rows = []
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     for name in args.nets:
-        rows.append(fidelity(name, args.rounds, args.min_time, args.threads))
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        atomic_write(args.output, to_csv(rows, comments={"machine": machine_info(),
-                                                          "load_average_1min": f"{load_before} before, {load} after",
-                                                          "method": "median of per-round medians, ABAB in one "
-                                                          "process; torch side: Timer.adaptive_autorange"}))
+        model, x = fc.case(name)
+        rows.append(summarize(name, [one_round(name, model, x, r, args.min_time) for r in range(args.rounds)], heap))
+        fc.write_csv(args.output, rows, "median over clean rounds of each method's per-round figure; methods "
+                     "rotated each round; cli = run_jobs on a fresh LocalTarget worker", load_before)
     for r in rows:
-        print(f"{r['model']}: lwbench {r['lwbench_median_ms']} ms, torch {r['torch_median_ms']} ms, "
-              f"ratio {r['ratio']} ({'agree' if r['agree_within_3pct'] else 'DISAGREE'} within 3%)")
+        print(f"{r['model']}: cli {r['cli_median_ms']} ms, torch {r['torch_median_ms']} ms, ratio {r['cli_ratio']}"
+              f" (tolerance {r['goal_tolerance']}: {'within' if r['cli_within_goal'] else 'OUTSIDE'}); inproc "
+              f"{r['inproc_ratio']}, timm {r['timm_ratio']}; clean rounds {r['clean_rounds']}/{r['rounds']}"
+              f"{', CONTENDED' if r['contended'] else ''}")
     return 0
 
 

@@ -9,7 +9,9 @@ The rules (DESIGN.md, "Timing"), after torch.utils.benchmark and TFLite's benchm
 - the measured phase runs until **both** `min_runs` samples and `min_time_s` seconds, and stops early at
   `max_time_s` or `max_runs` whatever else (at least one sample is always taken);
 - one sample = one call of the whole batch; every raw sample is kept; the headline is the median, with
-  mean, std, IQR, min, p90, p99, max; `noisy` when IQR / median > 10%.
+  mean, std, IQR, min, p90, p99, max; `noisy` when IQR / median > 10%;
+- the minor page faults per measured call go into `extra["minor_faults_per_run"]` (lwbench.measure.heap:
+  a heap trimmed after every call re-faults its activations, which read 10-30% slower, issue #18).
 
 Statistics are pure Python; torch is imported only inside `time_module`. `time_callable` takes an
 injectable clock (tests drive it with a fake clock), and an optional `sync` called after each run.
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from lwbench.errors import LwbenchError
+from lwbench.measure.heap import minor_faults
 from lwbench.vocab import CONTENDED_SHARE, NOISE_IQR_RATIO, TIMING_STATS  # noqa: F401 - re-exported
 
 MODES = ("eager", "script", "compile")
@@ -130,6 +133,7 @@ def autorange(run_once: Callable[[], float], cfg: TimerConfig, clock: Callable[[
         run_once()
         warm += 1
     samples: list[float] = []
+    f1 = minor_faults()
     t1 = clock()
     while True:
         samples.append(run_once())
@@ -139,7 +143,11 @@ def autorange(run_once: Callable[[], float], cfg: TimerConfig, clock: Callable[[
             break
         if n >= cfg.min_runs and elapsed >= cfg.min_time_s:
             break
-    return stats_from_samples(samples, first_ms, compile_s, warmup_runs=warm)
+    f2 = minor_faults()
+    t = stats_from_samples(samples, first_ms, compile_s, warmup_runs=warm)
+    if f1 is not None and f2 is not None:   # > 0 in steady state: the allocator returns memory every call
+        t.extra["minor_faults_per_run"] = round((f2 - f1) / len(samples), 1)
+    return t
 
 
 def time_callable(fn: Callable[[], object], cfg: TimerConfig | None = None,

@@ -49,11 +49,13 @@ def _time(job: Job, mask: str | None) -> Result:
     import torch
 
     from lwbench.build import build, example_input
+    from lwbench.measure.heap import keep_heap
     from lwbench.measure.timer import TimerConfig, set_threads, time_module
     from lwbench.spec import load
 
     check(job, device=True)            # in the worker the device is always this machine's
     set_threads(job.threads)
+    heap = keep_heap()                 # before the model's memory is allocated (lwbench.measure.heap)
     net = load(job.net, job.width, job.resolution)
     model = build(net)
     x = example_input(net, job.batch)
@@ -61,7 +63,9 @@ def _time(job: Job, mask: str | None) -> Result:
                     mode=job.mode, layout=job.layout, dtype=job.dtype)
     return Result(job=job, timing=t.stats(), samples_ms=t.samples_ms, warmup_runs=t.warmup_runs,
                   cpu_share=t.extra.get("cpu_share"), threads=t.extra.get("threads"),
-                  interop_threads=t.extra.get("interop_threads"), cores=mask, extra={"torch": torch.__version__})
+                  interop_threads=t.extra.get("interop_threads"), cores=mask,
+                  extra={"torch": torch.__version__, "heap": heap,
+                         "minor_faults_per_run": t.extra.get("minor_faults_per_run")})
 
 
 def _free_cuda() -> None:

@@ -1,0 +1,146 @@
+"""What benchmarks/timer_fidelity.py and benchmarks/timer_factors.py share: the model as the worker builds it,
+the independent references (torch.utils.benchmark, a timm-style loop), the CLI path (run_jobs on a fresh
+LocalTarget worker), and the bookkeeping every figure carries (CPU share, minor page faults per call, load).
+
+Each measurement returns a dict: ms (the method's headline, milliseconds per call), share (process CPU time /
+wall time, per thread, while it ran; for the CLI the worker's own cpu_share), faults (minor page faults per
+call, lwbench.measure.heap), calls. Not a test: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLEAN_SHARE = 0.95     # a round is clean when every method's process got >= 95% of a core per thread
+
+
+def load1() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+class Meter:
+    """CPU share and minor faults of this process over a `with` block, per `calls` calls."""
+
+    def __enter__(self) -> Meter:
+        from lwbench.measure.heap import minor_faults
+
+        self._f0, self._c0, self._w0 = minor_faults(), time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from lwbench.measure.heap import minor_faults
+
+        self.faults = (minor_faults() or 0) - (self._f0 or 0)
+        self.cpu, self.wall = time.process_time() - self._c0, time.perf_counter() - self._w0
+
+    def result(self, ms: float, calls: int, threads: int = 1) -> dict:
+        return {"ms": ms, "share": self.cpu / self.wall / threads if self.wall > 0 else None,
+                "faults": self.faults / max(1, calls), "calls": calls}
+
+
+def case(name: str, batch: int = 1):
+    """(model, x) exactly as the worker makes them: lwbench.load, lwbench.build (seed 0), example_input."""
+    import lwbench
+    from lwbench.build import example_input
+
+    net = lwbench.load(name)
+    model = lwbench.build(net).eval()
+    return model, example_input(net, batch)
+
+
+def torch_ref(model, x, min_time: float, threads: int = 1) -> dict:
+    """torch.utils.benchmark: Timer("model(x)", num_threads).adaptive_autorange under inference_mode; median of
+    its blocks' means (max_run_time 3 x min_time)."""
+    import torch
+    from torch.utils.benchmark import Timer
+
+    with torch.inference_mode(), Meter() as m:
+        r = Timer("model(x)", globals={"model": model, "x": x}, num_threads=threads).adaptive_autorange(
+            min_run_time=min_time, max_run_time=3 * min_time)
+    return m.result(r.median * 1e3, sum(r.number_per_run for _ in r.raw_times), threads)
+
+
+def timm_loop(model, x, warm: int = 10, iters: int = 50, threads: int = 1) -> dict:
+    """timm's benchmark.py way: `warm` untimed calls, then `iters` calls timed as one block; the mean."""
+    import torch
+
+    torch.set_num_threads(threads)
+    with torch.inference_mode():
+        for _ in range(warm):
+            model(x)
+        with Meter() as m:
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                model(x)
+            dt = time.perf_counter() - t0
+    return m.result(dt / iters * 1e3, iters, threads)
+
+
+def inproc(model, x, cfg=None, threads: int = 1) -> dict:
+    """lwbench's timer in this process (lwbench.measure.time_module): the median of per-call samples."""
+    from lwbench.measure import TimerConfig, time_module
+
+    t = time_module(model, x, device="cpu", threads=threads, cfg=cfg or TimerConfig())
+    return {"ms": t.median_ms, "share": t.extra.get("cpu_share"), "faults": t.extra.get("minor_faults_per_run"),
+            "calls": t.n}
+
+
+@contextlib.contextmanager
+def environ(**env: str | None) -> Iterator[None]:
+    """Set (str) or unset (None) environment variables for the block; the worker inherits them."""
+    old = {k: os.environ.get(k) for k in env}
+    try:
+        for k, v in env.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def cli(name: str, timer: dict | None = None, threads: int = 1, **env: str | None) -> dict:
+    """The CLI path: lwbench.measure.jobs.run_jobs on a LocalTarget, a fresh `python -m lwbench.measure.worker`
+    (what `lwbench bench NET -t THREADS` runs, less its progress bar); `env` for the worker."""
+    from lwbench.measure.jobs import Job, run_jobs
+
+    with environ(**env):
+        res = run_jobs([Job(net=name, threads=threads, timer=timer or {})])[0]
+    if res.error:
+        raise SystemExit(f"{name}: the worker failed: {res.error}")
+    return {"ms": res.timing["median_ms"], "share": res.cpu_share, "faults": res.extra.get("minor_faults_per_run"),
+            "calls": res.timing["n"], "heap": res.extra.get("heap")}
+
+
+def spread(xs: Sequence[float]) -> float:
+    """Round-to-round spread: (p75 - p25) / median of per-round values."""
+    from lwbench.measure.timer import percentile
+
+    s = sorted(xs)
+    med = statistics.median(s)
+    return (percentile(s, 75) - percentile(s, 25)) / med if med else float("nan")
+
+
+def clean_rounds(rounds: list[dict], methods: Sequence[str]) -> tuple[list[dict], int]:
+    """(rounds to use, number of clean rounds): the rounds in which every method got its CPU (share >=
+    CLEAN_SHARE); all rounds when fewer than 3 are clean."""
+    ok = [r for r in rounds if all((r[m]["share"] or 0) >= CLEAN_SHARE for m in methods)]
+    return (ok if len(ok) >= 3 else rounds), len(ok)
+
+
+def fmt(x, nd: int = 3) -> str:
+    return "" if x is None else f"{x:.{nd}f}"
+
+
+def write_csv(path: str, rows: list[dict], method: str, load_before) -> None:
+    """The rows with the machine block and the run's load as leading `# key: value` lines, atomically."""
+    from lwbench.measure import machine_info
+    from lwbench.report.write import atomic_write, to_csv
+
+    atomic_write(path, to_csv(rows, comments={"machine": machine_info(), "load_average_1min":
+                                              f"{load_before} before, {load1()} after", "method": method}))
