@@ -56,10 +56,12 @@ def case(name: str, batch: int = 1):
 
 def torch_ref(model, x, min_time: float, threads: int = 1) -> dict:
     """torch.utils.benchmark: Timer("model(x)", num_threads).adaptive_autorange under inference_mode; median of
-    its blocks' means (max_run_time 3 x min_time)."""
+    its blocks' means (max_run_time 3 x min_time); faults per call over its calibration and blocks."""
     import torch
     from torch.utils.benchmark import Timer
 
+    with torch.inference_mode():
+        model(x)                       # the first call (allocations) is never among Timer's blocks either
     with torch.inference_mode(), Meter() as m:
         r = Timer("model(x)", globals={"model": model, "x": x}, num_threads=threads).adaptive_autorange(
             min_run_time=min_time, max_run_time=3 * min_time)
@@ -115,6 +117,11 @@ def cli(name: str, timer: dict | None = None, threads: int = 1, **env: str | Non
         raise SystemExit(f"{name}: the worker failed: {res.error}")
     return {"ms": res.timing["median_ms"], "share": res.cpu_share, "faults": res.extra.get("minor_faults_per_run"),
             "calls": res.timing["n"], "heap": res.extra.get("heap")}
+
+
+def cpu_ms(m: dict) -> float:
+    """ms x CPU share: the CPU time per call, the figure other load inflates least (wall ms when no share)."""
+    return m["ms"] * (m["share"] if m["share"] else 1.0)
 
 
 def spread(xs: Sequence[float]) -> float:

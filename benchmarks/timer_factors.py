@@ -4,7 +4,9 @@ Each experiment has a base variant and variants that change one thing; all are r
 order rotated from round to round, `--rounds` times. A variant's figure is the median over rounds of its
 per-round median (ms per call, 1 thread, batch 1); `ratio` is the median of its per-round ratios to the base
 of the same round (least affected by slow drift of the machine). Every variant carries its minor page
-faults per call, the lowest CPU share it got and the 1-minute load range.
+faults per call, the lowest CPU share it got and the 1-minute load range, and `cpu_ms` = ms x CPU share
+(the CPU time a call got, which other load inflates much less than wall time; on a contended machine the
+cpu_ratio_to_base is the steadier figure).
 
   heap     the C heap (lwbench.measure.heap): the CLI path's fresh worker with the heap kept (base, the fix) and
            with glibc's defaults (LWBENCH_HEAP=trim, before the fix), and torch.utils.benchmark in a fresh
@@ -198,6 +200,9 @@ def experiment(exp: str, name: str, model, x, rounds: int, min_time: float) -> l
                      "median_ms": round(statistics.median(g[v]["ms"] for g in per), 4),
                      "ratio_to_base": round(statistics.median(g[v]["ms"] / g[names[0]]["ms"] for g in per), 4),
                      "round_spread": round(fc.spread([g[v]["ms"] for g in per]), 4),
+                     "cpu_ms_median": round(statistics.median(fc.cpu_ms(g[v]) for g in per), 4),
+                     "cpu_ratio_to_base": round(statistics.median(fc.cpu_ms(g[v]) / fc.cpu_ms(g[names[0]])
+                                                                  for g in per), 4),
                      "faults_per_call": round(statistics.median(faults), 1) if faults else None,
                      "cpu_share_min": round(min(shares), 3), "clean_rounds": sum(s >= fc.CLEAN_SHARE for s in shares),
                      "load_1min_min": min(loads, default=None), "load_1min_max": max(loads, default=None),

@@ -15,7 +15,7 @@ Each method's headline is the median of its per-round figures over the clean rou
 had >= 95% of a core; all rounds if fewer than 3 are clean). cli_ratio = cli / torch; the goal: within 3%,
 or within torch's own round-to-round spread ((p75 - p25) / median of its per-round medians) where that is
 larger. Every figure carries its CPU share and minor page faults per call; the 1-minute load is recorded per
-round. `--heap keep` (default): this process keeps its C heap mapped as the worker does (lwbench.measure.heap),
+round, and cli_cpu_ratio compares ms x CPU share (the CPU time per call, steadier under other load). `--heap keep` (default): this process keeps its C heap mapped as the worker does (lwbench.measure.heap),
 so every method runs without per-call page faults; `--heap trim`: glibc's defaults everywhere (LWBENCH_HEAP=trim
 for the worker), the state before issue #18's fix.
 
@@ -61,6 +61,8 @@ def summarize(name: str, rounds: list[dict], heap: str) -> dict:
     row.update({"cli_ratio": round(ratio, 4), "inproc_ratio": round(med["inproc"] / med["torch"], 4),
                 "timm_ratio": round(med["timm"] / med["torch"], 4), "torch_round_spread": round(spread, 4),
                 "goal_tolerance": round(tol, 4), "cli_within_goal": abs(ratio - 1) <= tol,
+                "cli_cpu_ratio": round(statistics.median(fc.cpu_ms(r["cli"]) for r in use)
+                                       / statistics.median(fc.cpu_ms(r["torch"]) for r in use), 4),
                 "paired_cli_ratio_median": round(statistics.median(r["cli"]["ms"] / r["torch"]["ms"] for r in use), 4)})
     row.update({f"{m}_faults_per_call": round(statistics.median(r[m]["faults"] or 0 for r in rounds), 1)
                 for m in METHODS})
