@@ -25,23 +25,27 @@ def load1() -> float | None:
 
 
 class Meter:
-    """CPU share and minor faults of this process over a `with` block, per `calls` calls."""
+    """CPU share, minor faults and user/system CPU time of this process over a `with` block, per `calls` calls
+    (system time is where the kernel zeroes and maps faulted pages: contention inflates it far less than wall)."""
 
     def __enter__(self) -> Meter:
         from lwbench.measure.heap import minor_faults
 
-        self._f0, self._c0, self._w0 = minor_faults(), time.process_time(), time.perf_counter()
+        self._f0, self._t0, self._w0 = minor_faults(), os.times(), time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         from lwbench.measure.heap import minor_faults
 
+        t1 = os.times()
         self.faults = (minor_faults() or 0) - (self._f0 or 0)
-        self.cpu, self.wall = time.process_time() - self._c0, time.perf_counter() - self._w0
+        self.user, self.sys = t1.user - self._t0.user, t1.system - self._t0.system
+        self.cpu, self.wall = self.user + self.sys, time.perf_counter() - self._w0
 
     def result(self, ms: float, calls: int, threads: int = 1) -> dict:
+        n = max(1, calls)
         return {"ms": ms, "share": self.cpu / self.wall / threads if self.wall > 0 else None,
-                "faults": self.faults / max(1, calls), "calls": calls}
+                "faults": self.faults / n, "calls": calls, "sys_ms": self.sys / n * 1e3, "user_ms": self.user / n * 1e3}
 
 
 def case(name: str, batch: int = 1):
@@ -88,9 +92,11 @@ def inproc(model, x, cfg=None, threads: int = 1) -> dict:
     """lwbench's timer in this process (lwbench.measure.time_module): the median of per-call samples."""
     from lwbench.measure import TimerConfig, time_module
 
-    t = time_module(model, x, device="cpu", threads=threads, cfg=cfg or TimerConfig())
+    with Meter() as m:
+        t = time_module(model, x, device="cpu", threads=threads, cfg=cfg or TimerConfig())
+    calls = t.n + t.warmup_runs
     return {"ms": t.median_ms, "share": t.extra.get("cpu_share"), "faults": t.extra.get("minor_faults_per_run"),
-            "calls": t.n}
+            "calls": t.n, "sys_ms": m.sys / calls * 1e3, "user_ms": m.user / calls * 1e3}
 
 
 @contextlib.contextmanager

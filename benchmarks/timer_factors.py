@@ -204,12 +204,18 @@ def experiment(exp: str, name: str, model, x, rounds: int, min_time: float) -> l
                      "cpu_ratio_to_base": round(statistics.median(fc.cpu_ms(g[v]) / fc.cpu_ms(g[names[0]])
                                                                   for g in per), 4),
                      "faults_per_call": round(statistics.median(faults), 1) if faults else None,
+                     "sys_ms_per_call": _median_of(per, v, "sys_ms"), "user_ms_per_call": _median_of(per, v, "user_ms"),
                      "cpu_share_min": round(min(shares), 3), "clean_rounds": sum(s >= fc.CLEAN_SHARE for s in shares),
                      "load_1min_min": min(loads, default=None), "load_1min_max": max(loads, default=None),
                      "contended": min(shares) < fc.CLEAN_SHARE or max(loads, default=0) >= 1.0,
                      "gc_collections": len(gc_counter) if v == "gc_on" else None,
                      "round_ms": " ".join(f"{g[v]['ms']:.3f}" for g in per)})
     return rows
+
+
+def _median_of(per: list[dict], v: str, key: str) -> float | None:
+    xs = [g[v][key] for g in per if g[v].get(key) is not None]
+    return round(statistics.median(xs), 4) if xs else None
 
 
 def merged(path: str, rows: list[dict]) -> list[dict]:
