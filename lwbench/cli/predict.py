@@ -83,8 +83,9 @@ def predict_cmd(
     runtime: Annotated[str | None, typer.Option("--runtime", help="Refuse unless calibrated for it.")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Refuse unless calibrated in it.")] = None,
     here: Annotated[bool, typer.Option("--here", help="Refuse unless the calibration was made on this machine.")] = False,
-    validate: Annotated[str | None, typer.Option("--validate", help="Join predictions to this bench export and "
-                                                 "score them beside the best madds-only fit.")] = None,
+    validate: Annotated[list[str] | None, typer.Option("--validate", help="Join predictions to these bench exports "
+                                                       "(repeat the option) and score them beside the best "
+                                                       "madds-only fit.")] = None,
     plot: Annotated[str | None, typer.Option("--plot", help="With --validate: predicted vs measured figure.")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
     fmt: FormatOpt = None,
@@ -152,11 +153,14 @@ def _emit_predictions(cal: dict, results: list[dict], summary: bool, kind: str, 
                                f"{cal['fingerprint'].get('threads')} thread(s))"), output)
 
 
-def _validate(cal: dict, path: str, one, plot: str | None, kind: str, output: str | None) -> None:
+def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, output: str | None) -> None:
     from lwbench.predict.validate import bench_rows, figure, validate_rows
     from lwbench.report.write import emit, machine_block, to_csv, to_json, to_markdown
 
-    rows, bench_machine, notes = bench_rows(path, cal["fingerprint"].get("threads"))
+    rows, notes, bench_machine = [], [], {}
+    for path in paths:
+        r, m, n = bench_rows(path, cal["fingerprint"].get("threads"))
+        rows, notes, bench_machine = rows + r, notes + n, {**bench_machine, path: m}
     joined, summary = validate_rows(rows, one)
     err = console(stderr=True)
     for n in notes:
