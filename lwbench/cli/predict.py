@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import BatchOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+from lwbench.cli.options import BatchOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
 
 CalOpt = Annotated[str, typer.Option("--calibration", "-c", help="A calibration file from `lwbench calibrate`.")]
 
@@ -94,9 +94,9 @@ def predict_cmd(
     """Predicted latency per layer (beside madds and mac) and in total, from a device's calibration."""
     from lwbench.errors import InputError
     from lwbench.predict import calfile
-    from lwbench.report.write import file_format
+    from lwbench.report.emit import resolve_format
 
-    kind = file_format(fmt.value if fmt else None, output)
+    kind = resolve_format(fmt, output)
     if plot and not validate:
         raise InputError("predict --plot: draws predicted vs measured; give --validate BENCH.csv")
     if plot:
@@ -130,32 +130,26 @@ def _meta(cal: dict) -> dict:
 
 
 def _emit_predictions(cal: dict, results: list[dict], summary: bool, kind: str, output: str | None) -> None:
-    from lwbench.report.write import emit, machine_block, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit
+    from lwbench.report.write import machine_block
 
-    if kind == "table":
+    totals = [_summary_row(r) for r in results]
+    rows = totals if summary else [row for r in results for row in r["layers"]]
+
+    def table(_rows):
         from lwbench.predict.tables import layers_table, summary_table
 
-        con = console()
-        if not summary:
-            for r in results:
-                con.print(layers_table(r, cal))
-        con.print(summary_table([_summary_row(r) for r in results], cal))
-        return
-    rows = [_summary_row(r) for r in results] if summary else [row for r in results for row in r["layers"]]
-    meta = {"machine": machine_block(), **_meta(cal)}
-    if kind == "csv":
-        meta["totals"] = [_summary_row(r) for r in results]
-        emit(to_csv(rows, comments=meta), output)
-    elif kind == "json":
-        emit(to_json({**meta, "rows": rows, "totals": [_summary_row(r) for r in results]}), output)
-    else:
-        emit(to_markdown(rows, f"predicted latency ({cal['fingerprint'].get('cpu_model')}, "
-                               f"{cal['fingerprint'].get('threads')} thread(s))"), output)
+        return [*([] if summary else [layers_table(r, cal) for r in results]), summary_table(totals, cal)]
+
+    emit(kind, rows, output=output, machine=machine_block(), meta={**_meta(cal), "totals": totals},
+         title=f"predicted latency ({cal['fingerprint'].get('cpu_model')}, {cal['fingerprint'].get('threads')} "
+               "thread(s))", table=table)
 
 
 def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, output: str | None) -> None:
     from lwbench.predict.validate import bench_rows, figure, validate_rows
-    from lwbench.report.write import emit, machine_block, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit
+    from lwbench.report.write import machine_block
 
     rows, notes, bench_machine = [], [], {}
     for path in paths:
@@ -167,17 +161,15 @@ def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, out
         err.print(f"lwbench: note: {n}", markup=False)
     if plot:
         figure(joined, summary, plot)
-    meta = {"machine": machine_block(), "bench_machine": bench_machine, **_meta(cal), "summary": summary}
-    if kind == "table":
+
+    def table(_rows):
         from lwbench.predict.tables import validate_table
 
-        console().print(validate_table(joined, summary))
-    elif kind == "csv":
-        emit(to_csv(joined, comments=meta), output)
-    elif kind == "json":
-        emit(to_json({**meta, "rows": joined}), output)
-    else:
-        emit(to_markdown(joined, "predicted vs measured"), output)
+        return validate_table(joined, summary)
+
+    emit(kind, joined, output=output, machine=machine_block(),
+         meta={"bench_machine": bench_machine, **_meta(cal), "summary": summary}, title="predicted vs measured",
+         table=table)
 
 
 def register(app: typer.Typer) -> None:

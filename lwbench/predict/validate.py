@@ -109,7 +109,7 @@ def bench_rows(path: str, threads: int | None) -> tuple[list[dict], dict, list[s
     from lwbench.report.load import load_export
 
     ex = load_export(path)
-    if ex.kind != "bench":
+    if ex.kind not in ("timing", "bench"):
         raise InputError(f"--validate {path}: expected a `lwbench bench` export, got a {ex.kind} export")
     notes, rows = [], []
     for r in ex.frame.to_dict("records"):
