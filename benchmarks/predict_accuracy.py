@@ -7,8 +7,9 @@
    on the designed grid: no zoo network is measured);
 3. `lwbench bench` of the held-out networks (every seed family, plus width and resolution variants), 1 thread,
    a fresh worker per network, --min-time 3;
-4. `lwbench predict --validate` on those rows: OUT/predict-validate-cpu.csv and the predicted-vs-measured
-   figure OUT/predict-vs-measured-cpu.png;
+4. `lwbench predict --validate` on those rows (with `--faults`: also the opt-in correction that counts the page
+   faults of one untimed forward): OUT/predict-validate-cpu.csv, .txt, and the predicted-vs-measured figure
+   OUT/predict-vs-measured-cpu.png; a per-category breakdown against `profile --time` for a few networks;
 5. prints the figures against the goal (>= 90% within ±10%, >= 60% within ±5%, median <= 5%, worst <= 20%,
    Kendall τ >= 0.8 inside equal-madds bands) and exits 1 when one is not met.
 """
@@ -102,9 +103,9 @@ def main() -> int:
     lwbench("bench", *RESOLUTION[1], "--resolution", str(RESOLUTION[0]), *common, "-o", str(benches[2]))
     log["load_after_bench"] = load1()
     val = out / "predict-validate-cpu.csv"
-    lwbench("predict", "-c", str(cal), *[x for b in benches for x in ("--validate", str(b))], "-o", str(val),
-            "--plot", str(fig))
-    lwbench("predict", "-c", str(cal), *[x for b in benches for x in ("--validate", str(b))])
+    valid = [x for b in benches for x in ("--validate", str(b))]
+    lwbench("predict", "-c", str(cal), *valid, "--faults", "-o", str(val), "--plot", str(fig))
+    lwbench("predict", "-c", str(cal), *valid, "--faults", "-f", "table", "-o", str(out / "predict-validate-cpu.txt"))
     log["breakdown"] = breakdown(cal, out, a.min_time)
     summary = next(json.loads(line.split(":", 1)[1]) for line in val.read_text().splitlines()
                    if line.startswith("# summary:"))
@@ -113,7 +114,11 @@ def main() -> int:
     ok = (got["within_10_pct"] >= GOAL["within_10_pct"] and got["within_5_pct"] >= GOAL["within_5_pct"]
           and got["median_abs_pct"] <= GOAL["median_abs_pct"] and got["worst_abs_pct"] <= GOAL["worst_abs_pct"]
           and (got["tau"] or 0) >= GOAL["tau"])
-    log.update(goal=GOAL, got=got, met=ok, madds_fit=summary["madds_fit"])
+    doc = json.loads(cal.read_text())
+    log.update(goal=GOAL, got=got, met=ok, with_faults=summary.get("model_with_faults"),
+               madds_fit=summary["madds_fit"], calibration_cost=doc["cost"],
+               heldout_layers=doc["checks"]["heldout_layers"]["all"], blocks=doc["checks"]["blocks_summary"],
+               ms_per_fault=doc["model"].get("faults"))
     (out / "predict-run-cpu.json").write_text(json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
     return 0 if ok else 1

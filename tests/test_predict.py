@@ -22,6 +22,7 @@ from lwbench.predict.validate import band_tau, madds_fit, parse_model, scores, v
 from lwbench.spec import load
 
 FIXED, PER_LAYER = 0.004, 0.0015           # ms: one forward call; one module call (the identity)
+PER_FAULT = 0.0025                          # ms per page fault
 PEAK = {"conv2d": 5e7, "linear": 2e7}       # synthetic machine: madds per ms
 BW = {"conv2d": 4e6, "batchnorm": 1e6, "relu": 2e6, "maxpool": 5e5}   # mac elements per ms (others 1.5e6)
 
@@ -49,6 +50,13 @@ def synthetic():
     """A calibration of the synthetic machine: every probe's 'median' is its exact synthetic latency."""
     probes = grid(0)
     records = {p.id: {"timing": {"median_ms": truth_net(probe_net(p))}, "cpu_share": 1.0} for p in probes}
+    for p in probes:   # the fault probes: their whole output faults, PER_FAULT ms a page
+        if p.group == "fault":
+            pages = math.prod(p.input) * 4 // 4096
+            records[p.id]["timing"]["median_ms"] += pages * PER_FAULT
+            records[p.id]["faults_per_call"] = pages
+        elif p.group == "fault-base":
+            records[p.id]["faults_per_call"] = 0.0
     fp = calfile.fingerprint(SETTINGS, MACHINE)
     return probes, build_document(probes, records, SETTINGS, fp, MACHINE, 1.0, [])
 
@@ -93,6 +101,19 @@ def test_prediction_is_fixed_plus_sum_of_layers(synthetic, name):
     assert len(res["layers"]) == len(net.nodes) and res["madds"] == count(net).totals["madds"]
     free = [r for r in res["layers"] if r["model_key"] == "free"]        # flatten/dropout: one module call
     assert all(r["predicted_ms"] == pytest.approx(PER_LAYER, rel=1e-6) for r in free)
+
+
+def test_page_fault_cost_is_fitted_and_added(synthetic):
+    from lwbench.predict.predict import add_faults
+
+    _, doc = synthetic
+    assert doc["model"]["faults"]["ms_per_fault"] == pytest.approx(PER_FAULT, rel=1e-6)
+    assert doc["model"]["faults"]["pairs"] == 16
+    res = add_faults(predict_net(load("mobilenet_v3_small"), doc["model"]), 1000.0, doc["model"])
+    assert res["fault_ms"] == pytest.approx(1000 * PER_FAULT)
+    assert res["total_with_faults_ms"] == pytest.approx(res["total_ms"] + 1000 * PER_FAULT)
+    with pytest.raises(InputError, match="no page-fault cost"):
+        add_faults({"total_ms": 1.0}, 10.0, {"faults": {"ms_per_fault": None}})
 
 
 def test_width_and_resolution_scale_the_prediction(synthetic):

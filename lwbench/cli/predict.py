@@ -41,14 +41,19 @@ def calibrate_cmd(
               f"{c['contended_probes']} contended probes -> {output}", markup=False)
 
 
-def _predictor(cal: dict, module: str | None, input_: str | None):
-    from lwbench.predict.predict import predict_module, predict_net
+def _predictor(cal: dict, module: str | None, input_: str | None, faults: bool = False):
+    from lwbench.predict.predict import add_faults, predict_module, predict_net
     from lwbench.spec import load
 
     fitted = cal["model"]
 
     def one(name: str, width, resolution, batch: int) -> dict:
-        return predict_net(load(name, width, resolution), fitted, batch)
+        res = predict_net(load(name, width, resolution), fitted, batch)
+        if faults:
+            from lwbench.predict import faults as pf
+
+            add_faults(res, pf.count(name, width, resolution, batch, cal["fingerprint"]["threads"]), fitted)
+        return res
 
     def mod(batch: int) -> dict:
         return predict_module(module, input_, fitted, batch)
@@ -83,6 +88,9 @@ def predict_cmd(
     runtime: Annotated[str | None, typer.Option("--runtime", help="Refuse unless calibrated for it.")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Refuse unless calibrated in it.")] = None,
     here: Annotated[bool, typer.Option("--here", help="Refuse unless the calibration was made on this machine.")] = False,
+    faults: Annotated[bool, typer.Option("--faults", help="Also count the page faults of one untimed forward of "
+                                         "each network on this machine (a fresh process) and add faults × the "
+                                         "calibrated cost per fault (implies --here; runs the network).")] = False,
     validate: Annotated[list[str] | None, typer.Option("--validate", help="Join predictions to these bench exports "
                                                        "(repeat the option) and score them beside the best "
                                                        "madds-only fit.")] = None,
@@ -104,8 +112,10 @@ def predict_cmd(
 
         check_figure_path(plot, "--plot")
     cal = calfile.load(calibration)
-    _check(cal, calibration, device, threads, runtime, batch, dtype, here)
-    one, mod = _predictor(cal, module, input_)
+    if faults and module:
+        raise InputError("predict --faults: counts faults of zoo networks and YAML files; not with --module")
+    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults)
+    one, mod = _predictor(cal, module, input_, faults)
     if validate:
         _validate(cal, validate, one, plot, kind, output)
         return
@@ -121,7 +131,8 @@ def _summary_row(r: dict) -> dict:
     return {"model": r["model"], "input": r["input"], "batch": r["batch"], "layers": len(r["layers"]),
             "params": r["params"], "madds": r["madds"], "mac_elems": r["mac_elems"], "fixed_ms": r["fixed_ms"],
             "predicted_ms": r["total_ms"], "uncalibrated_layers": r["uncalibrated_layers"],
-            "outside_range_layers": r["outside_range_layers"]}
+            "outside_range_layers": r["outside_range_layers"],
+            **{k: r[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in r}}
 
 
 def _meta(cal: dict) -> dict:

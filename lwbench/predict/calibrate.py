@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lwbench.errors import ConfigError, InputError
 from lwbench.predict import calfile
-from lwbench.predict.design import GROUPS, Probe, grid, probe_net
+from lwbench.predict.design import FAULT_ENV, GROUPS, Probe, grid, probe_net
 
 TIMER = {"warmup_runs": 3, "warmup_s": 0.05, "min_runs": 15, "min_time_s": 0.15, "max_time_s": 1.5,
          "max_runs": 2000}
@@ -68,9 +68,14 @@ def measure(job: dict) -> None:
 def _time_probe(p: Probe, st: dict, cfg, build, example_input, time_module) -> dict:
     try:
         net = probe_net(p)
-        t = time_module(build(net), example_input(net, st["batch"]), device=st["device"], threads=st["threads"],
-                        cfg=cfg, dtype=st["dtype"])
-        return _record(p, t, t.extra.get("cpu_share"))
+        model, x = build(net), example_input(net, st["batch"])
+        t = time_module(model, x, device=st["device"], threads=st["threads"], cfg=cfg, dtype=st["dtype"])
+        rec = _record(p, t, t.extra.get("cpu_share"))
+        if p.group in ("fault", "fault-base", "block"):
+            from lwbench.predict.faults import faults_per_call
+
+            rec["faults_per_call"] = faults_per_call(model, x)
+        return rec
     except Exception as e:  # noqa: BLE001 - one failing probe is recorded, the grid goes on
         return {"id": p.id, "group": p.group, "error": f"{type(e).__name__}: {e}"[:300]}
 
@@ -83,6 +88,8 @@ def _run_worker(job: dict, timeout_s: float) -> str | None:
         Path(path).write_text(json.dumps(job), encoding="utf-8")
         env = dict(os.environ)
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(job["settings"]["threads"])
+        if job.get("fault_mode"):
+            env.update(FAULT_ENV)
         try:
             p = subprocess.run([sys.executable, "-m", "lwbench.predict.calibrate", path], env=env,
                                capture_output=True, text=True, timeout=timeout_s)
@@ -176,7 +183,7 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
             progress(f"{group}: {len(todo)} probes")
         spare = max(0, MAX_MEASUREMENTS - len(probes)) * len(todo) // len(probes)   # retries within the cap
         job = {"probes": todo, "settings": settings, "partial": str(partial), "deadline": deadline,
-               "max_retries": spare}
+               "max_retries": spare, "fault_mode": group == "fault"}
         err = _run_worker(job, max(30.0, deadline - time.time() + 60.0))
         if err:
             problems.append(f"{group}: {err}")

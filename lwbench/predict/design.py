@@ -26,7 +26,15 @@ SIZES = (4, 5, 6, 7, 8, 10, 12, 13, 14, 16, 19, 20, 24, 27, 28, 32, 37, 40, 48, 
          120, 128, 147, 150, 160)
 MAX_ELEMS = 3_600_000          # per feature map (in or out) of one probe
 MAX_MADDS = 1_500_000_000
-GROUPS = ("overhead", "pointwise", "depthwise", "conv", "grouped", "linear", "norm-act", "merge", "pool", "block")
+GROUPS = ("overhead", "pointwise", "depthwise", "conv", "grouped", "linear", "norm-act", "merge", "pool", "block",
+          "fault-base", "fault")
+# the `fault` group runs with glibc told to mmap every block of 64 KiB or more (and unmap it when freed), so each
+# call page-faults its whole output; `fault-base` is the same probes with the default allocator: the difference
+# per fault is the cost of one page fault on this machine (eager torch networks fault every forward, see
+# lwbench.predict.faults)
+FAULT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+FAULT_SHAPES = ((16, 64), (32, 64), (64, 56), (96, 56), (128, 56), (64, 112), (96, 112), (256, 56), (32, 28),
+                (64, 28), (128, 28), (256, 28), (24, 112), (144, 56), (192, 28), (48, 112))
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,8 @@ def grid(seed: int = 0, blocks: bool = True) -> list[Probe]:
              _norm_act(rng), _merge(rng), _pool(rng)]
     if blocks:
         parts.append(make_blocks(rng))
+    parts.append([Probe(g, (c, h, h), (("relu", {}, ("x",)),), target=None, label=f"{g} relu {c}x{h}x{h}")
+                  for g in ("fault-base", "fault") for c, h in FAULT_SHAPES])
     seen: dict[str, Probe] = {}
     for part in parts:
         for p in part:

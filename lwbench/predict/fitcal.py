@@ -64,6 +64,22 @@ def block_checks(probes: list[Probe], records: dict[str, dict], fitted: dict, ba
     return out
 
 
+def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
+    """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
+    base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
+    per = []
+    for p in probes:
+        b, f = base.get(p.input), records.get(p.id)
+        if p.group != "fault" or b is None or f is None:
+            continue
+        df = (f.get("faults_per_call") or 0) - (b.get("faults_per_call") or 0)
+        if df >= 16:
+            per.append((f["timing"]["median_ms"] - b["timing"]["median_ms"]) / df)
+    per.sort()
+    return {"ms_per_fault": per[len(per) // 2] if per else None, "pairs": len(per),
+            "spread_ms": [per[0], per[-1]] if per else None}
+
+
 def build_document(probes: list[Probe], records: dict[str, dict], settings: dict, fp: dict, machine: dict,
                    seconds: float, problems: list[str]) -> dict:
     """The calibration file's content (plain JSON types only)."""
@@ -76,6 +92,7 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     overhead = model.fit_overhead(pts)
     samples = layer_samples(probes, records, overhead, settings["batch"])
     fitted = model.fit(samples, overhead)
+    fitted["faults"] = fault_cost(probes, records)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]
     blocks = block_checks(probes, records, fitted, settings["batch"])

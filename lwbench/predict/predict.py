@@ -47,6 +47,18 @@ def _result(prof, rows, total, fitted) -> dict:
             "outside_range_layers": sum("outside" in r["note"] for r in rows)}
 
 
+def add_faults(res: dict, faults: float, fitted: dict) -> dict:
+    """The opt-in correction: `faults` page faults per forward (counted on this machine) × the calibrated cost."""
+    from lwbench.errors import InputError
+
+    per = (fitted.get("faults") or {}).get("ms_per_fault")
+    if per is None:
+        raise InputError("predict --faults: this calibration has no page-fault cost (calibrate again with this "
+                         "lwbench)")
+    res.update(faults_per_forward=faults, fault_ms=faults * per, total_with_faults_ms=res["total_ms"] + faults * per)
+    return res
+
+
 def _shapes(text: str) -> list[tuple[int, ...]]:
     out = []
     for part in str(text).split("+"):

@@ -62,11 +62,19 @@ def validate_table(rows: list[dict], summary: dict):
                 f"{s['rmspe_pct']:.1f}%, band τ {'-' if tau is None else f'{tau:.2f}'} "
                 f"({s['band_tau']['pairs']} pairs)")
 
-    t = Table(title=f"{len(rows)} networks: predicted vs measured",
-              caption=escape(line("predict", summary["model"]) + "\n" + line("madds-only fit", summary["madds_fit"])))
-    for c in ("model", "madds", "measured ms", "predicted ms", "error %", "madds fit ms", "madds fit error %"):
+    lines = [line("predict", summary["model"]), line("madds-only fit", summary["madds_fit"])]
+    fx = "model_with_faults" in summary
+    if fx:
+        lines.insert(1, line("predict + counted page faults", summary["model_with_faults"]))
+    t = Table(title=f"{len(rows)} networks: predicted vs measured", caption=escape("\n".join(lines)))
+    cols = ["model", "madds", "measured ms", "predicted ms", "error %", *(["faults", "+faults ms", "error %"]
+                                                                          if fx else []),
+            "madds fit ms", "madds fit error %"]
+    for c in cols:
         t.add_column(c, justify="left" if c == "model" else "right")
     for r in sorted(rows, key=lambda r: r["madds"]):
+        extra = [_f(r["faults_per_forward"], 0), _f(r["total_with_faults_ms"]), _f(r["with_faults_error_pct"], 1)] \
+            if fx else []
         t.add_row(escape(r["model"]), si(r["madds"]), _f(r["measured_ms"]), _f(r["predicted_ms"]),
-                  _f(r["error_pct"], 1), _f(r["madds_fit_ms"]), _f(r["madds_fit_error_pct"], 1))
+                  _f(r["error_pct"], 1), *extra, _f(r["madds_fit_ms"]), _f(r["madds_fit_error_pct"], 1))
     return t

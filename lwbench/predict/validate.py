@@ -86,7 +86,8 @@ def validate_rows(rows: list[dict], predict) -> tuple[list[dict], dict]:
         out.append({"model": r["model"], "madds": p["madds"], "mac_elems": p["mac_elems"],
                     "layers": len(p["layers"]), "measured_ms": float(r["median_ms"]), "predicted_ms": p["total_ms"],
                     "iqr_ms": r.get("iqr_ms"), "noisy": r.get("noisy"), "cpu_share": r.get("cpu_share"),
-                    "uncalibrated_layers": p["uncalibrated_layers"]})
+                    "uncalibrated_layers": p["uncalibrated_layers"],
+                    **{k: p[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in p}})
     if not out:
         return out, {}
     meas = [o["measured_ms"] for o in out]
@@ -96,9 +97,14 @@ def validate_rows(rows: list[dict], predict) -> tuple[list[dict], dict]:
         o["error_pct"] = 100.0 * (o["predicted_ms"] / o["measured_ms"] - 1.0)
         o["madds_fit_ms"] = a + b * o["madds"]
         o["madds_fit_error_pct"] = 100.0 * (o["madds_fit_ms"] / o["measured_ms"] - 1.0)
+    if all("total_with_faults_ms" in o for o in out):
+        for o in out:
+            o["with_faults_error_pct"] = 100.0 * (o["total_with_faults_ms"] / o["measured_ms"] - 1.0)
     summary = {"model": scores(meas, [o["predicted_ms"] for o in out], madds),
                "madds_fit": {**scores(meas, [o["madds_fit_ms"] for o in out], madds),
                              "a_ms": a, "b_ms_per_gmadd": b * 1e9}}
+    if "with_faults_error_pct" in out[0]:
+        summary["model_with_faults"] = scores(meas, [o["total_with_faults_ms"] for o in out], madds)
     return out, summary
 
 
@@ -142,6 +148,11 @@ def figure(rows: list[dict], summary: dict, path: str, title: str = "") -> None:
                label=f"best madds-only fit: {s['within_10_pct']:.0f}% within ±10%, median {s['median_abs_pct']:.1f}%")
     ax.scatter(meas, [r["predicted_ms"] for r in rows], color="tab:blue",
                label=f"lwbench predict: {m['within_10_pct']:.0f}% within ±10%, median {m['median_abs_pct']:.1f}%")
+    if "model_with_faults" in summary:
+        w = summary["model_with_faults"]
+        ax.scatter(meas, [r["total_with_faults_ms"] for r in rows], marker="^", color="tab:green",
+                   label=f"+ counted page faults: {w['within_10_pct']:.0f}% within ±10%, median "
+                         f"{w['median_abs_pct']:.1f}%")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("measured latency (ms, median)")
