@@ -87,6 +87,9 @@ def main() -> int:
     ap.add_argument("--reuse-calibration", action="store_true")
     ap.add_argument("--wait", type=float, default=600)
     ap.add_argument("--min-time", default="3")
+    ap.add_argument("--reuse-bench", action="store_true", help="keep bench files already in --out")
+    ap.add_argument("--also", action="append", default=[],
+                    help="another bench export of this machine type to validate on too (e.g. a quiet earlier run)")
     a = ap.parse_args()
     out = Path(a.out)
     cal, fig = out / "predict-calib-cpu.json", out / "predict-vs-measured-cpu.png"
@@ -98,14 +101,18 @@ def main() -> int:
     log["calibrate_s"] = round(time.time() - t)
     log["load_after_calibrate"] = load1()
     common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time]
-    lwbench("bench", *NETS, *common, "-o", str(benches[0]))
-    lwbench("bench", *WIDTH[1], "--width", str(WIDTH[0]), *common, "-o", str(benches[1]))
-    lwbench("bench", *RESOLUTION[1], "--resolution", str(RESOLUTION[0]), *common, "-o", str(benches[2]))
+    for path, extra in ((benches[0], NETS), (benches[1], [*WIDTH[1], "--width", str(WIDTH[0])]),
+                        (benches[2], [*RESOLUTION[1], "--resolution", str(RESOLUTION[0])])):
+        if not (a.reuse_bench and path.exists()):
+            lwbench("bench", *extra, *common, "-o", str(path))
     log["load_after_bench"] = load1()
     val = out / "predict-validate-cpu.csv"
     valid = [x for b in benches for x in ("--validate", str(b))]
     lwbench("predict", "-c", str(cal), *valid, "--faults", "-o", str(val), "--plot", str(fig))
     lwbench("predict", "-c", str(cal), *valid, "--faults", "-f", "table", "-o", str(out / "predict-validate-cpu.txt"))
+    for i, other in enumerate(a.also):
+        lwbench("predict", "-c", str(cal), "--validate", other, "--faults", "-o", str(out / f"predict-validate-also{i}-cpu.csv"),
+                "--plot", str(out / f"predict-vs-measured-also{i}-cpu.png"))
     log["breakdown"] = breakdown(cal, out, a.min_time)
     summary = next(json.loads(line.split(":", 1)[1]) for line in val.read_text().splitlines()
                    if line.startswith("# summary:"))

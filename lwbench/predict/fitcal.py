@@ -5,10 +5,11 @@ from __future__ import annotations
 from lwbench.predict import calfile, model
 from lwbench.predict.design import Probe, probe_net
 from lwbench.predict.features import node_key
+from lwbench.predict.probetime import probe_ms
 
 
 def overhead_points(probes: list[Probe], records: dict[str, dict]) -> list[tuple[int, float]]:
-    return [(len(p.nodes), records[p.id]["timing"]["median_ms"]) for p in probes
+    return [(len(p.nodes), probe_ms(records[p.id])) for p in probes
             if p.group == "overhead" and p.id in records]
 
 
@@ -28,8 +29,8 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         node = net.nodes[p.target]
         key, x = node_key(node)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
-        base = records[p.minus]["timing"]["median_ms"] if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, rec["timing"]["median_ms"] - base),
+        base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out
 
@@ -58,7 +59,7 @@ def block_checks(probes: list[Probe], records: dict[str, dict], fitted: dict, ba
         if p.group != "block" or p.id not in records:
             continue
         res = predict_net(probe_net(p), fitted, batch)
-        meas = records[p.id]["timing"]["median_ms"]
+        meas = probe_ms(records[p.id])
         out.append({"label": p.label, "measured_ms": meas, "predicted_ms": res["total_ms"],
                     "error_pct": 100.0 * (res["total_ms"] / meas - 1.0) if meas > 0 else None})
     return out
@@ -74,7 +75,7 @@ def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
             continue
         df = (f.get("faults_per_call") or 0) - (b.get("faults_per_call") or 0)
         if df >= 16:
-            per.append((f["timing"]["median_ms"] - b["timing"]["median_ms"]) / df)
+            per.append((probe_ms(f) - probe_ms(b)) / df)
     per.sort()
     return {"ms_per_fault": per[len(per) // 2] if per else None, "pairs": len(per),
             "spread_ms": [per[0], per[-1]] if per else None}
