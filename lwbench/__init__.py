@@ -19,7 +19,7 @@ from lwbench.spec import load
 
 _LAZY = {  # torch-dependent parts, imported on first use so `import lwbench` stays torch-free
     "build": ("lwbench.build", "build"),
-    "count_module": ("lwbench.torchcount", "count_module"),
+    "count_module": ("lwbench.measure.torchcount", "count_module"),
 }
 
 

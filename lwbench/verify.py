@@ -169,7 +169,7 @@ def verify_net(net: Net, fvcore: bool = True) -> NetCheck:
 
     from lwbench.build import build
     from lwbench.count import count
-    from lwbench.torchcount import count_module
+    from lwbench.measure.torchcount import count_module
 
     t0 = time.perf_counter()
     res = NetCheck(model=net.name)
