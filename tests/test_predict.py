@@ -14,9 +14,10 @@ from lwbench.count import count
 from lwbench.errors import InputError
 from lwbench.predict import calfile, model
 from lwbench.predict.calibrate import read_partial
-from lwbench.predict.design import grid, probe_net
+from lwbench.predict.design import probe_net
 from lwbench.predict.features import node_key
 from lwbench.predict.fitcal import build_document
+from lwbench.predict.grid import grid
 from lwbench.predict.predict import predict_net
 from lwbench.predict.validate import band_tau, madds_fit, parse_model, scores, validate_rows
 from lwbench.spec import load

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from lwbench.errors import ConfigError, InputError
 from lwbench.predict import calfile
-from lwbench.predict.design import FAULT_ENV, GROUPS, Probe, grid, probe_net
+from lwbench.predict.design import FAULT_ENV, GROUPS, Probe, probe_net
+from lwbench.predict.grid import grid
 
 TIMER = {"warmup_runs": 3, "warmup_s": 0.05, "min_runs": 15, "min_time_s": 0.15, "max_time_s": 1.5,
          "max_runs": 2000}

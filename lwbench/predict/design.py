@@ -285,19 +285,12 @@ def _pool(rng) -> list[Probe]:
     return out
 
 
-def grid(seed: int = 0, blocks: bool = True) -> list[Probe]:
-    """Every calibration probe, in a stable order; the same seed gives the same grid."""
-    from lwbench.predict.blocks import blocks as make_blocks
+def layer_groups(rng: random.Random) -> list[list[Probe]]:
+    """The single-layer probes, group by group, drawn in this order from `rng` (the order fixes the grid)."""
+    return [_overhead(), _pointwise(rng), _depthwise(rng), _dense_conv(rng), _grouped(rng), _linear(rng),
+            _norm_act(rng), _merge(rng), _pool(rng)]
 
-    rng = random.Random(seed)
-    parts = [_overhead(), _pointwise(rng), _depthwise(rng), _dense_conv(rng), _grouped(rng), _linear(rng),
-             _norm_act(rng), _merge(rng), _pool(rng)]
-    if blocks:
-        parts.append(make_blocks(rng))
-    parts.append([Probe(g, (c, h, h), (("relu", {}, ("x",)),), target=None, label=f"{g} relu {c}x{h}x{h}")
-                  for g in ("fault-base", "fault") for c, h in FAULT_SHAPES])
-    seen: dict[str, Probe] = {}
-    for part in parts:
-        for p in part:
-            seen.setdefault(p.id, p)
-    return list(seen.values())
+
+def fault_probes() -> list[Probe]:
+    return [Probe(g, (c, h, h), (("relu", {}, ("x",)),), target=None, label=f"{g} relu {c}x{h}x{h}")
+            for g in ("fault-base", "fault") for c, h in FAULT_SHAPES]

@@ -95,7 +95,7 @@ def _module_key(row, mod) -> tuple[str, list[float]]:
 
 def predict_module(spec: str, input_shape: str | None, fitted: dict, batch: int = 1, dtype: str = "float32") -> dict:
     """A `--module package.module:factory` model: torchcount's rows, each keyed by its module's attributes."""
-    from lwbench.torchcount import load_factory, profile_factory
+    from lwbench.measure.torchcount import load_factory, profile_factory
 
     prof = profile_factory(spec, input_shape, batch, dtype)
     named = dict(load_factory(spec).named_modules())
