@@ -256,3 +256,27 @@ def test_validate_rows_joins_and_scores_beside_madds_fit(synthetic):
     assert [j["model"] for j in joined] == names
     assert summary["model"]["within_5_pct"] == 100.0 and summary["model"]["worst_abs_pct"] < 2
     assert summary["madds_fit"]["n"] == 4 and "a_ms" in summary["madds_fit"]
+
+
+def test_context_scale_is_fitted_on_blocks_and_kept_only_when_it_helps():
+    from lwbench.predict.fitcal import context_scale
+
+    blocks = [{"label": str(i), "measured_ms": 0.01 + 1.3 * ms + 0.002 * f, "faults": f, "layers_ms": ms,
+               "fixed_ms": 0.01} for i, (ms, f) in enumerate([(0.1, 0), (0.5, 10), (1.0, 0), (2.0, 100), (0.3, 0),
+                                                               (0.7, 0)])]
+    got = context_scale(blocks, 0.002)
+    assert got["scale"] == pytest.approx(1.3) and got["heldout_blocks_scaled"]["worst_abs_pct"] < 1e-6
+    exact = [dict(b, measured_ms=0.01 + b["layers_ms"] + 0.002 * b["faults"]) for b in blocks]
+    assert context_scale(exact, 0.002)["scale"] == 1.0             # no gain on held-out blocks: not applied
+    assert context_scale(blocks[:3], 0.002)["scale"] == 1.0        # too few blocks
+
+
+def test_refit_from_raw_measurements_gives_the_same_model(synthetic):
+    from lwbench.predict.fitcal import refit
+
+    _, doc = synthetic
+    again = refit(json.loads(json.dumps(doc)))
+    assert again["model"]["overhead"] == doc["model"]["overhead"]
+    net = load("mobilenet_v2")
+    assert predict_net(net, again["model"])["total_ms"] == pytest.approx(predict_net(net, doc["model"])["total_ms"])
+    assert again["cost"]["refitted"] is True

@@ -22,6 +22,8 @@ def calibrate_cmd(
     seed: Annotated[int, typer.Option("--seed", help="The grid's sampling seed.")] = 0,
     max_minutes: Annotated[float, typer.Option("--max-minutes", help="Stop measuring after this long; the "
                                                "partial file keeps what was measured, run again to resume.")] = 15.0,
+    refit: Annotated[str | None, typer.Option("--refit", help="Measure nothing: fit the model again from the raw "
+                                              "measurements of this calibration file.")] = None,
 ) -> None:
     """Measure single layers and small blocks on a designed grid (no zoo network), fit the latency model."""
     from lwbench.errors import InputError
@@ -30,14 +32,24 @@ def calibrate_cmd(
     if not output.endswith(".json"):
         raise InputError(f"--output {output}: a calibration is JSON; name it .json")
     err = console(stderr=True)
-    doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes,
-                    progress=lambda m: err.print(f"calibrate: {m}", markup=False))
+    if refit:
+        import json
+
+        from lwbench.predict import calfile, fitcal
+        from lwbench.report.write import atomic_write
+
+        doc = fitcal.refit(calfile.load(refit))
+        atomic_write(output, json.dumps(doc, separators=(",", ":")))
+    else:
+        doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes,
+                        progress=lambda m: err.print(f"calibrate: {m}", markup=False))
     c, h = doc["cost"], doc["checks"]["heldout_layers"]["all"]
     b = doc["checks"]["blocks_summary"]
     err.print(f"calibrate: {c['measurements']} of {c['probes_in_grid']} probes in {c['seconds_last_run'] / 60:.1f} min"
               f"{'' if c['complete'] else ' (incomplete: run again to resume)'}; held-out layers: median "
               f"{h.get('median_abs_pct', float('nan')):.1f}% error, {h.get('within_10_pct', float('nan')):.0f}% "
-              f"within ±10%; blocks: median {b.get('median_abs_pct', float('nan')):.1f}%; "
+              f"within ±10%; blocks: median {b.get('median_abs_pct', float('nan')):.1f}% (in-context scale "
+              f"{doc['model']['context_scale']['scale']:.3f}); "
               f"{c['contended_probes']} contended probes -> {output}", markup=False)
 
 

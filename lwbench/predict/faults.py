@@ -33,9 +33,63 @@ def faults_per_call(model, x, calls: int = 8, warm: int = 3) -> float:
     return (f1 - f0) / calls
 
 
+def _cache_path():
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("LWBENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lwbench")
+    return Path(root) / "faults.json"
+
+
+def _cache_key(name: str, width, resolution, batch: int, threads: int) -> str:
+    import hashlib
+    import platform
+    from pathlib import Path
+
+    from lwbench.measure.machine import cpu_model
+    from lwbench.version import __version__
+
+    ident = name
+    if Path(name).is_file():  # a YAML file: its content, not its name
+        ident += ":" + hashlib.sha256(Path(name).read_bytes()).hexdigest()[:16]
+    return "|".join(map(str, (ident, width, resolution, batch, threads, platform.node(), cpu_model(), __version__)))
+
+
+def _cached(key: str, value: float | None = None) -> float | None:
+    """Read (value None) or store one count in the cache file (a plain JSON object; a damaged file is ignored)."""
+    import json
+
+    path = _cache_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if value is None:
+        v = data.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
+    data[key] = value
+    try:
+        from lwbench.report.write import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(data, indent=0))
+    except OSError:
+        pass
+    return value
+
+
 def count(name: str, width: float | None, resolution: int | None, batch: int = 1, threads: int = 1,
           timeout_s: float = 300.0) -> float:
-    """Faults per forward of a network in a fresh process (as `bench` runs it: a fresh worker per network)."""
+    """Faults per forward of a network in a fresh process (as `bench` runs it: a fresh worker per network);
+    counts are cached per network, setting, machine and lwbench version ($LWBENCH_CACHE/faults.json)."""
+    key = _cache_key(name, width, resolution, batch, threads)
+    hit = _cached(key)
+    return hit if hit is not None else _cached(key, _count(name, width, resolution, batch, threads, timeout_s))
+
+
+def _count(name: str, width, resolution, batch: int, threads: int, timeout_s: float) -> float:
     import os
     import subprocess
 

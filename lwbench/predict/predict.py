@@ -1,7 +1,9 @@
 """Predicted latency of a network from a calibration: per layer, beside its madds and mac, and the total.
 
-total = fixed + Σ layer: `fixed` is one forward call of a graph with no layer (the calibration's identity
-chains), each layer is its kind's fitted model (lwbench.predict.model) at its sizes. Zoo networks and YAML
+total = fixed + scale · Σ layer: `fixed` is one forward call of a graph with no layer (the calibration's identity
+chains), each layer is its kind's fitted model (lwbench.predict.model) at its sizes, and `scale` is the
+calibration's in-context factor (layers inside its blocks against the same layers alone; 1 when it does not
+lower the blocks' held-out error). Zoo networks and YAML
 files are read as IR (the same nodes the counter walks, so every layer has its kind, attributes and shapes);
 `--module` models are counted by lwbench.torchcount and each counted row is matched to its module's
 attributes (kernel, stride, groups) where it has a module.
@@ -16,9 +18,11 @@ from lwbench.predict.model import predict_layer
 
 def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict) -> tuple[list[dict], float]:
     fixed = fitted["overhead"]["fixed_ms"]
+    scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
     rows, total = [], fixed
     for r, (key, x) in zip(profile.layers, keyed):
         ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+        ms *= scale
         total += ms
         rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,
                      "in_shape": r.in_shape, "out_shape": r.out_shape, "model_key": key, "params": r.params,
