@@ -113,7 +113,7 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     import time
 
     from lwbench.errors import InputError
-    from lwbench.guidelines import SETUPS, Budget, RunConfig, load_all, render, rich_table, run_experiments
+    from lwbench.guidelines import LIMITS, SETUPS, Budget, RunConfig, load_all, render, rich_table, run_experiments
     from lwbench.measure.machine import machine_info
     from lwbench.report.write import atomic_write, emit
 
@@ -131,7 +131,7 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
                        "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution,
                        "quick": quick, "rounds": rc.rounds, "timer": rc.timer_config().to_dict()},
             "budget": budget.to_dict()}
-    live: dict = {"rows": [], "spreads": {}, "verdicts": {}}
+    live: dict = {"rows": [], "spreads": {}, "verdicts": {}, "limits": dict(LIMITS)}
     t0 = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("counting", total=budget.rows * budget.rounds)
