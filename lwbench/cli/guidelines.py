@@ -113,7 +113,17 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     import time
 
     from lwbench.errors import InputError
-    from lwbench.guidelines import LIMITS, SETUPS, Budget, RunConfig, load_all, render, rich_table, run_experiments
+    from lwbench.guidelines import (
+        LIMITS,
+        SETUPS,
+        Budget,
+        RunConfig,
+        load_all,
+        plan_all,
+        render,
+        rich_table,
+        run_experiments,
+    )
     from lwbench.measure.machine import machine_info
     from lwbench.report.write import atomic_write, emit
 
@@ -123,6 +133,7 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     scales = _scales(scale or ("x1" if quick else "x1,x2,x4"))
     rc = RunConfig.make(quick, device=device, scales=scales, threads=threads, batch=batch, setup=channels,
                         min_time_s=min_time, rounds=rounds)
+    planned = plan_all(exps, rc)              # every row counted, every spread checked: a bad file stops here
     budget = Budget.of(exps, rc)
     err = console(stderr=True)
     err.print(budget.text())
@@ -144,7 +155,7 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
             bar.advance(task)
 
         result = run_experiments(exps, rc, on_row=on_row, on_start=lambda label: bar.update(task, description=label),
-                                 on_tick=lambda: bar.advance(task))
+                                 on_tick=lambda: bar.advance(task), planned=planned)
     if plot:
         _plot(result["rows"], plot)
     if kind == "table" or output:

@@ -179,9 +179,16 @@ class Experiment:
             return compile_doc(doc, self.file)
         except ConfigError as e:
             raise self._rekey(e, row, scale, setup) from None
+        except (ArithmeticError, MemoryError) as e:   # an expression too large for lwbench.spec to evaluate
+            raise ConfigError(self.file, f"{row.net_key}.layers", f"an expression cannot be evaluated "
+                              f"({type(e).__name__}: {e}){_at(row, scale, setup)}") from None
         except RecursionError:
-            raise ConfigError(self.file, "blocks", "a block uses itself (directly or through other blocks)"
-                              f"{_at(row, scale, setup)}") from None
+            cycle = block_cycle(self.net_blocks)
+            key = self.block_keys.get(cycle[0], "blocks") if cycle else f"{row.net_key}.layers"
+            what = f"block {cycle[0]} uses itself ({' > '.join(cycle)})" if cycle else "blocks nest too deeply"
+            holder = ((self.raw.get("network") or {}) if key.startswith("network.") else self.raw).get("blocks")
+            line = line_of(holder, cycle[0]) if cycle else None
+            raise ConfigError(self.file, key, f"{what}{_at(row, scale, setup)}", line=line) from None
 
     def _rekey(self, e: ConfigError, row: GuidelineRow, scale: str, setup: str) -> ConfigError:
         """A network error's key as it is in this file: layers -> rows[i].layers or network.layers,
@@ -203,6 +210,31 @@ class Experiment:
 
     def paper(self, row: GuidelineRow, setup: str, scale: str) -> float:
         return row.paper[setup][SCALES.index(scale)]
+
+
+def block_cycle(blocks: Mapping) -> list[str] | None:
+    """The first chain of blocks that comes back to its start (a > b > a), from the `block:` names their
+    layers call, else None."""
+    def calls(node) -> list[str]:
+        if isinstance(node, dict):
+            own = [str(node["block"])] if isinstance(node.get("block"), (str, int)) else []
+            return own + [c for v in node.values() if isinstance(v, (dict, list)) for c in calls(v)]
+        if isinstance(node, list):
+            return [c for v in node for c in calls(v)]
+        return []
+
+    graph = {str(k): [c for c in calls(v) if c in blocks] for k, v in blocks.items()}
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            name, path = stack.pop()
+            for nxt in graph.get(name, ()):
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    return None
 
 
 def _at(row: GuidelineRow, scale: str, setup: str) -> str:

@@ -277,8 +277,10 @@ def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig,
 
 
 def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dict], None] | None = None,
-                    on_start: Callable[[str], None] | None = None, on_tick: Callable[[], None] | None = None) -> dict:
-    """Count, check the madds spread of every experiment first (a bad config stops before any timing), then
+                    on_start: Callable[[str], None] | None = None, on_tick: Callable[[], None] | None = None,
+                    planned: tuple[dict, dict] | None = None) -> dict:
+    """Count, check the madds spread of every experiment first (a bad config stops before any timing; or
+    `planned`, plan_all's result, when the caller counted already), then
     time every row, the rows of one table at one scale interleaved in `rc.rounds` rounds (their samples
     pooled). `on_row(record)` is called when a row is done, `on_tick()` after an earlier round of a row,
     `on_start(label)` before each round of a row.
@@ -291,7 +293,7 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
     from lwbench.measure.timer import check_device
 
     t0 = time.perf_counter()
-    plans, spreads = plan_all(exps, rc)
+    plans, spreads = planned or plan_all(exps, rc)
     check_device(rc.device)
     hooks = Hooks(on_row, on_start, on_tick)
     rows: list[dict] = []
