@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lwbench.report.tables.guidelines import FIG2_CATEGORIES, fig2_key
+from lwbench.report.tables.guidelines import FIG2_CATEGORIES
+from lwbench.vocab import category_key
 
 FIG2_NETS = ("shufflenet_v1_g3_x1_0", "mobilenet_v2")
 # lwbench.count categories -> the paper's Figure 2 categories (conv includes linear: both are GEMMs)
@@ -57,7 +58,7 @@ def _breakdown_one(net, device: str, threads: int | None, batch: int, min_time_s
            "forward_median_ms": res["end_to_end"].median_ms, "hooked_median_ms": res["hooked"].median_ms,
            "layers_total_ms": total}
     for c in FIG2_CATEGORIES:
-        key = fig2_key(c)
+        key = category_key(c)
         row[f"{key}_ms"] = per[c]
         row[f"{key}_pct"] = 100 * per[c] / total if total else 0.0
     row["madds"] = prof.totals["madds"]

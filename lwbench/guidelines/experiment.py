@@ -165,16 +165,20 @@ class Experiment:
                     self.input_channels(row, scale, setup)
 
     # ------------------------------------------------------------------ the network
+    def network_doc(self, row: GuidelineRow, scale: str, setup: str, resolution: int | None = None) -> dict:
+        """The row's benchmark network at a scale and channel setup, as a network YAML document (configs/README)."""
+        env, _ = self.params(row, scale, setup)
+        cin = self.input_channels(row, scale, setup, env)
+        res = resolution or self.resolution
+        return {"name": f"{self.guideline.lower()}_{_slug(row.setting)}_{scale}_{setup}",
+                "input": {"channels": cin, "resolution": int(res)},
+                "params": env, "blocks": self.net_blocks, "layers": row.layers}
+
     def net(self, row: GuidelineRow, scale: str, setup: str, resolution: int | None = None):
         """The row's benchmark network (an lwbench Net) at a scale, with the given channel setup."""
         from lwbench.spec import compile_doc
 
-        env, _ = self.params(row, scale, setup)
-        cin = self.input_channels(row, scale, setup, env)
-        res = resolution or self.resolution
-        doc = {"name": f"{self.guideline.lower()}_{_slug(row.setting)}_{scale}_{setup}",
-               "input": {"channels": cin, "resolution": int(res)},
-               "params": env, "blocks": self.net_blocks, "layers": row.layers}
+        doc = self.network_doc(row, scale, setup, resolution)
         try:
             return compile_doc(doc, self.file)
         except ConfigError as e:

@@ -170,7 +170,7 @@ class _Parser(Reader):
         self.items(layers, f"{where}.layers", "the layers of the benchmark network", raw if own else net, "layers")
         self.expression_or(cin, f"{where}.input_channels", raw if own else net, "input_channels", kinds=(int,))
         return GuidelineRow(setting=self.text(raw["setting"], f"{key}.setting", raw, "setting", scalar=True),
-                            paper={s: [float(x) for x in paper[s]] for s in SETUPS}, channels=channels,
+                            paper={s: list(paper[s]) for s in SETUPS}, channels=channels,
                             params=self.params(raw.get("params"), f"{key}.params", raw), input_channels=cin,
                             layers=layers, deviation=self.deviation(raw, key, channels), index=i, raw=raw,
                             net_key=where)

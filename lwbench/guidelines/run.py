@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from lwbench.guidelines.experiment import SCALES, SPREAD_LIMIT, Experiment, SpreadError, setup_for
 from lwbench.guidelines.verdict import verdict
-from lwbench.measure.timer import CONTENDED_SHARE  # one threshold for bench and guidelines
 from lwbench.report.tables.guidelines import speed_unit
+from lwbench.vocab import CONTENDED_SHARE, is_contended  # one rule for bench and guidelines
 
 QUICK_RESOLUTION = 8
 DEFAULT_MIN_TIME = 4.0       # s measured per row (all rounds together)
@@ -142,52 +142,51 @@ class Budget:
 
 
 # ------------------------------------------------------------------------------------------ timing
-class _RowTimer:
-    """One row's model and input, timed in slices (rounds); the samples of all rounds pooled into one Timing."""
+class _Pool:
+    """One row's Results over the rounds (lwbench.measure.jobs): the samples of all rounds pooled into one
+    Timing; the first failing round stops the row (its error is the row's)."""
 
-    def __init__(self, net, device: str, batch: int, threads: int | None):
-        self.net, self.device, self.batch, self.threads = net, device, batch, threads
-        self.model = self.x = None
+    def __init__(self):
         self.samples: list[float] = []
         self.first_run_ms = math.nan
-        self.extra: dict = {}
         self.shares: list[float] = []
+        self.threads = self.interop_threads = None
         self.error = ""
 
-    def run(self, cfg) -> None:
-        """Time one round with the timing engine (time_module: one sample = one forward of the whole batch)."""
-        if self.error:
-            return
-        try:
-            import torch
-
-            from lwbench.build import build
-            from lwbench.measure.timer import time_module
-
-            if self.model is None:
-                self.model = build(self.net).to(self.device)
-                self.x = torch.randn(self.batch, *self.net.input_shape, device=self.device)
-            t = time_module(self.model, self.x, device=self.device, threads=self.threads, cfg=cfg)
-        except (RuntimeError, MemoryError) as e:      # record the failure, carry on (timm's bulk rule)
-            self.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    def add(self, res) -> None:
+        if res.error:
+            self.error = res.error
             return
         if not self.samples:
-            self.first_run_ms = t.first_run_ms
-        self.samples += t.samples_ms
-        self.extra.update(t.extra)
-        if t.extra.get("cpu_share") is not None:
-            self.shares.append(t.extra["cpu_share"])
+            self.first_run_ms = (res.timing or {}).get("first_run_ms", math.nan)
+        self.samples += res.samples_ms
+        if res.cpu_share is not None:
+            self.shares.append(res.cpu_share)
+        self.threads, self.interop_threads = res.threads, res.interop_threads
 
     def timing(self):
         from lwbench.measure.timer import stats_from_samples
 
-        self.model = self.x = None                     # free the weights once the row is done
         if self.error or not self.samples:
             return None
         t = stats_from_samples(self.samples, self.first_run_ms)
-        t.extra.update(self.extra)
-        t.extra["cpu_share"] = sum(self.shares) / len(self.shares) if self.shares else None
+        t.extra.update({"threads": self.threads, "interop_threads": self.interop_threads,
+                        "cpu_share": sum(self.shares) / len(self.shares) if self.shares else None})
         return t
+
+
+def _row_job(exp: Experiment, item: dict, scale: str, setup: str, batch: int, rc: RunConfig, workdir):
+    """The row's network written as a network YAML (the same document its count was compiled from, so the
+    timed model's layers are the counted ones) and the Job that times it."""
+    import json
+    from pathlib import Path
+
+    from lwbench.measure.jobs import Job
+
+    doc = exp.network_doc(item["row"], scale, setup, rc.resolution)
+    path = Path(workdir) / f"{doc['name']}.yaml"
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")    # JSON is YAML
+    return Job(net=str(path), batch=batch, threads=rc.threads, device=rc.device)
 
 
 _TIMING_KEYS = ("n", "median_ms", "mean_ms", "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "noisy",
@@ -216,7 +215,7 @@ def _add_timing(rec: dict, timing, rc: RunConfig) -> None:
     rec["interop_threads"] = timing.extra.get("interop_threads")
     share = timing.extra.get("cpu_share")
     rec["cpu_share"] = share
-    rec["contended"] = bool(rc.device == "cpu" and share is not None and share < CONTENDED_SHARE)
+    rec["contended"] = bool(is_contended(share, rc.device))
     rec["error"] = ""
     rec["samples_ms"] = list(timing.samples_ms)
 
@@ -244,36 +243,50 @@ class Hooks:
     on_tick: Callable[[], None] | None = None
 
 
-def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig, hooks: Hooks) -> list[dict]:
-    """One table at one scale: every row timed in rc.rounds round-robin slices, its samples pooled."""
+def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig, hooks: Hooks, workdir) -> list[dict]:
+    """One table at one scale: every row timed in rc.rounds round-robin slices, each slice a Job run by
+    lwbench.measure.jobs.run_jobs in this process (a fresh process per slice would add seconds to each of
+    them; the rows of a table share the process alike), the samples of a row pooled. Each row's record is
+    handed to hooks.on_row as soon as its last slice is done."""
+    from dataclasses import replace
+
+    from lwbench.measure.jobs import run_jobs
+
     setup = rc.setup or setup_for(rc.device)
     rounds = max(1, rc.rounds)
-    timers = [_RowTimer(item["net"], rc.device, batch, rc.threads) for item in p["rows"]]
+    jobs = [_row_job(exp, item, scale, setup, batch, rc, workdir) for item in p["rows"]]
+    pools = [_Pool() for _ in jobs]
     group: list[dict] = []
     for rnd in range(rounds):       # round-robin: slow drift and other load hit every row alike
-        cfg = rc.timer_config(rnd)
-        for item, timer in zip(p["rows"], timers):
+        timer = rc.timer_config(rnd).to_dict()
+        for item, job, pool in zip(p["rows"], jobs, pools):
             if hooks.on_start:
                 hooks.on_start(f"{exp.guideline} {scale} {item['row'].setting}"
                                + (f" ({rnd + 1}/{rounds})" if rounds > 1 else ""))
-            timer.run(cfg)
+            if not pool.error:
+                pool.add(run_jobs([replace(job, timer=timer)], in_process=True)[0])
             if rnd < rounds - 1:
                 if hooks.on_tick:
                     hooks.on_tick()
                 continue
-            rec = _row_record(exp, scale, setup, item, rc, batch)
-            rec["madds_spread"] = p["spread"]
-            rec["rounds"] = rounds
-            timing = timer.timing()
-            if timing is None:
-                rec.update({"speed": None, "error": timer.error or "no samples"})
-            else:
-                _add_timing(rec, timing, rc)
-            group.append(rec)
+            group.append(_finish_row(exp, scale, setup, item, pool, rc, batch, p["spread"]))
             _add_ratios(group, exp, scale)
             if hooks.on_row:
-                hooks.on_row(rec)
+                hooks.on_row(group[-1])
     return group
+
+
+def _finish_row(exp: Experiment, scale: str, setup: str, item: dict, pool: _Pool, rc: RunConfig, batch: int,
+                spread: float) -> dict:
+    rec = _row_record(exp, scale, setup, item, rc, batch)
+    rec["madds_spread"] = spread
+    rec["rounds"] = max(1, rc.rounds)
+    timing = pool.timing()
+    if timing is None:
+        rec.update({"speed": None, "error": pool.error or "no samples"})
+    else:
+        _add_timing(rec, timing, rc)
+    return rec
 
 
 def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dict], None] | None = None,
@@ -293,18 +306,21 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
     from lwbench.measure.timer import check_device
 
     t0 = time.perf_counter()
+    import tempfile
+
     plans, spreads = planned or plan_all(exps, rc)
     check_device(rc.device)
     hooks = Hooks(on_row, on_start, on_tick)
     rows: list[dict] = []
     verdicts: dict[str, str] = {}
-    for exp in exps:
-        by_scale = {}
-        for scale in rc.scales:
-            p, batch = plans[exp.guideline, scale]
-            by_scale[scale] = _time_table(exp, scale, p, batch, rc, hooks)
-            rows += by_scale[scale]
-        verdicts[exp.guideline] = verdict(exp, by_scale, rc.device)
+    with tempfile.TemporaryDirectory(prefix="lwbench-guidelines-") as workdir:
+        for exp in exps:
+            by_scale = {}
+            for scale in rc.scales:
+                p, batch = plans[exp.guideline, scale]
+                by_scale[scale] = _time_table(exp, scale, p, batch, rc, hooks, workdir)
+                rows += by_scale[scale]
+            verdicts[exp.guideline] = verdict(exp, by_scale, rc.device)
     measured = sum(sum(r.get("samples_ms") or ()) for r in rows) / 1000
     return {"rows": rows, "spreads": spreads, "verdicts": verdicts, "limits": dict(LIMITS),
             "duration_s": round(time.perf_counter() - t0, 3), "measured_s": round(measured, 3)}

@@ -9,13 +9,14 @@ from pathlib import Path
 from lwbench.errors import InputError
 from lwbench.guidelines.experiment import GUIDELINES
 from lwbench.guidelines.run import LIMITS
-from lwbench.report.tables.guidelines import FIG2_CATEGORIES, fig2_key, speed_unit
+from lwbench.report.tables.guidelines import FIG2_CATEGORIES, speed_unit
+from lwbench.vocab import category_key
 
 # the columns a saved file needs to be re-rendered (beyond the schema's required ones)
 RERENDER_COLUMNS = {
     "guidelines": ("guideline", "setting", "scale", "device", "reference", "channels", "madds", "mac_elems"),
     "breakdown": ("model", "device", "batch", "threads", "forward_median_ms", "layers_total_ms",
-                  *[fig2_key(c) + "_pct" for c in FIG2_CATEGORIES]),
+                  *[category_key(c) + "_pct" for c in FIG2_CATEGORIES]),
 }
 _EXPECTED = ("expected a CSV or JSON file written by `lwbench guidelines --output` (columns guideline, setting, "
              "scale, channels, madds, mac_elems, …) or by `lwbench guidelines --breakdown --output` (columns "

@@ -8,12 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from lwbench.vocab import category_key  # a category's column stem: element-wise -> element_wise_ms, _pct
+
 FIG2_CATEGORIES = ("conv", "element-wise", "shuffle", "concat/split", "other")
-
-
-def fig2_key(category: str) -> str:
-    """A Figure 2 category's column stem: element-wise -> element_wise (columns element_wise_ms, _pct)."""
-    return category.replace("/", "_").replace("-", "_")
 
 
 def speed_unit(device: str) -> str:
@@ -187,5 +184,5 @@ def breakdown_table(rows: list[dict]):
     for r in rows:
         t.add_row(r["model"], r["device"], str(r["batch"]), str(r["threads"] or "-"), _f(r["forward_median_ms"]),
                   _f(r["layers_total_ms"]),
-                  *[f"{r[fig2_key(c) + '_pct']:.1f}%" for c in FIG2_CATEGORIES])
+                  *[f"{r[category_key(c) + '_pct']:.1f}%" for c in FIG2_CATEGORIES])
     return t
