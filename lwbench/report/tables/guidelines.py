@@ -94,19 +94,10 @@ def rich_table(exp, result: Mapping, device: str):
     return t
 
 
-def _md_comments(meta: Mapping) -> list[str]:
-    """`<!-- key: json -->` lines (docs/schema.md: Markdown exports carry the machine block so)."""
-    from lwbench.report.write import machine_comment
-
-    return [machine_comment(v, k) for k, v in meta.items() if v is not None]
-
-
-def markdown(exps: list, result: Mapping, device: str, machine: Mapping | None = None,
-             meta: Mapping | None = None) -> str:
-    """The tables, spreads and verdicts as Markdown; the machine block, `meta` (config, budget) and the
-    duration as `<!-- key: json -->` comments at the top."""
-    out = _md_comments({"machine": dict(machine or {}), **(meta or {}), **_durations(result)})
-    out += ["", "# ShuffleNet V2 guidelines G1-G4 on this machine", ""]
+def _md_preamble(exps: list, result: Mapping, device: str, machine: Mapping | None) -> str:
+    """The readable part of the Markdown export: a heading, the machine and duration, one table per guideline
+    with its spreads and verdict, the glossary; the export's rows follow it (markdown / export)."""
+    out = ["", "# ShuffleNet V2 guidelines G1-G4 on this machine", ""]
     if machine:
         out += [f"Machine: {machine.get('cpu_model')}, {machine.get('cores_logical')} logical cores, "
                 f"torch {((machine.get('torch') or {}).get('version'))}, lwbench {machine.get('lwbench')} "
@@ -126,10 +117,8 @@ def markdown(exps: list, result: Mapping, device: str, machine: Mapping | None =
     out += ["madds = multiply-adds; mac = memory access cost (ShuffleNet V2: input + output feature maps + "
             "weights, elements). ratio = speed / the reference row's speed. A verdict counts an ordering as "
             "within noise when the medians differ by no more than the mean of the two IQRs.", ""]
-    from lwbench.report.write import to_markdown
-
     # the export's rows, the columns of the CSV and JSON (docs/schema.md), which `lwbench compare/plot` load
-    out += ["## Rows (the columns of the CSV and JSON exports)", "", to_markdown(export_rows(result["rows"]))]
+    out += ["## Rows (the columns of the CSV and JSON exports)", "", ""]
     return "\n".join(out)
 
 
@@ -137,43 +126,65 @@ def _durations(result: Mapping) -> dict:
     return {k: result[k] for k in ("duration_s", "measured_s") if result.get(k) is not None}
 
 
-def render(kind: str, exps: list, result: Mapping, device: str, machine: Mapping,
+def export(kind: str, exps: list, result: Mapping, device: str, machine: Mapping | None,
+           meta: Mapping | None = None) -> tuple[list[dict], dict]:
+    """(rows, keywords) for lwbench.report.emit.emit / render: csv with `# key: value` lines (machine, config,
+    budget, duration_s, measured_s, madds_spread G? x?, verdict G?); json {machine, config, budget, duration_s,
+    measured_s, spreads, verdicts, rows} (rows with samples_ms); md: `<!-- key: json -->` comments, the readable
+    tables, then the export's rows; table: one rich table per guideline."""
+    meta = {**(meta or {}), **_durations(result)}
+    machine = dict(machine or {})
+    rows = export_rows(result["rows"])
+    if kind == "csv":
+        meta.update({f"madds_spread {k}": f"{v:.4%}" for k, v in result.get("spreads", {}).items()})
+        meta.update({f"verdict {k}": v for k, v in result.get("verdicts", {}).items()})
+        return rows, {"machine": machine, "meta": meta}
+    if kind == "json":
+        return rows, {"document": {"machine": machine, **meta, "spreads": result.get("spreads", {}),
+                                   "verdicts": result.get("verdicts", {}),
+                                   "rows": export_rows(result["rows"], with_samples=True)}}
+    if kind == "md":
+        return rows, {"machine": machine, "meta": {k: v for k, v in meta.items() if v is not None},
+                      "preamble": _md_preamble(exps, result, device, machine)}
+    return rows, {"table": lambda _rows: [rich_table(exp, result, device) for exp in exps]}
+
+
+def render(kind: str, exps: list, result: Mapping, device: str, machine: Mapping | None,
            meta: Mapping | None = None) -> str:
-    """The text of a guidelines result as csv (`# key: value` lines: machine, config, budget, duration_s,
-    measured_s, madds_spread G? x?, verdict G?), json ({machine, config, budget, spreads, verdicts,
-    duration_s, measured_s, rows}: rows with samples_ms) or md."""
-    from lwbench.report.write import to_csv, to_json
+    """The text of a guidelines export (see `export`)."""
+    from lwbench.report.emit import render as emit_render
 
-    meta = dict(meta or {})
-    if kind == "csv":
-        comments = {"machine": machine, **meta, **_durations(result)}
-        comments.update({f"madds_spread {k}": f"{v:.4%}" for k, v in result.get("spreads", {}).items()})
-        comments.update({f"verdict {k}": v for k, v in result.get("verdicts", {}).items()})
-        return to_csv(export_rows(result["rows"]), comments)
-    if kind == "json":
-        return to_json({"machine": machine, **meta, **_durations(result), "spreads": result.get("spreads", {}),
-                        "verdicts": result.get("verdicts", {}),
-                        "rows": export_rows(result["rows"], with_samples=True)})
-    return markdown(exps, result, device, machine, meta)
+    rows, how = export(kind, exps, result, device, machine, meta)
+    return emit_render(kind, rows, **how)
 
 
-def render_breakdown(kind: str, rows: list[dict], machine: Mapping, meta: Mapping | None = None) -> str:
-    """Figure 2's rows as csv (`# machine:` …), json ({machine, …, rows}) or md (`<!-- machine: … -->`)."""
-    from lwbench.report.write import to_csv, to_json, to_markdown
+def markdown(exps: list, result: Mapping, device: str, machine: Mapping | None = None,
+             meta: Mapping | None = None) -> str:
+    return render("md", exps, result, device, machine, meta)
 
-    meta = {"machine": dict(machine or {}), **(meta or {})}
-    if kind == "csv":
-        return to_csv(rows, meta)
-    if kind == "json":
-        return to_json({**meta, "rows": rows})
-    return "\n".join(_md_comments(meta)) + "\n\n" + to_markdown(rows, "ShuffleNet V2 Fig. 2: share of time per op "
-                                                                   "category")
+
+BREAKDOWN_TITLE = "ShuffleNet V2 Fig. 2: share of time per op category"
+
+
+def export_breakdown(kind: str, rows: list[dict], machine: Mapping | None, meta: Mapping | None = None):
+    """(rows, keywords) for lwbench.report.emit: Figure 2's rows as csv (`# machine:` …), json ({machine, …,
+    rows}), md (`<!-- machine: … -->`, one table) or the rich table."""
+    if kind == "table":
+        return rows, {"table": breakdown_table}
+    return rows, {"machine": dict(machine or {}), "meta": dict(meta or {}), "title": BREAKDOWN_TITLE}
+
+
+def render_breakdown(kind: str, rows: list[dict], machine: Mapping | None, meta: Mapping | None = None) -> str:
+    from lwbench.report.emit import render as emit_render
+
+    rows, how = export_breakdown(kind, rows, machine, meta)
+    return emit_render(kind, rows, **how)
 
 
 def breakdown_table(rows: list[dict]):
     from rich.table import Table
 
-    t = Table(title="ShuffleNet V2 Fig. 2: share of time per op category on this device", title_justify="left",
+    t = Table(title=f"{BREAKDOWN_TITLE} on this device", title_justify="left",
               caption="per-layer medians from forward hooks, shares of their sum (layers ms); forward = the "
               "unhooked median. conv: conv2d and linear; element-wise: batch norm (not folded), activations, add, "
               "mul; other: pooling, flatten",
