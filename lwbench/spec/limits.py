@@ -27,7 +27,7 @@ MAX_REPEAT = 10_000  # `repeat:` of one item
 MAX_LAYERS = 20_000  # layers of one network after expansion (efficientnet_b7: 816)
 MAX_NESTING = 64  # nested layer lists (inline `layers:`, branches, block calls) while compiling
 MAX_DIM = (1 << 31) - 1  # any integer attribute (channels, kernel, stride, ...) and any tensor dimension
-MAX_ELEMS = 1 << 40  # elements of one tensor, parameters of one layer
+MAX_ELEMS = 1 << 36  # elements of one tensor, parameters of one layer
 
 
 class LimitError(ValueError):

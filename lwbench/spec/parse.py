@@ -159,6 +159,9 @@ class _Compiler:
         return Ref(name, 0)
 
     def check_name(self, name, key, mapping):
+        if name == "input":
+            self.fail(key + ".name", "'input' names the network's input; choose another name", mapping=mapping,
+                      sub="name")
         if name in self.names:
             self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
         if len(self.nodes) >= MAX_LAYERS:
