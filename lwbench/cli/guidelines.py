@@ -135,11 +135,8 @@ class _Sink:
 
 
 def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot) -> None:
-    import time
-
     from lwbench.errors import InputError
-    from lwbench.guidelines import LIMITS, SETUPS, Budget, RunConfig, load_all, plan_all, run_experiments
-    from lwbench.measure.machine import machine_info
+    from lwbench.guidelines import SETUPS, RunConfig, load_all, plan_all
 
     if channels is not None and channels not in SETUPS:
         raise InputError(f"--channels: expected gpu or arm, got {channels}")
@@ -147,14 +144,23 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     rc = RunConfig.make(quick, device=device, scales=_scales(scale or ("x1" if quick else "x1,x2,x4")),
                         threads=threads, batch=batch, setup=channels, min_time_s=min_time, rounds=rounds)
     planned = plan_all(exps, rc)              # every row counted, every spread checked: a bad file stops here
+    config = {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
+              "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution, "quick": quick,
+              "rounds": rc.rounds, "timer": rc.timer_config().to_dict()}
+    with _locked(output):
+        _measure(exps, rc, planned, config, kind, output, plot)
+
+
+def _measure(exps, rc, planned, config: dict, kind: str, output: str | None, plot: str | None) -> None:
+    import time
+
+    from lwbench.guidelines import LIMITS, Budget, run_experiments
+    from lwbench.measure.machine import machine_info
+
     budget = Budget.of(exps, rc)
     err = console(stderr=True)
     err.print(budget.text())
-    meta = {"config": {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
-                       "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution,
-                       "quick": quick, "rounds": rc.rounds, "timer": rc.timer_config().to_dict()},
-            "budget": budget.to_dict()}
-    sink = _Sink(kind, output, exps, device, machine_info(), meta)
+    sink = _Sink(kind, output, exps, rc.device, machine_info(), {"config": config, "budget": budget.to_dict()})
     live: dict = {"rows": [], "spreads": {}, "verdicts": {}, "limits": dict(LIMITS)}
     t0 = time.perf_counter()
     with _progress() as bar:
@@ -173,6 +179,16 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
     _finish(sink, result, output, kind)
     err.print(f"duration: {result['duration_s']:.1f} s (planned {budget.planned_s:.0f} s of timing; "
               f"{result['measured_s']:.1f} s in measured runs)")
+
+
+def _locked(output: str | None):
+    """The output checked writable before anything is measured and locked for the run (report.write.output_lock:
+    a second run on the same --output is refused with one line, not left to lose rows)."""
+    from contextlib import nullcontext
+
+    from lwbench.report.write import output_lock
+
+    return output_lock(output) if output else nullcontext()
 
 
 def _finish(sink: _Sink, result: dict, output: str | None, kind: str) -> None:
@@ -238,14 +254,15 @@ def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> N
     err = console(stderr=True)
     t = (0.01 if quick else DEFAULT_MIN_TIME) if min_time is None else min_time
     t0 = time.perf_counter()
-    with err.status(f"timing every layer on {device}"):
-        rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch, min_time_s=t,
-                         resolution=32 if quick else None, on_skip=lambda msg: err.print(msg))
-    meta = {"duration_s": round(time.perf_counter() - t0, 3)}
-    if output:
-        console().print(breakdown_table(rows))
-    rows, how = export_breakdown(kind, rows, machine_info(), meta)
-    emit(kind, rows, output=output, **how)
+    with _locked(output):
+        with err.status(f"timing every layer on {device}"):
+            rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch,
+                             min_time_s=t, resolution=32 if quick else None, on_skip=lambda msg: err.print(msg))
+        meta = {"duration_s": round(time.perf_counter() - t0, 3)}
+        if output:
+            console().print(breakdown_table(rows))
+        rows, how = export_breakdown(kind, rows, machine_info(), meta)
+        emit(kind, rows, output=output, **how)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,20 +26,24 @@ def breakdown(names: list[str] | None, device: str = "cpu", threads: int | None 
     names are the IR layer names). Each layer's time is its median over the measured runs; shares are of the
     sum over layers. The unhooked forward (median) is reported beside it, so the hooks' overhead is visible.
     Batch norm is a separate element-wise layer here (not folded), as in an unfused inference graph.
+    Every network is loaded before any is timed: a name not in configs/ is skipped with `on_skip`'s line, and
+    when no name is found the run is one InputError (nothing to measure is not a success).
     """
-    from lwbench.errors import UnknownNameError
+    from lwbench.errors import InputError, UnknownNameError
     from lwbench.spec import load
 
-    out = []
+    nets, missing = [], []
     for name in names or FIG2_NETS:
         try:
-            net = load(name, resolution=resolution)
-        except UnknownNameError:
-            if on_skip:
-                on_skip(f"breakdown: {name} is not in configs/ (skipped)")
-            continue
-        out.append(_breakdown_one(net, device, threads, batch, min_time_s))
-    return out
+            nets.append(load(name, resolution=resolution))
+        except UnknownNameError as e:
+            missing.append((name, e))
+    if missing and not nets:
+        raise InputError("--net: " + "; ".join(str(e) for _, e in missing))
+    for name, _ in missing:
+        if on_skip:
+            on_skip(f"breakdown: {name} is not in configs/ (skipped)")
+    return [_breakdown_one(net, device, threads, batch, min_time_s) for net in nets]
 
 
 def _breakdown_one(net, device: str, threads: int | None, batch: int, min_time_s: float) -> dict:
