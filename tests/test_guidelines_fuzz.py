@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
 import yaml
@@ -94,7 +93,6 @@ def test_every_one_leaf_edit_is_one_line_or_a_clean_analytic_run(g, tmp_path):
     target = tmp_path / f"{g.lower()}_mutant.yaml"
     outcomes = {"ok": 0, "refused": 0}
     failures = []
-    t0 = time.perf_counter()
     for path, what, mutant in _mutants(doc):
         target.write_text(_text(mutant))
         where = f"{'.'.join(map(str, path))} <- {what}"
@@ -113,7 +111,6 @@ def test_every_one_leaf_edit_is_one_line_or_a_clean_analytic_run(g, tmp_path):
             failures.append(f"{where}: {type(e).__name__}: {str(e)[:200]}")
     assert not failures, f"{len(failures)} of {sum(outcomes.values())} mutants:\n" + "\n".join(failures[:40])
     assert outcomes["refused"] > 100 and outcomes["ok"] > 10, outcomes   # both branches are exercised
-    assert time.perf_counter() - t0 < 120                                  # a runaway mutant, not a timing claim
 
 
 def test_refused_mutants_are_one_line_and_exit_2_at_the_command_line(tmp_path, capsys):
