@@ -280,3 +280,16 @@ def test_refit_from_raw_measurements_gives_the_same_model(synthetic):
     net = load("mobilenet_v2")
     assert predict_net(net, again["model"])["total_ms"] == pytest.approx(predict_net(net, doc["model"])["total_ms"])
     assert again["cost"]["refitted"] is True
+
+
+def test_predict_reads_yaml_files_and_json_export(tmp_path, capsys, synthetic):
+    from tests.conftest import tiny_net_file
+
+    cal = _write(tmp_path, synthetic[1])
+    path = tiny_net_file(tmp_path, "tiny_predict")
+    assert main(["predict", path, "-c", cal, "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    net = load(path)
+    assert [r["layer"] for r in doc["rows"]] == [n.name for n in net.nodes]
+    assert doc["totals"][0]["predicted_ms"] == pytest.approx(predict_net(net, synthetic[1]["model"])["total_ms"])
+    assert doc["calibration"]["threads"] == 1
