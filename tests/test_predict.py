@@ -293,3 +293,22 @@ def test_predict_reads_yaml_files_and_json_export(tmp_path, capsys, synthetic):
     assert [r["layer"] for r in doc["rows"]] == [n.name for n in net.nodes]
     assert doc["totals"][0]["predicted_ms"] == pytest.approx(predict_net(net, synthetic[1]["model"])["total_ms"])
     assert doc["calibration"]["threads"] == 1
+
+
+def test_validate_leaves_out_rows_of_other_settings(tmp_path, capsys, synthetic):
+    from lwbench.predict.validate import bench_rows
+
+    cal = _write(tmp_path, synthetic[1])
+    head = "model,device,mode,layout,threads,batch,dtype,runtime,median_ms,error\n"
+    rows = ["mobilenet_v2,cpu,eager,nchw,1,1,float32,torch,20.0,", "mobilenet_v2,cpu,eager,nchw,2,1,float32,torch,12.0,",
+            "mobilenet_v2,cpu,eager,nchw,1,8,float32,torch,90.0,", "mobilenet_v2,cpu,script,nchw,1,1,float32,torch,18.0,",
+            "shufflenet_v2_x1_0,cpu,eager,nchw,1,1,float32,torch,,worker timed out"]
+    path = tmp_path / "b.csv"
+    path.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    got, _, notes = bench_rows(str(path), synthetic[1]["fingerprint"])
+    assert [r["median_ms"] for r in got] == [20.0]
+    assert any("threads 2" in n for n in notes) and any("batch 8" in n for n in notes)
+    assert any("mode script" in n for n in notes) and any("failed" in n for n in notes)
+    assert main(["predict", "-c", cal, "--validate", str(path), "-f", "csv"]) == 0
+    out = capsys.readouterr()
+    assert "mobilenet_v2" in out.out and "left out" in out.err

@@ -176,7 +176,7 @@ def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, out
 
     rows, notes, bench_machine = [], [], {}
     for path in paths:
-        r, m, n = bench_rows(path, cal["fingerprint"].get("threads"))
+        r, m, n = bench_rows(path, cal["fingerprint"])
         rows, notes, bench_machine = rows + r, notes + n, {**bench_machine, path: m}
     joined, summary = validate_rows(rows, one)
     err = console(stderr=True)

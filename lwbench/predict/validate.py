@@ -108,9 +108,22 @@ def validate_rows(rows: list[dict], predict) -> tuple[list[dict], dict]:
     return out, summary
 
 
-def bench_rows(path: str, threads: int | None) -> tuple[list[dict], dict, list[str]]:
-    """The usable rows of a bench export: no error, and (when the calibration has a thread count) that count.
-    Returns (rows, machine block, notes on what was left out)."""
+def _mismatch(r: dict, fp: dict) -> str | None:
+    """Why a bench row was not measured with the calibration's settings (None when it was)."""
+    want = {"threads": fp.get("threads"), "batch": fp.get("batch"), "dtype": fp.get("dtype"),
+            "device": fp.get("device"), "runtime": fp.get("runtime"), "mode": "eager", "layout": "nchw"}
+    for k, v in want.items():
+        got = r.get(k)
+        if v is None or got is None or (isinstance(got, float) and math.isnan(got)) or got == "":
+            continue
+        if str(got) != str(v) and not (k in ("threads", "batch") and int(float(got)) == int(v)):
+            return f"{k} {got}, calibration {v}"
+    return None
+
+
+def bench_rows(path: str, fp: dict) -> tuple[list[dict], dict, list[str]]:
+    """The usable rows of a bench export: no error, and measured with the calibration's settings (threads,
+    batch, dtype, device, runtime; eager, NCHW). Returns (rows, machine block, notes on what was left out)."""
     from lwbench.errors import InputError
     from lwbench.report.load import load_export
 
@@ -123,13 +136,14 @@ def bench_rows(path: str, threads: int | None) -> tuple[list[dict], dict, list[s
         if isinstance(err, str) and err.strip():
             notes.append(f"{r['model']}: failed row left out")
             continue
-        if threads is not None and r.get("threads") not in (None, "") and int(r["threads"]) != int(threads):
-            notes.append(f"{r['model']}: {r['threads']} threads, calibration {threads}: left out")
+        why = _mismatch(r, fp)
+        if why:
+            notes.append(f"{r['model']}: {why}: left out")
             continue
         rows.append(r)
     if not rows:
-        raise InputError(f"--validate {path}: no row to compare (errors, or other thread counts than the "
-                         "calibration's)")
+        raise InputError(f"--validate {path}: no row to compare (errors, or rows measured with other settings than "
+                         "the calibration's)")
     return rows, ex.machine, notes
 
 
