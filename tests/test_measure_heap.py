@@ -44,7 +44,7 @@ CHILD = textwrap.dedent("""
 def _child(env_heap: str | None) -> dict:
     import os
 
-    env = {k: v for k, v in os.environ.items() if k != "LWBENCH_HEAP"}
+    env = {k: v for k, v in os.environ.items() if k != "LWBENCH_HEAP" and not k.startswith("MALLOC_")}
     if env_heap is not None:
         env["LWBENCH_HEAP"] = env_heap
     p = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=120)
@@ -67,6 +67,11 @@ def test_keep_heap_applies_once_and_honours_the_opt_out(monkeypatch):
     assert heap.keep_heap() == "glibc default (LWBENCH_HEAP=trim)"
     monkeypatch.delenv("LWBENCH_HEAP")
     assert heap.keep_heap() == "glibc default (LWBENCH_HEAP=trim)"     # decided once per process
+    monkeypatch.setattr(heap, "_kept", None)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "0")                   # the caller's own allocator settings win
+    assert heap.keep_heap() == "unchanged (malloc settings in the environment)"
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     monkeypatch.setattr(heap, "_kept", None)
     assert heap.keep_heap().startswith("kept" if GLIBC else "unchanged")
 

@@ -14,7 +14,8 @@ steady-state forward takes no page fault, whatever the process did before - as i
 heap is pinned, and as in runtimes with their own arena (ONNX Runtime, TFLite). Blocks over 32 MiB are mapped
 per call as glibc does in every process. `minor_faults()` lets the timer report the faults per measured call.
 
-LWBENCH_HEAP=trim leaves glibc's defaults alone (to see what the faults cost). Not glibc (macOS, musl,
+LWBENCH_HEAP=trim leaves glibc's defaults alone (to see what the faults cost); so do glibc's own settings
+in the environment (MALLOC_*_ or GLIBC_TUNABLES=glibc.malloc.*: the caller chose). Not glibc (macOS, musl,
 Windows): nothing is changed and `keep_heap` says so.
 """
 
@@ -25,6 +26,7 @@ import os
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3       # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 1024 * 1024                 # glibc's largest accepted value on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 1024 * 1024 * 1024
+MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
 _kept: str | None = None
 
 
@@ -36,6 +38,9 @@ def keep_heap() -> str:
         return _kept
     if os.environ.get("LWBENCH_HEAP", "keep").strip().lower() == "trim":
         _kept = "glibc default (LWBENCH_HEAP=trim)"
+        return _kept
+    if any(os.environ.get(k) for k in MALLOC_ENV) or "malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+        _kept = "unchanged (malloc settings in the environment)"   # the caller chose the allocator's behaviour
         return _kept
     try:
         import ctypes
