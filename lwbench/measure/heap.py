@@ -6,7 +6,8 @@ default twice the largest block it has seen freed, at most 64 MiB), so in a proc
 else above the activations - a fresh `lwbench bench` worker is exactly that - the next forward re-faults every
 page of them: mobilenet_v2 at batch 1 takes ~4,000 minor page faults (16 MiB zeroed by the kernel) per call,
 resnet18 none. Whether a process is in that state is chance (what else lies on its heap), so the same model
-timed by the same timer read 10-30% apart between processes (issue #18; results/README.md, "Timer fidelity").
+timed by the same timer reads differently from process to process: the CLI's fresh worker read ~10% above
+torch.utils.benchmark in a long-lived process (issue #18; results/README.md, "Timer fidelity").
 
 `keep_heap()` (called by the worker before it builds the model) sets glibc's mmap threshold to its 32 MiB
 maximum and the trim threshold to 1 GiB, so activations below 32 MiB come from a heap that stays mapped and a

@@ -11,7 +11,7 @@ The rules (DESIGN.md, "Timing"), after torch.utils.benchmark and TFLite's benchm
 - one sample = one call of the whole batch; every raw sample is kept; the headline is the median, with
   mean, std, IQR, min, p90, p99, max; `noisy` when IQR / median > 10%;
 - the minor page faults per measured call go into `extra["minor_faults_per_run"]` (lwbench.measure.heap:
-  a heap trimmed after every call re-faults its activations, which read 10-30% slower, issue #18).
+  a heap trimmed after every call re-faults its activations on every call and reads slower, issue #18).
 
 Statistics are pure Python; torch is imported only inside `time_module`. `time_callable` takes an
 injectable clock (tests drive it with a fake clock), and an optional `sync` called after each run.
