@@ -29,13 +29,13 @@ class Meter:
     (system time is where the kernel zeroes and maps faulted pages: contention inflates it far less than wall)."""
 
     def __enter__(self) -> Meter:
-        from lwbench.measure.heap import minor_faults
+        from lwbench.measure.timer import minor_faults
 
         self._f0, self._t0, self._w0 = minor_faults(), os.times(), time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
-        from lwbench.measure.heap import minor_faults
+        from lwbench.measure.timer import minor_faults
 
         t1 = os.times()
         self.faults = (minor_faults() or 0) - (self._f0 or 0)

@@ -13,7 +13,8 @@ torch.utils.benchmark in a long-lived process (issue #18; results/README.md, "Ti
 maximum and the trim threshold to 1 GiB, so activations below 32 MiB come from a heap that stays mapped and a
 steady-state forward takes no page fault, whatever the process did before - as in a long-lived process whose
 heap is pinned, and as in runtimes with their own arena (ONNX Runtime, TFLite). Blocks over 32 MiB are mapped
-per call as glibc does in every process. `minor_faults()` lets the timer report the faults per measured call.
+per call as glibc does in every process. The timer reports the faults per measured call
+(lwbench.measure.timer.minor_faults).
 
 LWBENCH_HEAP=trim leaves glibc's defaults alone (to see what the faults cost); so do glibc's own settings
 in the environment (MALLOC_*_ or GLIBC_TUNABLES=glibc.malloc.*: the caller chose). Not glibc (macOS, musl,
@@ -55,12 +56,3 @@ def keep_heap() -> str:
              "unchanged (not glibc)" if ok is None else "unchanged (mallopt refused)")
     return _kept
 
-
-def minor_faults() -> int | None:
-    """Minor page faults of this process so far (None where the OS does not count them)."""
-    try:
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
-    except (ImportError, OSError, AttributeError):
-        return None

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from lwbench.errors import LwbenchError
-from lwbench.measure.heap import minor_faults
 from lwbench.vocab import CONTENDED_SHARE, NOISE_IQR_RATIO, TIMING_STATS  # noqa: F401 - re-exported
 
 MODES = ("eager", "script", "compile")
@@ -119,6 +118,16 @@ def stats_from_samples(samples_ms: Sequence[float], first_run_ms: float = math.n
                   mean_ms=mean, std_ms=std, iqr_ms=iqr, min_ms=s[0], p90_ms=percentile(s, 90),
                   p99_ms=percentile(s, 99), max_ms=s[-1], noisy=bool(median > 0 and iqr / median > NOISE_IQR_RATIO),
                   warmup_runs=warmup_runs)
+
+
+def minor_faults() -> int | None:
+    """Minor page faults of this process so far (None where the OS does not count them)."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+    except (ImportError, OSError, AttributeError):
+        return None
 
 
 def autorange(run_once: Callable[[], float], cfg: TimerConfig, clock: Callable[[], float] = time.perf_counter,
