@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from math import prod
 
 from lwbench.errors import InputError, suggest
@@ -117,6 +118,12 @@ def _folded_bns(net: Net) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _shape_text(shapes: tuple) -> str:
+    """'32x112x112' (several inputs joined by '+'); a grid repeats the same few shapes, so each is formatted once."""
+    return "+".join(fmt_shape(s) for s in shapes)
+
+
 def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = False) -> Profile:
     """Per-layer params, madds, mac (elements and bytes) of a Net, for `batch` images of `dtype`."""
     if dtype not in DTYPE_BYTES:
@@ -141,8 +148,7 @@ def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = Fals
         rows.append(LayerRow(
             model=net.name, layer=n.name, kind=n.op,
             category=op.category(n.attrs, n.in_shapes, n.out_shapes),
-            in_shape="+".join(fmt_shape(s) for s in n.in_shapes),
-            out_shape="+".join(fmt_shape(s) for s in n.out_shapes),
+            in_shape=_shape_text(tuple(n.in_shapes)), out_shape=_shape_text(tuple(n.out_shapes)),
             params=params, madds=batch * c.madds, mac_elems=mac, mac_bytes=mac * nbytes,
             out_elems=batch * sum(prod(s) for s in n.out_shapes) if not op.free else 0, note=note,
         ))

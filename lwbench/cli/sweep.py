@@ -1,0 +1,205 @@
+"""`lwbench sweep GRID.yaml`: a design-space grid, resumable, on this machine or a Ray cluster of devices.
+
+Every point of the grid is an analytic job (params, madds, mac) and, per target, a timing job; each has an id
+(lwbench.sweep.jobs). Results go to an append-only JSONL store (lwbench.sweep.store), a line per finished job,
+flushed and fsynced as it finishes; `--resume` skips the ids already there. `--plan` says what would run and
+how long the timing would take. At the end: a summary and, per target, the latency-madds Pareto front
+(`--pareto PATH.png` also draws it).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lwbench.cli.common import console
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt          # the same clean stop as Ctrl-C: the store keeps every finished row
+
+
+def _fingerprints(grid, ray_hosts):
+    from lwbench.sweep import seam
+    from lwbench.sweep.jobs import targets_runtimes
+
+    out = {}
+    for target, runtime in targets_runtimes(grid):
+        if ray_hosts is not None:
+            from lwbench.sweep.ray_exec import cluster_fingerprint
+
+            out[(target, runtime)] = cluster_fingerprint(ray_hosts, runtime)
+        else:
+            out[(target, runtime)] = seam.fingerprint(target, runtime)
+    return out
+
+
+def _ray_setup(grid, address: str):
+    from lwbench.errors import InputError
+    from lwbench.sweep import ray_exec
+    from lwbench.sweep.jobs import targets_runtimes
+
+    if any(t != "local" for t, _ in targets_runtimes(grid)):
+        raise InputError("--ray: the cluster is the target; remove `target:` from the grid")
+    ray = ray_exec.connect(address)
+    hosts = ray_exec.timer_hosts(ray, sorted({r for _, r in targets_runtimes(grid)}))
+    if grid.timing and not hosts:
+        raise InputError(f"--ray {address}: no node has a {ray_exec.RESOURCE} slot (ray start ... --resources "
+                         "'{\"lwbench_timer\": 1}' on each timing host)")
+    for net in grid.networks:
+        net.dims["target"] = ["ray"]
+    return ray, hosts
+
+
+def _summary(rows: list[dict], skipped: int):
+    from rich.table import Table
+
+    t = Table(title="lwbench sweep: summary")
+    for c in ("kind", "target", "ok", "failed", "errors by kind", "skipped (done before)"):
+        t.add_column(c, justify="left" if c in ("kind", "target", "errors by kind") else "right")
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["kind"], r.get("target") or ""), []).append(r)
+    for (kind, target), rs in sorted(groups.items()):
+        bad = [r for r in rs if r.get("status") != "ok"]
+        kinds: dict[str, int] = {}
+        for r in bad:
+            kinds[r.get("error_kind") or "?"] = kinds.get(r.get("error_kind") or "?", 0) + 1
+        t.add_row(kind, target, str(len(rs) - len(bad)), str(len(bad)),
+                  ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())), "")
+    t.add_row("all", "", "", "", "", str(skipped))
+    return t
+
+
+def _progress(err):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("[red]{task.fields[failed]} failed[/red]"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=err, transient=False)
+
+
+def _run(grid, analytic, timing, st, ray, err) -> list[dict]:
+    from lwbench.sweep import ray_exec
+    from lwbench.sweep.run import analytic_rows, run_timing_local
+
+    new: list[dict] = []
+    with _progress(err) as progress:
+        def sink(task):
+            def on_row(row):
+                st.append(row)
+                new.append(row)
+                progress.update(task, advance=1, failed=progress.tasks[task].fields["failed"]
+                                + (row.get("status") != "ok"))
+            return on_row
+
+        if analytic:
+            task = progress.add_task("analytic", total=len(analytic), failed=0)
+            if ray is not None:
+                ray_exec.run_analytic(ray, analytic, sink(task))
+            else:
+                step = 512
+                for i in range(0, len(analytic), step):
+                    for row in analytic_rows(analytic[i:i + step]):
+                        sink(task)(row)
+        if timing:
+            task = progress.add_task("timing", total=len(timing), failed=0)
+            kw = {"timeout_s": grid.timeout_s, "retries": grid.retries, "on_row": sink(task)}
+            if ray is not None:
+                ray_exec.run_timing(ray, timing, grid.timer, **kw)
+            else:
+                run_timing_local(timing, grid.timer, cooldown_s=grid.cooldown_s, **kw)
+    return new
+
+
+def sweep(
+    grid_file: Annotated[str, typer.Argument(help="The grid (YAML): networks and each dimension's values.",
+                                             show_default=False)],
+    plan: Annotated[bool, typer.Option("--plan", help="Print the analytic and timing job counts and the timing "
+                                       "time estimate per target; run nothing.")] = False,
+    store: Annotated[str | None, typer.Option("--store", "-o", help="The JSONL store (default: GRID.jsonl beside "
+                                              "the grid file).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the store: skip every job id already in it.")]
+    = False,
+    ray_address: Annotated[str | None, typer.Option("--ray", help="Run on this Ray cluster (auto, HOST:PORT, "
+                                                    "ray://...): one timing slot per host (needs lwbench[ray]).")]
+    = None,
+    pareto: Annotated[str | None, typer.Option("--pareto", help="Also draw the latency-madds Pareto fronts "
+                                               "(PATH.png, .svg or .pdf).")] = None,
+) -> None:
+    """Sweep a design-space grid: count every point, time it per target, keep every finished job."""
+    from lwbench.errors import InputError
+    from lwbench.sweep.grid import read_grid
+    from lwbench.sweep.jobs import expand
+    from lwbench.sweep.store import Store, read_store
+
+    err = console(stderr=True)
+    grid = read_grid(grid_file)
+    if pareto:
+        from lwbench.report.plots import check_figure_path
+
+        check_figure_path(pareto, "--pareto")
+    if ray_address is not None:
+        from lwbench.sweep.ray_exec import need_ray
+
+        need_ray()
+    path = store or str(Path(grid_file).with_suffix(".jsonl"))
+    ray, hosts = _ray_setup(grid, ray_address) if ray_address is not None else (None, None)
+    analytic, timing = expand(grid, _fingerprints(grid, hosts))
+    before = read_store(path)
+    if before.bad_lines or before.torn_tail:
+        err.print(f"lwbench: warning: {path}: {len(before.bad_lines)} unreadable line(s), a torn last line of "
+                  f"{before.torn_tail} bytes (a killed run); they are skipped", markup=False)
+    if before.rows and not resume and not plan:
+        raise InputError(f"--store {path}: already holds {len(before.rows)} job rows; --resume continues it "
+                         "(skipping them), or give another --store")
+    done = before.ids if resume or plan else set()
+    if plan:
+        _print_plan(grid, analytic, timing, done, before.rows, hosts)
+        return
+    todo_a = [j for j in analytic if j.id not in done]
+    todo_t = [j for j in timing if j.id not in done]
+    skipped = len(analytic) + len(timing) - len(todo_a) - len(todo_t)
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with Store(path) as st:
+            from lwbench.measure.machine import machine_info
+
+            st.session(grid=str(Path(grid_file).resolve()), ray=ray_address, resume=resume,
+                       jobs={"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped},
+                       machine=machine_info(with_torch=False), hosts=hosts)
+            new = _run(grid, todo_a, todo_t, st, ray, err)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    _report(path, new, skipped, pareto, err)
+
+
+def _print_plan(grid, analytic, timing, done, rows, hosts):
+    from lwbench.sweep.plan import plan_table, plan_targets
+
+    per_host = {"ray": len(hosts)} if hosts is not None else None
+    targets = plan_targets(timing, done, rows, grid.timer, grid.cooldown_s, per_host)
+    console().print(plan_table(grid.file, analytic, sum(j.id in done for j in analytic), targets))
+
+
+def _report(path: str, new: list[dict], skipped: int, pareto: str | None, err) -> None:
+    from lwbench.sweep.pareto import front_table, fronts, plot_fronts
+    from lwbench.sweep.store import read_store
+
+    out = console()
+    out.print(_summary(new, skipped))
+    rows = read_store(path).rows
+    for key, (pts, front) in fronts(rows).items():
+        out.print(front_table(key, pts, front))
+    err.print(f"{path}: {len(new)} new row(s), {skipped} job(s) done before", markup=False)
+    if pareto:
+        n = plot_fronts(rows, pareto)
+        err.print(f"wrote {pareto}: {n} timed variants", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
