@@ -75,8 +75,14 @@ def _summary(rows: list[dict], skipped: int):
 
 
 def _progress(err):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("[red]{task.fields[failed]} failed[/red]"), TimeElapsedColumn(), TextColumn("ETA"),

@@ -18,10 +18,9 @@ import os
 import platform
 import random
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 from lwbench import __version__
-from lwbench.sweep.grid import Grid, Network
+from lwbench.sweep.grid import Grid, Network  # noqa: F401
 
 TRANSIENT = ("timeout", "transport")   # error kinds worth retrying: the job may pass on another try
 ID_CHARS = 32
@@ -63,7 +62,6 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@lru_cache(maxsize=1024)
 def content_id(spec: str) -> str:
     """sha256 of the network's defining bytes: YAML file + variant, or Python file + factory name."""
     if spec.startswith("module:"):
@@ -108,8 +106,8 @@ def local_fingerprint(runtime: str, machine_id: bool = True) -> str:
     return _sha(json.dumps(facts, sort_keys=True).encode())[:16]
 
 
-def job_id(kind: str, net: Network, point: dict, timer: dict | None, fingerprint: str | None) -> str:
-    ident = {"kind": kind, "net": content_id(net.spec), "lwbench": __version__, **point}
+def job_id(kind: str, content: str, point: dict, timer: dict | None, fingerprint: str | None) -> str:
+    ident = {"kind": kind, "net": content, "lwbench": __version__, **point}
     if kind == "timing":
         ident.update(timer=dict(sorted(timer.items())), fingerprint=fingerprint)
     return _sha(json.dumps(ident, sort_keys=True, default=str).encode())[:ID_CHARS]
@@ -132,14 +130,15 @@ def expand(grid: Grid, fingerprints: dict[tuple[str, str], str]) -> tuple[list[S
     analytic: dict[str, SweepJob] = {}
     timing: dict[str, SweepJob] = {}
     for net in grid.networks:
+        content = content_id(net.spec)
         if grid.analytic:
             for p in _points(net, ANALYTIC_DIMS):
-                jid = job_id("analytic", net, p, None, None)
+                jid = job_id("analytic", content, p, None, None)
                 analytic.setdefault(jid, SweepJob(jid, "analytic", net.label, net.spec, **p))
         if grid.timing:
             for p in _points(net, TIMING_DIMS):
                 fp = fingerprints[(p["target"], p["runtime"])]
-                jid = job_id("timing", net, p, grid.timer, fp)
+                jid = job_id("timing", content, p, grid.timer, fp)
                 timing.setdefault(jid, SweepJob(jid, "timing", net.label, net.spec, **p))
         if len(analytic) > MAX_POINTS or len(timing) > MAX_POINTS:
             from lwbench.errors import ConfigError

@@ -201,7 +201,7 @@ def run_timing(ray, jobs: list[SweepJob], timer: dict, *, timeout_s: float, retr
                 continue
             on_row(timing_row(job, result, start, end, attempt, where))
         now = time.time()
-        for ref, (job, attempt, submitted) in list(inflight.items()):
+        for ref, (_, _, submitted) in list(inflight.items()):
             if now - submitted > timeout_s + 300:       # the worker's own timeout did not end it
                 ray.cancel(ref, force=True)
         total = int(ray.cluster_resources().get(RESOURCE, 0) + 0.5)
