@@ -22,7 +22,7 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt          # the same clean stop as Ctrl-C: the store keeps every finished row
 
 
-def _fingerprints(grid, ray_hosts):
+def _fingerprints(grid, ray_hosts, in_process: bool = False):
     from lwbench.sweep import seam
     from lwbench.sweep.jobs import targets_runtimes
 
@@ -34,6 +34,8 @@ def _fingerprints(grid, ray_hosts):
             out[(target, runtime)] = cluster_fingerprint(ray_hosts, runtime)
         else:
             out[(target, runtime)] = seam.fingerprint(target, runtime)
+    if in_process:           # a different way of measuring: its own ids
+        out = {k: f"{v}+in-process" for k, v in out.items()}
     return out
 
 
@@ -86,10 +88,11 @@ def _progress(err):
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("[red]{task.fields[failed]} failed[/red]"), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=err, transient=False)
+                    TimeRemainingColumn(), console=err, transient=False,
+                    redirect_stdout=False, redirect_stderr=False)
 
 
-def _run(grid, analytic, timing, st, ray, err) -> list[dict]:
+def _run(grid, analytic, timing, st, ray, err, in_process: bool = False) -> list[dict]:
     from lwbench.sweep import ray_exec
     from lwbench.sweep.run import analytic_rows, run_timing_local
 
@@ -114,7 +117,7 @@ def _run(grid, analytic, timing, st, ray, err) -> list[dict]:
                         sink(task)(row)
         if timing:
             task = progress.add_task("timing", total=len(timing), failed=0)
-            kw = {"timeout_s": grid.timeout_s, "retries": grid.retries, "on_row": sink(task)}
+            kw = {"timeout_s": grid.timeout_s, "retries": grid.retries, "on_row": sink(task), "in_process": in_process}
             if ray is not None:
                 ray_exec.run_timing(ray, timing, grid.timer, **kw)
             else:
@@ -136,6 +139,9 @@ def sweep(
     = None,
     pareto: Annotated[str | None, typer.Option("--pareto", help="Also draw the latency-madds Pareto fronts "
                                                "(PATH.png, .svg or .pdf).")] = None,
+    in_process: Annotated[bool, typer.Option("--in-process", help="Time in the sweep's own process (on Ray: in "
+                                             "the Ray worker) instead of a fresh worker per job: faster, but thread "
+                                             "pools and caches are shared between jobs.")] = False,
 ) -> None:
     """Sweep a design-space grid: count every point, time it per target, keep every finished job."""
     from lwbench.errors import InputError
@@ -155,7 +161,11 @@ def sweep(
         need_ray()
     path = store or str(Path(grid_file).with_suffix(".jsonl"))
     ray, hosts = _ray_setup(grid, ray_address) if ray_address is not None else (None, None)
-    analytic, timing = expand(grid, _fingerprints(grid, hosts))
+    analytic, timing = expand(grid, _fingerprints(grid, hosts, in_process))
+    for net in grid.networks:
+        if net.kind == "module" and grid.timing:
+            err.print(f"lwbench: note: {net.label}: a torch factory is counted only (the timing worker builds "
+                      "networks from YAML)", markup=False)
     before = read_store(path)
     if before.bad_lines or before.torn_tail:
         err.print(f"lwbench: warning: {path}: {len(before.bad_lines)} unreadable line(s), a torn last line of "
@@ -178,7 +188,12 @@ def sweep(
             st.session(grid=str(Path(grid_file).resolve()), ray=ray_address, resume=resume,
                        jobs={"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped},
                        machine=machine_info(with_torch=False), hosts=hosts)
-            new = _run(grid, todo_a, todo_t, st, ray, err)
+            try:
+                new = _run(grid, todo_a, todo_t, st, ray, err, in_process)
+            except KeyboardInterrupt:
+                err.print(f"lwbench: interrupted: {path} keeps the {st.written - 1} job row(s) this run finished; "
+                          "--resume continues", markup=False)
+                raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, old)
     _report(path, new, skipped, pareto, err)

@@ -135,7 +135,7 @@ def expand(grid: Grid, fingerprints: dict[tuple[str, str], str]) -> tuple[list[S
             for p in _points(net, ANALYTIC_DIMS):
                 jid = job_id("analytic", content, p, None, None)
                 analytic.setdefault(jid, SweepJob(jid, "analytic", net.label, net.spec, **p))
-        if grid.timing:
+        if grid.timing and net.kind != "module":   # the timing worker builds networks from YAML
             for p in _points(net, TIMING_DIMS):
                 fp = fingerprints[(p["target"], p["runtime"])]
                 jid = job_id("timing", content, p, grid.timer, fp)

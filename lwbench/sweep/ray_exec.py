@@ -114,7 +114,7 @@ def _analytic_chunk(jobs: list[SweepJob]) -> list[dict]:
     return analytic_rows(jobs)
 
 
-def _timing_task(job: SweepJob, timer: dict, timeout_s: float) -> dict:
+def _timing_task(job: SweepJob, timer: dict, timeout_s: float, in_process: bool = False) -> dict:
     """Runs on a timer node, holding its slot: the local target's fresh worker, with where and when."""
     import platform
 
@@ -131,7 +131,7 @@ def _timing_task(job: SweepJob, timer: dict, timeout_s: float) -> dict:
         mid = None
     local = dataclasses.replace(job, target="local")
     start = time.time()
-    result = run_one(local, timer, timeout_s)
+    result = run_one(local, timer, timeout_s, in_process)
     end = time.time()
     where = {"host": labels.get(HOST_LABEL) or mid or platform.node(), "hostname": platform.node(),
              "machine_id": mid, "node": ctx.get_node_id()}
@@ -171,7 +171,7 @@ def _classify(ray, e: Exception) -> tuple[str, str]:
 
 
 def run_timing(ray, jobs: list[SweepJob], timer: dict, *, timeout_s: float, retries: int,
-               on_row: Callable[[dict], None], no_host_s: float | None = None) -> None:
+               on_row: Callable[[dict], None], no_host_s: float | None = None, in_process: bool = False) -> None:
     """Timing jobs on the timer hosts; each result to on_row as it finishes; lost ones re-queued."""
     from lwbench.sweep.run import error_kind, timing_row
 
@@ -184,7 +184,7 @@ def run_timing(ray, jobs: list[SweepJob], timer: dict, *, timeout_s: float, retr
         free = _slots(ray) + 1 - len(inflight)      # one queued beside the running ones keeps every slot busy
         while queue and free > 0:
             job, attempt = queue.popleft()
-            ref = task.options(resources={RESOURCE: 1}).remote(job, timer, timeout_s)
+            ref = task.options(resources={RESOURCE: 1}).remote(job, timer, timeout_s, in_process)
             inflight[ref] = (job, attempt, time.time())
             free -= 1
         done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)

@@ -115,36 +115,84 @@ def local_where() -> dict:
     return {"host": platform.node(), "machine_id": mid, "node": None}
 
 
-def run_one(job: SweepJob, timer: dict, timeout_s: float) -> dict:
-    """Time one job in a fresh worker on its target; never raises for a failing job."""
+def run_one(job: SweepJob, timer: dict, timeout_s: float, in_process: bool = False) -> dict:
+    """Time one job in a fresh worker on its target (or in this process); never raises for a failing job."""
     from lwbench.sweep import seam
 
-    return seam.run(job.seam_job(timer), timeout_s)
+    return seam.run(job.seam_job(timer), timeout_s, in_process)
 
 
-def timed_with_retries(job: SweepJob, timer: dict, timeout_s: float, retries: int,
-                       runner: Callable[[SweepJob, dict, float], dict] | None = None) -> tuple[dict, float, float, int]:
-    """(result, start, end, attempts): transient failures tried again, at most `retries` more times."""
-    runner = runner or run_one
-    attempts = 0
-    while True:
-        attempts += 1
-        start = time.time()
-        result = runner(job, timer, timeout_s)
-        end = time.time()
-        if not result.get("error") or error_kind(result) not in TRANSIENT or attempts > retries:
-            return result, start, end, attempts
+def _where(target: str, result: dict, local: dict) -> dict:
+    if target == "local":
+        return local
+    m = result.get("machine") or {}
+    return {"host": m.get("hostname") or target, "machine_id": m.get("machine_id"), "node": None}
+
+
+def _run_target(jobs: list[SweepJob], timer: dict, timeout_s: float, retries: int, cooldown_s: float,
+                on_row: Callable[[dict], None], in_process: bool = False) -> None:
+    """One target's jobs through the seam's run_jobs (one at a time, cool-down between networks); transient
+    failures are run again after the others, in up to `retries` more rounds."""
+    from lwbench.measure.jobs import Job, run_jobs
+    from lwbench.sweep.seam import result_dict
+    from lwbench.targets import LocalTarget, resolve
+
+    local = local_where()
+    pending = list(jobs)
+    spec = jobs[0].target
+    with (LocalTarget(in_process=True) if in_process and spec == "local" else resolve(spec)) as target:
+        for attempt in range(1, retries + 2):
+            by_key = {}
+            for sj in pending:
+                by_key[Job.from_dict(sj.seam_job(timer)).key()] = sj
+            starts: dict[str, float] = {}
+            retry: list[SweepJob] = []
+
+            def on_result(res, attempt=attempt, by_key=by_key, starts=starts, retry=retry):
+                sj, r = by_key[res.job.key()], result_dict(res)
+                if r.get("error") and error_kind(r) in TRANSIENT and attempt <= retries:
+                    retry.append(sj)
+                    return
+                on_row(timing_row(sj, r, starts[res.job.key()], time.time(), attempt, _where(sj.target, r, local)))
+
+            run_jobs([Job.from_dict(sj.seam_job(timer)) for sj in pending], on_result=on_result,
+                     on_start=lambda j, starts=starts: starts.__setitem__(j.key(), time.time()),
+                     cooldown_s=cooldown_s, targets={jobs[0].target: target}, timeout_s=timeout_s, sleep=_sleep)
+            if not retry:
+                return
+            pending = retry
 
 
 def run_timing_local(jobs: list[SweepJob], timer: dict, *, timeout_s: float, retries: int, cooldown_s: float,
-                     on_row: Callable[[dict], None]) -> None:
-    """The jobs of each target one at a time (a pause of cooldown_s between two), in the order given."""
-    where = local_where()
-    prev = None
-    for job in jobs:
-        if prev is not None and cooldown_s:
-            _sleep(cooldown_s)
-        prev = job
-        result, start, end, attempts = timed_with_retries(job, timer, timeout_s, retries)
-        on_row(timing_row(job, result, start, end, attempts, where))
+                     on_row: Callable[[dict], None], in_process: bool = False) -> None:
+    """Each target's jobs one at a time, in the order given; distinct targets (hosts) side by side."""
+    import threading
 
+    by_target: dict[str, list[SweepJob]] = {}
+    for j in jobs:
+        by_target.setdefault(j.target, []).append(j)
+    if len(by_target) == 1:
+        _run_target(jobs, timer, timeout_s, retries, cooldown_s, on_row, in_process)
+        return
+    lock = threading.Lock()
+
+    def locked(row):
+        with lock:
+            on_row(row)
+
+    errors: list[BaseException] = []
+
+    def work(js):
+        try:
+            _run_target(js, timer, timeout_s, retries, cooldown_s, locked, in_process)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(js,), daemon=True) for js in by_target.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)
+    if errors:
+        raise errors[0]
