@@ -89,3 +89,20 @@ def test_grid_errors_are_one_line_with_file_line_key(tmp_path, capsys, text, lin
     where = f"{p}:{line}: " if line else f"{p}: "
     assert err.startswith(f"lwbench: error: {where}"), err
     assert message in err, err
+
+
+def test_ray_without_the_extra_is_one_line(tmp_path):
+    """Without Ray installed, --ray is one line naming the extra, exit 2 (ray hidden from the import system)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    p = tmp_path / "g.yaml"
+    p.write_text("networks: [mobilenet_v2]\n")
+    code = ("import sys; sys.modules['ray'] = None\nfrom lwbench.cli import main\n"
+            f"sys.exit(main(['sweep', {str(p)!r}, '--ray', 'auto']))")
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "lwbench: error: --ray needs Ray: install the extra with pip install 'lwbench[ray]'"], r.stderr
