@@ -19,23 +19,33 @@ def list_networks(
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
 
+    import sys
+
     from lwbench.count import count
+    from lwbench.errors import LwbenchError
     from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import index, short_source
+    from lwbench.spec.zoo import errors, index, short_source
 
     rows = []
     docs: dict = {}
+    kind = infer_format(fmt.value if fmt else None, output)
+    problems = list(errors())  # files that could not be read: one warning line each, the rest is listed
     for name, (file, variant) in index().items():
         if pattern and not fnmatch.fnmatch(name, pattern if "*" in pattern else f"*{pattern}*"):
             continue
-        doc = docs.setdefault(file, read_doc(file))
-        net = compile_doc(doc, file, variant)
+        try:
+            doc = docs.setdefault(file, read_doc(file))
+            net = compile_doc(doc, file, variant)
+        except LwbenchError as e:
+            problems.append(f"{name}: {e}")
+            continue
         tot = count(net).totals
         rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
                      "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
                      "source": " ".join(net.source.split())})
-    kind = infer_format(fmt.value if fmt else None, output)
+    for p in problems:
+        print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
     if kind == "table":
         from rich.table import Table
 
