@@ -80,3 +80,14 @@ def test_structure_that_depends_on_the_size_is_compiled_in_full(tmp_path):
     doc = read_doc(p)
     for res in (32, 16, 8, 1, 2, 9):
         _same(cache.load(str(p), None, res), compile_doc(doc, str(p), "s", None, res))
+
+
+def test_the_input_bounds_hold_for_a_replayed_resolution():
+    """A resolution whose tensors are over the bounds is refused as the full compile refuses it, even when the
+    same network and width were traced at a small resolution first."""
+    lwbench.load("mobilenet_v1", 0.5, 64)
+    with pytest.raises(ConfigError) as want:
+        compile_doc(read_doc(index()["mobilenet_v1"][0]), index()["mobilenet_v1"][0], "mobilenet_v1", 0.5, 400_000)
+    with pytest.raises(ConfigError) as got:
+        lwbench.load("mobilenet_v1", 0.5, 400_000)
+    assert str(got.value) == str(want.value) and "larger than" in str(got.value)

@@ -11,7 +11,8 @@ nodes, which is what compile_doc would do, provided nothing it decided depended 
 - every node keeps the channel count (and rank) of each output, so every `$in` and `split: half` it read is
   the same;
 - every `residual: auto` still sees equal (or unequal) shapes;
-- no op's shape inference fails (a ShapeError: the full compile runs and reports it as it always does).
+- no op's shape inference fails (a ShapeError: the full compile runs and reports it as it always does), and
+  no tensor is over lwbench.spec.limits' bounds (the full compile refuses it with its line).
 
 If any check fails the variant is compiled in full, so the result is always the Net compile_doc gives
 (tests/test_spec_cache.py compares them node by node across the zoo). Nodes with the same op, attributes and
@@ -30,6 +31,7 @@ from math import prod
 from lwbench.count import DTYPE_BYTES
 from lwbench.ir import Net, Node
 from lwbench.ops import ShapeError, get_op
+from lwbench.spec.limits import MAX_DIM, MAX_ELEMS
 from lwbench.spec.parse import _Compiler, compile_doc, read_doc
 from lwbench.spec.zoo import resolve
 
@@ -177,6 +179,8 @@ def _replay(tr: Trace, res: int):
             if hit is None:
                 il = [ins] if single else list(ins)
                 outs = tuple(op.infer(n.attrs, il))
+                if any(prod(o) > MAX_ELEMS or max(o, default=0) > MAX_DIM for o in outs):
+                    return None          # over the bounds: the full compile reports it with its line
                 hit = memo[(sig, ins)] = (outs, _chans(outs), _figures(op, n.attrs, il, outs))
             if hit[1] != ch:
                 return None
@@ -201,7 +205,7 @@ def _prepare(name_or_path: str, width, resolution):
     file, variant = resolve(name_or_path)
     doc, digest = document(file)
     variant = variant or str(doc["name"])
-    replayable = resolution is None or (type(resolution) is int and resolution >= 1)
+    replayable = resolution is None or (type(resolution) is int and 1 <= resolution <= MAX_DIM)
     if not replayable:
         return file, doc, variant, None
     tr = _trace(file, doc, digest, variant, width, resolution)
