@@ -144,10 +144,8 @@ def sweep(
                                              "pools and caches are shared between jobs.")] = False,
 ) -> None:
     """Sweep a design-space grid: count every point, time it per target, keep every finished job."""
-    from lwbench.errors import InputError
     from lwbench.sweep.grid import read_grid
     from lwbench.sweep.jobs import expand
-    from lwbench.sweep.store import Store, read_store
 
     err = console(stderr=True)
     grid = read_grid(grid_file)
@@ -166,13 +164,7 @@ def sweep(
         if net.kind == "module" and grid.timing:
             err.print(f"lwbench: note: {net.label}: a torch factory is counted only (the timing worker builds "
                       "networks from YAML)", markup=False)
-    before = read_store(path)
-    if before.bad_lines or before.torn_tail:
-        err.print(f"lwbench: warning: {path}: {len(before.bad_lines)} unreadable line(s), a torn last line of "
-                  f"{before.torn_tail} bytes (a killed run); they are skipped", markup=False)
-    if before.rows and not resume and not plan:
-        raise InputError(f"--store {path}: already holds {len(before.rows)} job rows; --resume continues it "
-                         "(skipping them), or give another --store")
+    before = _existing(path, resume or plan, err)
     done = before.ids if resume or plan else set()
     if plan:
         _print_plan(grid, analytic, timing, done, before.rows, hosts)
@@ -180,23 +172,44 @@ def sweep(
     todo_a = [j for j in analytic if j.id not in done]
     todo_t = [j for j in timing if j.id not in done]
     skipped = len(analytic) + len(timing) - len(todo_a) - len(todo_t)
+    session = {"grid": str(Path(grid_file).resolve()), "ray": ray_address, "resume": resume, "hosts": hosts,
+               "jobs": {"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped}}
+    new = _execute(path, session, grid, todo_a, todo_t, ray, err, in_process)
+    _report(path, new, skipped, pareto, err)
+
+
+def _existing(path: str, continuing: bool, err):
+    """The store as it is: torn or unreadable lines said once; rows there without --resume: refused."""
+    from lwbench.errors import InputError
+    from lwbench.sweep.store import read_store
+
+    before = read_store(path)
+    if before.bad_lines or before.torn_tail:
+        err.print(f"lwbench: warning: {path}: {len(before.bad_lines)} unreadable line(s), a torn last line of "
+                  f"{before.torn_tail} bytes (a killed run); they are skipped", markup=False)
+    if before.rows and not continuing:
+        raise InputError(f"--store {path}: already holds {len(before.rows)} job rows; --resume continues it "
+                         "(skipping them), or give another --store")
+    return before
+
+
+def _execute(path, session, grid, todo_a, todo_t, ray, err, in_process) -> list[dict]:
+    """Append a session line, then every finished job; SIGTERM and Ctrl-C stop cleanly (exit 130)."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.sweep.store import Store
+
     old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with Store(path) as st:
-            from lwbench.measure.machine import machine_info
-
-            st.session(grid=str(Path(grid_file).resolve()), ray=ray_address, resume=resume,
-                       jobs={"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped},
-                       machine=machine_info(with_torch=False), hosts=hosts)
+            st.session(**session, machine=machine_info(with_torch=False))
             try:
-                new = _run(grid, todo_a, todo_t, st, ray, err, in_process)
+                return _run(grid, todo_a, todo_t, st, ray, err, in_process)
             except KeyboardInterrupt:
                 err.print(f"lwbench: interrupted: {path} keeps the {st.written - 1} job row(s) this run finished; "
                           "--resume continues", markup=False)
                 raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, old)
-    _report(path, new, skipped, pareto, err)
 
 
 def _print_plan(grid, analytic, timing, done, rows, hosts):

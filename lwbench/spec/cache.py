@@ -57,9 +57,10 @@ class _Tracing(_Compiler):
         super().__init__(*args)
         self.autos: list = []
 
-    def local_env(self, env, x):
-        w = _Watch(super().local_env(env, x))
-        w.owner = self
+    def local_env(self, env, x):   # _Compiler.local_env's environment, watched (one copy, not two)
+        s = self.shapes[x]
+        w = _Watch(env)
+        w["in"], w["in_size"], w.owner = s[0], s[1] if len(s) == 3 else 1, self
         return w
 
     def residual(self, holder, key, full, x, y, env):
