@@ -77,15 +77,10 @@ def _summary(rows: list[dict], skipped: int):
 
 
 def _progress(err):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich import progress as rp
 
+    BarColumn, MofNCompleteColumn, Progress = rp.BarColumn, rp.MofNCompleteColumn, rp.Progress
+    TextColumn, TimeElapsedColumn, TimeRemainingColumn = rp.TextColumn, rp.TimeElapsedColumn, rp.TimeRemainingColumn
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("[red]{task.fields[failed]} failed[/red]"), TimeElapsedColumn(), TextColumn("ETA"),
                     TimeRemainingColumn(), console=err, transient=False,

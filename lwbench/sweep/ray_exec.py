@@ -159,7 +159,8 @@ def run_analytic(ray, jobs: list[SweepJob], on_row: Callable[[dict], None]) -> N
 
 
 def _slots(ray) -> int:
-    return int(ray.available_resources().get(RESOURCE, 0) + 0.5)
+    """Timer slots of the nodes alive now (a lost node's slot leaves the total)."""
+    return int(ray.cluster_resources().get(RESOURCE, 0) + 0.5)
 
 
 def _classify(ray, e: Exception) -> tuple[str, str]:
@@ -204,7 +205,7 @@ def run_timing(ray, jobs: list[SweepJob], timer: dict, *, timeout_s: float, retr
         for ref, (_, _, submitted) in list(inflight.items()):
             if now - submitted > timeout_s + 300:       # the worker's own timeout did not end it
                 ray.cancel(ref, force=True)
-        total = int(ray.cluster_resources().get(RESOURCE, 0) + 0.5)
+        total = _slots(ray)
         no_host_since = (no_host_since or now) if total == 0 else None
         if no_host_since is not None and now - no_host_since > no_host_s:
             raise LwbenchError(f"--ray: no host with a {RESOURCE} slot is left in the cluster; "
