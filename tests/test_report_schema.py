@@ -14,7 +14,8 @@ from lwbench.cli import main
 from lwbench.count import LayerRow
 from lwbench.errors import InputError
 from lwbench.report.load import load_export
-from lwbench.report.schema import KINDS, as_markdown, better, detect_kind, missing_message, validate
+from lwbench.report.schema import KINDS, better, detect_kind, missing_message, validate
+from lwbench.report.schema_doc import as_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.options import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 
 def list_networks(
@@ -18,18 +18,18 @@ def list_networks(
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
-
     import sys
 
     from lwbench.count import count
     from lwbench.errors import LwbenchError
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import errors, index, short_source
+    from lwbench.spec.zoo import errors, index
 
+    kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
-    kind = infer_format(fmt.value if fmt else None, output)
     problems = list(errors())  # files that could not be read: one warning line each, the rest is listed
     for name, (file, variant) in index().items():
         if pattern and not fnmatch.fnmatch(name, pattern if "*" in pattern else f"*{pattern}*"):
@@ -46,22 +46,7 @@ def list_networks(
                      "source": " ".join(net.source.split())})
     for p in problems:
         print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
-    if kind == "table":
-        from rich.table import Table
-
-        from lwbench.report.human import si
-
-        t = Table(title=f"lwbench zoo: {len(rows)} networks (madds = multiply-adds, mac = memory access cost)")
-        for col, just in (("model", "left"), ("family", "left"), ("source", "left"), ("input", "left"),
-                          ("params", "right"), ("madds", "right"), ("mac_elems", "right")):
-            t.add_column(col, justify=just, no_wrap=col != "source")
-        for r in rows:
-            t.add_row(r["model"], r["family"], short_source(r["source"]), r["input"], si(r["params"]), si(r["madds"]),
-                      si(r["mac_elems"]))
-        console().print(t)
-    else:
-        text = {"csv": to_csv, "json": to_json, "md": to_markdown}[kind](rows)
-        emit(text, output)
+    emit(kind, rows, output=output, table=zoo_table)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 
 from lwbench.errors import InputError, LwbenchError
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 
 
 def check(job: Job, device: bool | None = None) -> None:
