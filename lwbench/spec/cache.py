@@ -28,12 +28,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from math import prod
 
-from lwbench.count import DTYPE_BYTES
 from lwbench.ir import Net, Node
 from lwbench.ops import ShapeError, get_op
 from lwbench.spec.limits import MAX_DIM, MAX_ELEMS
 from lwbench.spec.parse import _Compiler, compile_doc, read_doc
 from lwbench.spec.zoo import resolve
+from lwbench.vocab import DTYPE_BYTES
 
 SPATIAL_NAMES = frozenset(("in_size", "resolution"))
 MAX_DOCS, MAX_TRACES, MAX_MEMO = 64, 256, 200_000   # bounded: a long sweep cannot grow them without limit
@@ -155,12 +155,14 @@ def _trace(file: str, doc: dict, digest: str, variant: str, width, resolution) -
     return _remember(_TRACES, key, tr, MAX_TRACES)
 
 
-def _figures(op, attrs, ins: list, outs: tuple):
+def _figures(op, attrs, ins: list, outs: tuple, strict: bool = False):
     """Per image: (params, madds, activations read + written, weights read, output elements), or None where the
-    cost rule fails (lwbench.count then reports it)."""
+    cost rule fails (strict: it raises, as lwbench.count would)."""
     try:
         c = op.cost(attrs, ins, list(outs))
-    except Exception:  # noqa: BLE001 - the full count raises it with its own message
+    except Exception:  # noqa: BLE001 - a load must not fail on it; totals asks again, strict
+        if strict:
+            raise
         return None
     return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(prod(s) for s in outs)
 
@@ -240,19 +242,18 @@ def totals(name_or_path: str, width: float | None = None, resolution: int | None
     file, doc, variant, tr = _prepare(name_or_path, width, resolution)
     res = tr.net.resolution if tr is not None and resolution is None else resolution
     done = _replay(tr, res) if tr is not None else None
-    if done is None or any(h[2] is None for h in done[1]):  # the full compile and count (and their errors)
-        from lwbench.count import count
-
+    if done is None or any(h[2] is None for h in done[1]):  # the full compile, the same sums (and errors)
         net = compile_doc(doc, file, variant, width, resolution)
-        rows = [{"batch": b, "dtype": dt, "layers": len(net.nodes), **count(net, b, dt).totals}
-                for b in batches for dt in dtypes]
-        return net.name, "x".join(map(str, net.input_shape)), rows
-    p, m, act, w, oe = (sum(col) for col in zip(*(h[2] for h in done[1])))
+        figs = [_figures(get_op(n.op), n.attrs, n.in_shapes, tuple(n.out_shapes), strict=True) for n in net.nodes]
+        name, shape = net.name, "x".join(map(str, net.input_shape))
+    else:
+        figs = [h[2] for h in done[1]]
+        name, shape = _name_params(tr, resolution)[0], f"{tr.net.input_shape[0]}x{res}x{res}"
+    p, m, act, w, oe = (sum(col) for col in zip(*figs))
     rows = []
     for b in batches:
         for dt in dtypes:
             mac = b * act + w
-            rows.append({"batch": b, "dtype": dt, "layers": len(done[1]), "params": p, "madds": b * m,
+            rows.append({"batch": b, "dtype": dt, "layers": len(figs), "params": p, "madds": b * m,
                          "mac_elems": mac, "mac_bytes": mac * DTYPE_BYTES[dt], "out_elems": b * oe})
-    name = _name_params(tr, resolution)[0]
-    return name, f"{tr.net.input_shape[0]}x{res}x{res}", rows
+    return name, shape, rows

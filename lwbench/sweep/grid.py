@@ -144,8 +144,8 @@ class _Reader:
         if not isinstance(v, str) or not v.strip():
             self.fail(key, "expected a name", v, holder, sub)
         v = v.strip() if dim == "target" else v.strip().lower()
-        from lwbench.count import DTYPE_BYTES
         from lwbench.measure.timer import LAYOUTS, MODES
+        from lwbench.vocab import DTYPE_BYTES
 
         choices = {"dtype": tuple(DTYPE_BYTES), "mode": MODES, "layout": LAYOUTS}.get(dim)
         if choices and v not in choices:

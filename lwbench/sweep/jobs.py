@@ -19,8 +19,8 @@ import platform
 import random
 from dataclasses import asdict, dataclass
 
-from lwbench import __version__
 from lwbench.sweep.grid import Grid, Network  # noqa: F401
+from lwbench.version import __version__
 
 TRANSIENT = ("timeout", "transport")   # error kinds worth retrying: the job may pass on another try
 ID_CHARS = 32

@@ -11,9 +11,9 @@ import platform
 import time
 from collections.abc import Callable, Iterable
 
-from lwbench import __version__
 from lwbench.errors import LwbenchError
 from lwbench.sweep.jobs import TRANSIENT, SweepJob
+from lwbench.version import __version__
 
 COUNT_KEYS = ("layers", "params", "madds", "mac_elems", "mac_bytes", "out_elems")
 TIMING_KEYS = ("n", "median_ms", "mean_ms", "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "noisy",
@@ -32,7 +32,7 @@ def _error_row(job: SweepJob, message: str, kind: str, **extra) -> dict:
 
 def _count_group(spec: str, width, resolution, batches, dtypes) -> tuple[str, str, list[dict]]:
     if spec.startswith("module:"):
-        from lwbench.torchcount import profile_factory
+        from lwbench.measure.torchcount import profile_factory
 
         rows, name, shape = [], spec, f"3x{resolution}x{resolution}"
         for b in batches:
