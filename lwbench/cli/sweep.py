@@ -56,23 +56,23 @@ def _ray_setup(grid, address: str):
     return ray, hosts
 
 
-def _summary(rows: list[dict], skipped: int):
+def _summary(rows: list[dict], new_ids: set[str]):
+    """Every job row of the store, by kind and target: ok, failed (by kind), and how many this run added."""
     from rich.table import Table
 
-    t = Table(title="lwbench sweep: summary")
-    for c in ("kind", "target", "ok", "failed", "errors by kind", "skipped (done before)"):
+    t = Table(title="lwbench sweep: the store")
+    for c in ("kind", "target", "ok", "failed", "errors by kind", "this run"):
         t.add_column(c, justify="left" if c in ("kind", "target", "errors by kind") else "right")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["kind"], r.get("target") or ""), []).append(r)
+        groups.setdefault((r.get("kind", "?"), r.get("target") or ""), []).append(r)
     for (kind, target), rs in sorted(groups.items()):
         bad = [r for r in rs if r.get("status") != "ok"]
         kinds: dict[str, int] = {}
         for r in bad:
             kinds[r.get("error_kind") or "?"] = kinds.get(r.get("error_kind") or "?", 0) + 1
         t.add_row(kind, target, str(len(rs) - len(bad)), str(len(bad)),
-                  ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())), "")
-    t.add_row("all", "", "", "", "", str(skipped))
+                  ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())), str(sum(r["id"] in new_ids for r in rs)))
     return t
 
 
@@ -220,8 +220,8 @@ def _report(path: str, new: list[dict], skipped: int, pareto: str | None, err) -
     from lwbench.sweep.store import read_store
 
     out = console()
-    out.print(_summary(new, skipped))
     rows = read_store(path).rows
+    out.print(_summary(rows, {r["id"] for r in new}))
     for key, (pts, front) in fronts(rows).items():
         out.print(front_table(key, pts, front))
     err.print(f"{path}: {len(new)} new row(s), {skipped} job(s) done before", markup=False)
