@@ -134,6 +134,9 @@ def sweep(
     = None,
     pareto: Annotated[str | None, typer.Option("--pareto", help="Also draw the latency-madds Pareto fronts "
                                                "(PATH.png, .svg or .pdf).")] = None,
+    pareto_data: Annotated[str | None, typer.Option("--pareto-data", help="Also write the fronts as CSV rows "
+                                                    "(group columns, rank, model, width, resolution, madds, "
+                                                    "median_ms).")] = None,
     in_process: Annotated[bool, typer.Option("--in-process", help="Time in the sweep's own process (on Ray: in "
                                              "the Ray worker) instead of a fresh worker per job: faster, but thread "
                                              "pools and caches are shared between jobs.")] = False,
@@ -170,7 +173,7 @@ def sweep(
     session = {"grid": str(Path(grid_file).resolve()), "ray": ray_address, "resume": resume, "hosts": hosts,
                "jobs": {"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped}}
     new = _execute(path, session, grid, todo_a, todo_t, ray, err, in_process)
-    _report(path, new, skipped, pareto, err)
+    _report(path, new, pareto, pareto_data, err)
 
 
 def _existing(path: str, continuing: bool, err):
@@ -215,8 +218,8 @@ def _print_plan(grid, analytic, timing, done, rows, hosts):
     console().print(plan_table(grid.file, analytic, sum(j.id in done for j in analytic), targets))
 
 
-def _report(path: str, new: list[dict], skipped: int, pareto: str | None, err) -> None:
-    from lwbench.sweep.pareto import front_table, fronts, plot_fronts
+def _report(path: str, new: list[dict], pareto: str | None, pareto_data: str | None, err) -> None:
+    from lwbench.sweep.pareto import front_rows, front_table, fronts, plot_fronts
     from lwbench.sweep.store import read_store
 
     out = console()
@@ -224,7 +227,14 @@ def _report(path: str, new: list[dict], skipped: int, pareto: str | None, err) -
     out.print(_summary(rows, {r["id"] for r in new}))
     for key, (pts, front) in fronts(rows).items():
         out.print(front_table(key, pts, front))
-    err.print(f"{path}: {len(new)} new row(s), {skipped} job(s) done before", markup=False)
+    err.print(f"{path}: {len(new)} new row(s), {len(rows) - len(new)} job(s) done before", markup=False)
+    if pareto_data:
+        from lwbench.report.write import atomic_write, to_csv
+
+        data = front_rows(rows)
+        atomic_write(pareto_data, to_csv(data, {"store": path, "front": "per group, the variants no other beats "
+                                                "with fewer-or-equal madds and a lower median latency"}))
+        err.print(f"wrote {pareto_data}: {len(data)} front rows", markup=False)
     if pareto:
         n = plot_fronts(rows, pareto)
         err.print(f"wrote {pareto}: {n} timed variants", markup=False)

@@ -81,7 +81,7 @@ def front_rows(rows: list[dict]) -> list[dict]:
 def _family(r: dict) -> str:
     from lwbench.report.plots import family
 
-    return family(str(r["network"]))
+    return family(str(r.get("model") or r["network"]).split("[")[0])
 
 
 def plot_fronts(rows: list[dict], path: str, title: str | None = None) -> int:
@@ -105,6 +105,10 @@ def plot_fronts(rows: list[dict], path: str, title: str | None = None) -> int:
             n += len(sel)
         ax.plot([r["madds"] / 1e6 for r in front], [r["median_ms"] for r in front], "k-", lw=1.2, marker="o",
                 ms=4, mfc="none", label="Pareto front")
+        for r in front:                    # each front point named: model[width,resolution]
+            tag = str(r.get("model") or r["network"]).replace("resolution=", "r").replace("width=", "w")
+            ax.annotate(tag, (r["madds"] / 1e6, r["median_ms"]), fontsize=5, xytext=(3, -6),
+                        textcoords="offset points")
         ax.set_xlabel("madds (millions, per batch)")
         ax.set_ylabel("median latency (ms)")
         ax.set_title(group_label(key), fontsize=8)
