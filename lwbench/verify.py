@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lwbench.errors import LwbenchError, UnknownNameError, suggest
 from lwbench.ir import Net, fmt_shape
+from lwbench.report.rows import VerifyRow
 
 MATMUL_KINDS = ("conv2d", "linear")
 TORCH_KEYS = ("params", "madds", "mac_elems")
@@ -242,7 +243,7 @@ def _check_layer(res: NetCheck, net: Net, r, t, fv_by_module: dict | None) -> di
         elif fv:
             res.fvcore_other_flops[r.kind] = res.fvcore_other_flops.get(r.kind, 0) + fv
     row["agree"] = agree
-    return row
+    return asdict(VerifyRow(**row))          # the export's columns, in order (report.rows)
 
 
 def verify(names: list[str], fvcore: bool = True, width: float | None = None, resolution: int | None = None,

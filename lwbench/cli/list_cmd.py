@@ -19,10 +19,12 @@ def list_networks(
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
     import sys
+    from dataclasses import asdict
 
     from lwbench.count import count
     from lwbench.errors import LwbenchError
     from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.rows import ZooRow
     from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
     from lwbench.spec.zoo import errors, index
@@ -41,9 +43,9 @@ def list_networks(
             problems.append(f"{name}: {e}")
             continue
         tot = count(net).totals
-        rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
-                     "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
-                     "source": " ".join(net.source.split())})
+        rows.append(asdict(ZooRow(model=name, family=net.family, input="x".join(map(str, net.input_shape)),
+                                  params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
+                                  source=" ".join(net.source.split()))))
     for p in problems:
         print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
     emit(kind, rows, output=output, table=zoo_table)

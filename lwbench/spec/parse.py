@@ -62,7 +62,7 @@ class _Compiler:
             self.fail("channels", "expected a mapping like {round: make_divisible, divisor: 8}", rule)
         rules = _round_rules()
         kind = rule.get("round", "make_divisible")
-        if kind not in rules:
+        if not isinstance(kind, str) or kind not in rules:
             self.fail("channels.round", f"expected one of {', '.join(rules)}{suggest(kind, rules)}", kind, rule, "round")
         for k in rule:
             if k not in ("round", "divisor", "min_value", "min_ratio", "doc"):
