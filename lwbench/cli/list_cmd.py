@@ -18,7 +18,6 @@ def list_networks(
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
-
     import sys
 
     from lwbench.count import count
