@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 
 def list_networks(
@@ -16,20 +16,24 @@ def list_networks(
     output: OutputOpt = None,
 ) -> None:
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
-    cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
+    cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full.
+    A zoo file that cannot be read is one warning line on stderr; the other networks are still listed."""
     import fnmatch
     import sys
+    from dataclasses import asdict
 
     from lwbench.count import count
-    from lwbench.errors import LwbenchError
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.errors import LwbenchError, one_line
+    from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.rows import ZooRow
+    from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import errors, index, short_source
+    from lwbench.spec.zoo import errors, index
 
+    kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
-    kind = infer_format(fmt.value if fmt else None, output)
-    problems = list(errors())  # files that could not be read: one warning line each, the rest is listed
+    problems = list(errors())  # files that could not be read at all
     for name, (file, variant) in index().items():
         if pattern and not fnmatch.fnmatch(name, pattern if "*" in pattern else f"*{pattern}*"):
             continue
@@ -40,27 +44,12 @@ def list_networks(
             problems.append(f"{name}: {e}")
             continue
         tot = count(net).totals
-        rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
-                     "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
-                     "source": " ".join(net.source.split())})
+        rows.append(asdict(ZooRow(model=name, family=net.family, input="x".join(map(str, net.input_shape)),
+                                  params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
+                                  source=" ".join(net.source.split()))))
     for p in problems:
-        print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
-    if kind == "table":
-        from rich.table import Table
-
-        from lwbench.report.human import si
-
-        t = Table(title=f"lwbench zoo: {len(rows)} networks (madds = multiply-adds, mac = memory access cost)")
-        for col, just in (("model", "left"), ("family", "left"), ("source", "left"), ("input", "left"),
-                          ("params", "right"), ("madds", "right"), ("mac_elems", "right")):
-            t.add_column(col, justify=just, no_wrap=col != "source")
-        for r in rows:
-            t.add_row(r["model"], r["family"], short_source(r["source"]), r["input"], si(r["params"]), si(r["madds"]),
-                      si(r["mac_elems"]))
-        console().print(t)
-    else:
-        text = {"csv": to_csv, "json": to_json, "md": to_markdown}[kind](rows)
-        emit(text, output)
+        print(f"lwbench: warning: {one_line(p)} (not listed)", file=sys.stderr)
+    emit(kind, rows, output=output, table=zoo_table)
 
 
 def register(app: typer.Typer) -> None:
