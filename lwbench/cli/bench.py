@@ -34,9 +34,9 @@ from lwbench.cli.options import (
     split_list,
     targets_of,
 )
+from lwbench.errors import debug_enabled
 from lwbench.report.rows import BENCH_COLUMNS as ROW_COLUMNS
 from lwbench.report.tables.bench import bench_table
-from lwbench.errors import debug_enabled
 from lwbench.vocab import CONTENDED_SHARE
 
 __all__ = ["bench", "bench_table", "plot_latency", "register", "ROW_COLUMNS"]
