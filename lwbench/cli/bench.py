@@ -107,9 +107,9 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
     from lwbench.report.emit import resolve_format
 
     kind = resolve_format(fmt, output)
+    _check_seconds(cooldown=cooldown, min_time=min_time, warmup=warmup, max_time=max_time)
     sweep, nets_by_spec, mask = _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width,
                                        resolution, runtime, target, _timer(min_time, min_runs, max_time, warmup))
-    _check_seconds(cooldown=cooldown, min_time=min_time, warmup=warmup, max_time=max_time)
     _check_sort_plot(sort, desc, plot)
     jobs = sweep.jobs()
     _precheck(jobs)
