@@ -81,6 +81,9 @@ class Profile:
             "madds_by_kind": {k: v["madds"] for k, v in self.by_kind().items()},
             "mac_elems_by_kind": {k: v["mac_elems"] for k, v in self.by_kind().items()},
             "layers": [asdict(r) for r in self.layers],
+            # the torch-side counter (lwbench.measure.torchcount) says what it could not count: {op: calls}
+            **({"unsupported": self.extra["unsupported"]} if "unsupported" in self.extra else {}),
+            **({"params_not_run": self.extra["params_not_run"]} if "params_not_run" in self.extra else {}),
         }
 
     def summary(self) -> dict:

@@ -100,7 +100,7 @@ def test_format_table_with_a_file_gives_sensible_advice(capsys, ext):
     assert main(["profile", "mobilenet_v1", "-f", "table", "-o", f"x.{ext}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "name the file .table" not in err and "drop --format" in err, err
-    assert "prints to the terminal" in err
+    assert "writes the table as text" in err and "name the file .txt" in err
 
 
 def test_every_error_message_is_one_line(capsys, monkeypatch):

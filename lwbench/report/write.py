@@ -30,8 +30,8 @@ def infer_format(fmt: str | None, output: str | None, option: str = "--output") 
     ext = Path(output).suffix.lower().lstrip(".") if output else ""
     if fmt:
         if output and ext in EXTENSIONS and fmt == "table":
-            raise InputError(f"--format table prints to the terminal, not to {option} {output}; drop --format to "
-                             f"write {EXTENSIONS[ext]} there, or drop {option}")
+            raise InputError(f"--format table writes the table as text, not the .{ext} file {option} {output} "
+                             f"names; drop --format to write {EXTENSIONS[ext]} there, or name the file .txt")
         if output and ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
             raise InputError(f"--format {fmt} contradicts {option} {output} (a .{ext} file); drop --format or "
                              f"name the file .{fmt}")
