@@ -82,9 +82,11 @@ def _load_cold(target: str):
 
 def time_network(target: str, repeats: int) -> dict:
     prof = lwbench.count(lwbench.load(target))  # warm-up, untimed
-    loads, counts, totals, cpus, colds = [], [], [], [], []
+    loads, counts, totals, cpus, colds, cold_cpus = [], [], [], [], [], []
     for _ in range(repeats):
-        colds.append(_timed(_load_cold, target)[1])
+        _, cold_ms, cold_cpu = _timed(_load_cold, target)
+        colds.append(cold_ms)
+        cold_cpus.append(cold_cpu)
         net, t_load, c_load = _timed(lwbench.load, target)
         prof, t_count, c_count = _timed(lwbench.count, net)
         loads.append(t_load)
@@ -94,6 +96,7 @@ def time_network(target: str, repeats: int) -> dict:
     return {
         "layers": len(prof.layers),
         "load_cold_ms": round(statistics.median(colds), 3),
+        "load_cold_cpu_ms": round(statistics.median(cold_cpus), 3),
         "load_ms": round(statistics.median(loads), 3),
         "count_ms": round(statistics.median(counts), 3),
         "total_ms": round(statistics.median(totals), 3),

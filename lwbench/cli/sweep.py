@@ -232,8 +232,8 @@ def _report(path: str, new: list[dict], pareto: str | None, pareto_data: str | N
         from lwbench.report.write import atomic_write, to_csv
 
         data = front_rows(rows)
-        atomic_write(pareto_data, to_csv(data, {"store": path, "front": "per group, the variants no other beats "
-                                                "with fewer-or-equal madds and a lower median latency"}))
+        atomic_write(pareto_data, to_csv(data, {"store": path, "front": "per group, the variants no other has at "
+                                                "least as many madds at no more median latency"}))
         err.print(f"wrote {pareto_data}: {len(data)} front rows", markup=False)
     if pareto:
         n = plot_fronts(rows, pareto)

@@ -1,7 +1,9 @@
 """The latency-madds Pareto front of a sweep: per target (and per runtime, device, dtype, batch, threads, mode,
-layout), the variants no other variant beats on both counts: none has fewer-or-equal madds *and* a lower
-median latency. Read left to right, the front says which variant is fastest for its madds budget, and where
-more madds buy no speed (ShuffleNet V2's point: madds do not predict latency)."""
+layout), the variants that are fastest for their madds: no other variant has at least as many madds (the
+capacity a design buys) at no more latency, one of the two strictly better. Read by latency budget, the front
+gives the variant with the most madds that fits it; a variant off the front is beaten by one that is both
+faster and larger (ShuffleNet V2's point: madds do not predict latency, so the front is not just the madds
+order)."""
 
 from __future__ import annotations
 
@@ -36,13 +38,12 @@ def fronts(rows: list[dict]) -> dict[tuple, tuple[list[dict], list[dict]]]:
         groups.setdefault(tuple(r.get(k) for k in GROUP_KEYS), []).append(r)
     out = {}
     for key, pts in groups.items():
-        pts = sorted(pts, key=lambda r: (r["madds"], r["median_ms"]))
-        front, best = [], float("inf")
-        for r in pts:
-            if r["median_ms"] < best:
+        front, most = [], -1
+        for r in sorted(pts, key=lambda r: (r["median_ms"], -r["madds"])):   # fastest first
+            if r["madds"] > most:                   # more madds than every faster variant: on the front
                 front.append(r)
-                best = r["median_ms"]
-        out[key] = (pts, front)
+                most = r["madds"]
+        out[key] = (sorted(pts, key=lambda r: (r["madds"], r["median_ms"])), sorted(front, key=lambda r: r["madds"]))
     return out
 
 
@@ -53,8 +54,8 @@ def front_table(key: tuple, pts: list[dict], front: list[dict]):
     from lwbench.report.human import si
 
     t = Table(title=escape(f"Pareto front, latency vs madds: {group_label(key)}"),
-              caption=f"{len(front)} of {len(pts)} timed variants are on the front (none has fewer-or-equal madds "
-              "and a lower median)")
+              caption=f"{len(front)} of {len(pts)} timed variants are on the front: no other has at least as many "
+              "madds at no more latency")
     for c, j in (("model", "left"), ("width", "right"), ("resolution", "right"), ("params", "right"),
                  ("madds", "right"), ("median ms", "right"), ("IQR ms", "right"), ("noise", "left")):
         t.add_column(c, justify=j, no_wrap=c == "model")
@@ -67,7 +68,7 @@ def front_table(key: tuple, pts: list[dict], front: list[dict]):
 
 
 def front_rows(rows: list[dict]) -> list[dict]:
-    """The fronts as flat rows (CSV): group columns, model, width, resolution, params, madds, median_ms."""
+    """The fronts as flat rows (CSV), by madds: group columns, model, width, resolution, params, madds, median_ms."""
     out = []
     for key, (_, front) in fronts(rows).items():
         for rank, r in enumerate(front, 1):
