@@ -11,7 +11,10 @@ import sys
 
 import typer
 
-COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot", "sweep")
+COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot",
+            "predict",  # calibrate + predict (issue 16)
+            "sweep",  # design-space grids (issue 15)
+            )
 
 app = typer.Typer(
     name="lwbench",
