@@ -124,7 +124,8 @@ def test_profile_time_keeps_the_networks_it_finished(tmp_path):
 # ---------------------------------------------------------------- family 2: one writer per output
 def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     out = tmp_path / "out.csv"
-    first = start(tmp_path, "bench", "squeezenet1_1", "--min-time", "2", "--max-time", "2", "-o", str(out))
+    out.write_text(OLD)
+    first = start(tmp_path, "bench", "squeezenet1_1", "--min-time", "60", "--max-time", "60", "-o", str(out))
     try:
         wait_for(lambda: (tmp_path / ".out.csv.lock").exists(), what="the first run's lock")
         for argv in (["bench", "squeezenet1_1", "--min-time", "0.01"], ["profile", "mobilenet_v1"]):
@@ -132,11 +133,13 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
             _, err = second.communicate(timeout=120)
             assert second.returncode == 2 and err.count("\n") == 1, err
             assert "another lwbench run is writing this file" in err and f"pid {first.pid}" in err, err
-        _, err = first.communicate(timeout=300)
+            assert first.poll() is None, "the first run ended early: the check above proves nothing"
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
     finally:
         first.kill()
-    assert first.returncode == 0, err[-2000:]
-    assert "squeezenet1_1" in out.read_text() and not (tmp_path / ".out.csv.lock").exists()
+    assert first.returncode == 130, err[-2000:]
+    assert out.read_text() == OLD and not (tmp_path / ".out.csv.lock").exists()
 
 
 # ---------------------------------------------------------------- family 8: signals, children, seconds
