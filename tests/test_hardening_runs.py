@@ -121,6 +121,23 @@ def test_profile_time_keeps_the_networks_it_finished(tmp_path):
     assert "squeezenet1_1," in text and "mobilenet_v2," not in text
 
 
+def test_guidelines_breakdown_keeps_the_networks_it_finished(tmp_path):
+    out = tmp_path / "b.csv"
+    p = start(tmp_path, "guidelines", "--breakdown", "--net", "squeezenet1_1", "--net", "mobilenet_v2",
+              "--min-time", "1", "-o", str(out))
+    try:
+        wait_for(out.exists, what="the first network's row")
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and "interrupted" in err, err[-2000:]
+    from lwbench.report.load import load_export
+
+    frame = load_export(out).frame
+    assert list(frame["model"]) == ["squeezenet1_1"]
+
+
 # ---------------------------------------------------------------- family 2: one writer per output
 def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     out = tmp_path / "out.csv"
