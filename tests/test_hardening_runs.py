@@ -106,10 +106,9 @@ def test_a_run_whose_every_row_fails_keeps_the_good_file(tmp_path, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "tiny.yaml"]  # no temp, no lock left
 
 
-def test_profile_time_keeps_the_networks_it_finished(tmp_path):
-    """SIGINT during the second network: the first network's rows are in the file."""
-    out = tmp_path / "t.csv"
-    p = start(tmp_path, "profile", "squeezenet1_1", "mobilenet_v2", "--time", "--min-time", "1", "-o", str(out))
+def interrupt_when_written(tmp_path, out: Path, *argv) -> None:
+    """Start lwbench, SIGINT it as soon as `out` exists (the first network done), expect exit 130."""
+    p = start(tmp_path, *argv, "-o", str(out))
     try:
         wait_for(out.exists, what="the first network's rows")
         p.send_signal(signal.SIGINT)
@@ -117,21 +116,20 @@ def test_profile_time_keeps_the_networks_it_finished(tmp_path):
     finally:
         p.kill()
     assert p.returncode == 130 and "interrupted" in err, err[-2000:]
+
+
+def test_profile_time_keeps_the_networks_it_finished(tmp_path):
+    """SIGINT during the second network: the first network's rows are in the file."""
+    out = tmp_path / "t.csv"
+    interrupt_when_written(tmp_path, out, "profile", "squeezenet1_1", "mobilenet_v2", "--time", "--min-time", "1")
     text = out.read_text()
     assert "squeezenet1_1," in text and "mobilenet_v2," not in text
 
 
 def test_guidelines_breakdown_keeps_the_networks_it_finished(tmp_path):
     out = tmp_path / "b.csv"
-    p = start(tmp_path, "guidelines", "--breakdown", "--net", "squeezenet1_1", "--net", "mobilenet_v2",
-              "--min-time", "1", "-o", str(out))
-    try:
-        wait_for(out.exists, what="the first network's row")
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=120)
-    finally:
-        p.kill()
-    assert p.returncode == 130 and "interrupted" in err, err[-2000:]
+    interrupt_when_written(tmp_path, out, "guidelines", "--breakdown", "--net", "squeezenet1_1", "--net",
+                           "mobilenet_v2", "--min-time", "1")
     from lwbench.report.load import load_export
 
     frame = load_export(out).frame
