@@ -106,10 +106,9 @@ def test_a_run_whose_every_row_fails_keeps_the_good_file(tmp_path, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "tiny.yaml"]  # no temp, no lock left
 
 
-def test_profile_time_keeps_the_networks_it_finished(tmp_path):
-    """SIGINT during the second network: the first network's rows are in the file."""
-    out = tmp_path / "t.csv"
-    p = start(tmp_path, "profile", "squeezenet1_1", "mobilenet_v2", "--time", "--min-time", "1", "-o", str(out))
+def interrupt_when_written(tmp_path, out: Path, *argv) -> None:
+    """Start lwbench, SIGINT it as soon as `out` exists (the first network done), expect exit 130."""
+    p = start(tmp_path, *argv, "-o", str(out))
     try:
         wait_for(out.exists, what="the first network's rows")
         p.send_signal(signal.SIGINT)
@@ -117,14 +116,31 @@ def test_profile_time_keeps_the_networks_it_finished(tmp_path):
     finally:
         p.kill()
     assert p.returncode == 130 and "interrupted" in err, err[-2000:]
+
+
+def test_profile_time_keeps_the_networks_it_finished(tmp_path):
+    """SIGINT during the second network: the first network's rows are in the file."""
+    out = tmp_path / "t.csv"
+    interrupt_when_written(tmp_path, out, "profile", "squeezenet1_1", "mobilenet_v2", "--time", "--min-time", "1")
     text = out.read_text()
     assert "squeezenet1_1," in text and "mobilenet_v2," not in text
+
+
+def test_guidelines_breakdown_keeps_the_networks_it_finished(tmp_path):
+    out = tmp_path / "b.csv"
+    interrupt_when_written(tmp_path, out, "guidelines", "--breakdown", "--net", "squeezenet1_1", "--net",
+                           "mobilenet_v2", "--min-time", "1")
+    from lwbench.report.load import load_export
+
+    frame = load_export(out).frame
+    assert list(frame["model"]) == ["squeezenet1_1"]
 
 
 # ---------------------------------------------------------------- family 2: one writer per output
 def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     out = tmp_path / "out.csv"
-    first = start(tmp_path, "bench", "squeezenet1_1", "--min-time", "2", "--max-time", "2", "-o", str(out))
+    out.write_text(OLD)
+    first = start(tmp_path, "bench", "squeezenet1_1", "--min-time", "60", "--max-time", "60", "-o", str(out))
     try:
         wait_for(lambda: (tmp_path / ".out.csv.lock").exists(), what="the first run's lock")
         for argv in (["bench", "squeezenet1_1", "--min-time", "0.01"], ["profile", "mobilenet_v1"]):
@@ -132,11 +148,13 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
             _, err = second.communicate(timeout=120)
             assert second.returncode == 2 and err.count("\n") == 1, err
             assert "another lwbench run is writing this file" in err and f"pid {first.pid}" in err, err
-        _, err = first.communicate(timeout=300)
+            assert first.poll() is None, "the first run ended early: the check above proves nothing"
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
     finally:
         first.kill()
-    assert first.returncode == 0, err[-2000:]
-    assert "squeezenet1_1" in out.read_text() and not (tmp_path / ".out.csv.lock").exists()
+    assert first.returncode == 130, err[-2000:]
+    assert out.read_text() == OLD and not (tmp_path / ".out.csv.lock").exists()
 
 
 # ---------------------------------------------------------------- family 8: signals, children, seconds

@@ -25,6 +25,7 @@ from pathlib import Path
 from lwbench.report.write import (
     atomic_write,
     check_writable,
+    holds_lock,
     infer_format,
     machine_comment,
     output_lock,
@@ -108,8 +109,10 @@ def emit(kind: str, rows: Sequence[Mapping] = (), *, output: str | None = None, 
         _print_all(console(), how["table"](list(rows)))
         return
     text = render(kind, rows, **how)
-    if output:
-        with output_lock(output):  # a long run writing the same file holds it: refused, not silently replaced
+    if output and holds_lock(output):  # this run holds it (its sink, or a command's own lock)
+        atomic_write(output, text)
+    elif output:
+        with output_lock(output):  # another run writing the same file holds it: refused, not silently replaced
             atomic_write(output, text)
     else:
         import sys
