@@ -38,6 +38,10 @@ def profile(
                                                "(torch-side counter, the ops that run).")] = None,
     input_: Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
                                                "(default 3x224x224).")] = None,
+    runtime: Annotated[str, typer.Option("--runtime", help="With --time: torch (forward hooks) or onnxruntime "
+                                         "(ORT's profiler, per fused node; --dtype float32 or int8).")] = "torch",
+    ort_opt: Annotated[str, typer.Option("--ort-opt", help="With --time --runtime onnxruntime: disable, basic, "
+                                         "extended or all.")] = "all",
 ) -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.count import count
@@ -62,7 +66,7 @@ def profile(
         _check_plot(plot, len(names) + bool(module), summary)
     if time_:
         _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                      kind, output, plot)
+                      kind, output, plot, (runtime, ort_opt))
         return
     profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
     if module:
@@ -127,7 +131,7 @@ def _check_plot(path: str, networks: int, summary: bool) -> None:
 
 
 def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                  kind, output, plot) -> None:
+                  kind, output, plot, runtime=("torch", "all")) -> None:
     """`profile --time`: measure (lwbench.measure.layers), export, and with --plot draw madds vs mac vs time
     shares of the rows just measured (the same function as `lwbench plot --kind layer-shares`)."""
     from lwbench.errors import InputError
@@ -137,17 +141,35 @@ def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort
     if sort:
         raise InputError("profile --time: --sort works on its export: `lwbench profile NET --time -o t.csv`, then "
                          "`lwbench compare t.csv t.csv --sort time_ms_A --desc`, or sort the table in pandas")
-    from lwbench.measure.layers import profile_time_cli
-    from lwbench.measure.timer import check_dtype
+    from lwbench.runtimes import check_runtime_name
 
-    check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run; int8: refused
+    if check_runtime_name(runtime[0]) == "onnxruntime":
+        results = _ort_profile_time(names, width, resolution, batch, dtype.value, device, threads, min_time, kind,
+                                    output, runtime[1])
+    else:
+        from lwbench.measure.layers import profile_time_cli
+        from lwbench.measure.timer import check_dtype
 
-    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
-                               None if kind == "table" else kind, output)
+        check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run
+        results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
+                                   None if kind == "table" else kind, output)
     if plot:
         from lwbench.report.plots import plot_rows
 
         plot_rows(results[0]["layers"], plot, kind="layer-shares")
+
+
+def _ort_profile_time(names, width, resolution, batch, dtype, device, threads, min_time, kind, output, ort_opt):
+    """The onnxruntime path of `profile --time` (lwbench.onnx.profile), checked before anything is exported."""
+    from lwbench.measure.jobs import Job
+    from lwbench.onnx.profile import profile_time_cli
+    from lwbench.runtimes.ort import check
+
+    for n in names:
+        check(Job(net=n, batch=batch, threads=threads, device=device, dtype=dtype, runtime="onnxruntime",
+                  options={"ort_opt": ort_opt}))
+    return profile_time_cli(names, width, resolution, batch, dtype, device, threads, min_time,
+                            None if kind == "table" else kind, output, ort_opt)
 
 
 def register(app: typer.Typer) -> None:
