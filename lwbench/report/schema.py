@@ -199,9 +199,9 @@ TIMING = Kind(
            "CUDAExecutionProvider); empty for torch."),
         _c("valid", "", "bool", "onnxruntime: the output matched torch's on the same input within the tolerance "
            "(float32: rel_err <= 1e-4; int8: l2_rel_err <= 0.75, int8 noise on lively random weights). An invalid row has an error and no latency."),
-        _c("max_abs_err", "", "float", "onnxruntime: largest |output − torch output| on the checked input."),
-        _c("rel_err", "", "float", "onnxruntime: max_abs_err / max |torch output| (the float32 tolerance)."),
-        _c("l2_rel_err", "", "float", "onnxruntime: ‖output − torch output‖ / ‖torch output‖ (the int8 "
+        _c("max_abs_err", "output units", "float", "onnxruntime: largest |output − torch output| on the checked input."),
+        _c("rel_err", "fraction", "float", "onnxruntime: max_abs_err / max |torch output| (the float32 tolerance)."),
+        _c("l2_rel_err", "fraction", "float", "onnxruntime: ‖output − torch output‖ / ‖torch output‖ (the int8 "
            "tolerance)."),
         *TIMING_STATS,
         Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
