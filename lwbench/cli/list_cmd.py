@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.options import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 
 def list_networks(
@@ -18,12 +18,16 @@ def list_networks(
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
+    from dataclasses import asdict
 
     from lwbench.count import count
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.rows import ZooRow
+    from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import index, short_source
+    from lwbench.spec.zoo import index
 
+    kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
     for name, (file, variant) in index().items():
@@ -32,26 +36,10 @@ def list_networks(
         doc = docs.setdefault(file, read_doc(file))
         net = compile_doc(doc, file, variant)
         tot = count(net).totals
-        rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
-                     "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
-                     "source": " ".join(net.source.split())})
-    kind = infer_format(fmt.value if fmt else None, output)
-    if kind == "table":
-        from rich.table import Table
-
-        from lwbench.report.human import si
-
-        t = Table(title=f"lwbench zoo: {len(rows)} networks (madds = multiply-adds, mac = memory access cost)")
-        for col, just in (("model", "left"), ("family", "left"), ("source", "left"), ("input", "left"),
-                          ("params", "right"), ("madds", "right"), ("mac_elems", "right")):
-            t.add_column(col, justify=just, no_wrap=col != "source")
-        for r in rows:
-            t.add_row(r["model"], r["family"], short_source(r["source"]), r["input"], si(r["params"]), si(r["madds"]),
-                      si(r["mac_elems"]))
-        console().print(t)
-    else:
-        text = {"csv": to_csv, "json": to_json, "md": to_markdown}[kind](rows)
-        emit(text, output)
+        rows.append(asdict(ZooRow(model=name, family=net.family, input="x".join(map(str, net.input_shape)),
+                                  params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
+                                  source=" ".join(net.source.split()))))
+    emit(kind, rows, output=output, table=zoo_table)
 
 
 def register(app: typer.Typer) -> None:

@@ -90,7 +90,7 @@ def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str
     """Measure each network, then the table (layers and categories), CSV (rows; timing and categories as `#`
     comments), JSON or Markdown, with the machine block (onnxruntime facts included)."""
     from lwbench.count import count
-    from lwbench.measure.layers import category_table
+    from lwbench.report.tables.layer_time import category_table
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import emit
     from lwbench.runtimes.ort import info
@@ -106,11 +106,8 @@ def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str
     machine = {**machine_info(), "onnxruntime": info()}
     kind = fmt or "table"
     if kind == "table":
-        from lwbench.report.console import console
-
-        for res in results:
-            console().print(layer_table(res))
-            console().print(category_table(res))
+        emit("table", output=output, table=lambda _rows: [t for r in results for t in (layer_table(r),
+                                                                                    category_table(r))])
         return results
     meta = {"timer": cfg.to_dict()}
     for r in results:
