@@ -90,9 +90,9 @@ def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str
     """Measure each network, then the table (layers and categories), CSV (rows; timing and categories as `#`
     comments), JSON or Markdown, with the machine block (onnxruntime facts included)."""
     from lwbench.count import count
-    from lwbench.report.tables.layer_time import category_table
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import emit
+    from lwbench.report.tables.layer_time import category_table
     from lwbench.runtimes.ort import info
     from lwbench.spec import load
 
