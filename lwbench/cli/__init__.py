@@ -40,7 +40,7 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        from lwbench import __version__
+        from lwbench.version import __version__
 
         typer.echo(__version__)
         raise typer.Exit()

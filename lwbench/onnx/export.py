@@ -70,7 +70,7 @@ def content_key(doc: dict, batch: int, dtype: str, opset: int, exporter: str) ->
     import onnx
     import torch
 
-    from lwbench import __version__
+    from lwbench.version import __version__
     from lwbench.onnx.quant import settings_key
 
     full = {"doc": doc, "batch": batch, "dtype": dtype, "opset": opset, "exporter": exporter, "code": _code_version(),
