@@ -235,3 +235,17 @@ def test_script_mode_compiles(name):
     with torch.inference_mode():
         fn, xs, _ = prepare(model, x, mode="script")
         assert torch.allclose(fn(xs), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_guidelines_quick_on_onnxruntime(tmp_path):
+    """`guidelines --runtime onnxruntime`: every row exported, checked and timed by ORT; the config records it."""
+    from lwbench.cli import main
+
+    out = tmp_path / "g.csv"
+    assert main(["guidelines", "G4", "--quick", "--runtime", "onnxruntime", "-o", str(out)]) == 0
+    text = out.read_text()
+    config = json.loads(next(ln for ln in text.splitlines() if ln.startswith("# config:")).split(": ", 1)[1])
+    assert config["runtime"] == "onnxruntime" and config["options"] == {"ort_opt": "all"}
+    machine = json.loads(text.splitlines()[0].split(": ", 1)[1])
+    assert machine["onnxruntime"]["onnxruntime"] == ort.__version__
+    assert main(["guidelines", "--breakdown", "--runtime", "onnxruntime"]) == 2

@@ -68,6 +68,8 @@ class RunConfig:
     min_runs: int = 10
     max_time_s: float = DEFAULT_MAX_TIME
     rounds: int = DEFAULT_ROUNDS  # interleave the rows of a table: each row measured in `rounds` slices, round-robin
+    runtime: str = "torch"        # lwbench.runtimes: torch, or onnxruntime (each row exported, checked, timed by ORT)
+    ort_opt: str = "all"          # onnxruntime's graph optimisation level
 
     @classmethod
     def quick(cls, device: str = "cpu", **kw) -> RunConfig:
@@ -186,7 +188,9 @@ def _row_job(exp: Experiment, item: dict, scale: str, setup: str, batch: int, rc
     doc = exp.network_doc(item["row"], scale, setup, rc.resolution)
     path = Path(workdir) / f"{doc['name']}.yaml"
     path.write_text(json.dumps(doc, indent=1), encoding="utf-8")    # JSON is YAML
-    return Job(net=str(path), batch=batch, threads=rc.threads, device=rc.device)
+    options = {"ort_opt": rc.ort_opt} if rc.runtime == "onnxruntime" else {}
+    return Job(net=str(path), batch=batch, threads=rc.threads, device=rc.device, runtime=rc.runtime,
+               options=options)
 
 
 _TIMING_KEYS = ("n", "median_ms", "mean_ms", "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "noisy",
