@@ -11,7 +11,9 @@ import sys
 
 import typer
 
-COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot")
+COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot",
+            "predict",  # calibrate + predict (issue 16)
+            )
 
 app = typer.Typer(
     name="lwbench",
