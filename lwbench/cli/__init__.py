@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot")
+COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot", "target")
 
 app = typer.Typer(
     name="lwbench",

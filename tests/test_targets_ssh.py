@@ -1,0 +1,188 @@
+"""Remote targets through a real OpenSSH server on loopback (tests/sshd_server.py; no mock of the transport):
+`target check`, rows timed on the target, a connection killed mid-sweep, a target without the runtime, a changed
+or unknown host key. The target is this machine, so the run directory can be looked at after the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sshd_server import sshd  # noqa: F401 - the fixture
+
+TIMER = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 5, "min_time_s": 0.05, "max_time_s": 2.0}
+NET = {"net": "mobilenet_v1", "width": 0.25, "resolution": 64, "batch": 1}
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(sshd.config))
+    return sshd
+
+
+def _cli(argv, capsys):
+    from lwbench.cli import main
+
+    rc = main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_target_check_prints_machine_block_and_runtimes(ssh_env, capsys):
+    rc, out, err = _cli(["target", "check", ssh_env.url], capsys)
+    assert rc == 0, err
+    lines = out.splitlines()
+    from lwbench.measure.machine import cpu_model
+    from lwbench.targets.runner import memory, os_release
+
+    assert any(ln.startswith("CPU ") and str(cpu_model()) in ln for ln in lines)   # the same parser as locally
+    assert any(ln.startswith("memory ") and f"{memory()['memory_gib']} GiB" in ln for ln in lines)
+    assert any(ln.startswith("OS ") and str(os_release()) in ln for ln in lines)
+    assert any(ln.startswith("Python ") and sys.executable in ln for ln in lines)
+    import onnxruntime
+    import torch
+
+    assert f"runtime    torch {torch.__version__}" in lines
+    assert any(ln.startswith(f"runtime    onnxruntime {onnxruntime.__version__}") for ln in lines)
+    assert not [ln for ln in lines if ln.startswith("missing")]
+    rundir = out.split("runner in ")[1].split(",")[0]
+    assert "/lwbench-" in rundir and not os.path.exists(rundir)      # the per-run directory is gone
+
+
+def test_alias_from_the_ssh_config(ssh_env):
+    from lwbench.targets.remote import SshTarget
+
+    with SshTarget(f"lwbench-test?python={sys.executable}") as t:
+        rundir = t.connect()
+        assert Path(rundir, "lwbench_run.py").is_file() and Path(rundir, "lwbench/measure/timer.py").is_file()
+    assert not os.path.exists(rundir)
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                out[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _chain_to(pid: int, ancestor: int, parents: dict[int, int]) -> list[int] | None:
+    """[pid, its parent, ...] up to the child of `ancestor`, or None when `ancestor` is not an ancestor."""
+    chain = [pid]
+    while parents.get(chain[-1], 0) > 1:
+        if parents[chain[-1]] == ancestor:
+            return chain
+        chain.append(parents[chain[-1]])
+    return None
+
+
+def _kill_connection(sshd_pid: int, marker: str, stop: threading.Event, killed: list) -> None:
+    """Wait for the runner process (a descendant of the test's sshd, never the local ssh client) whose command
+    line has `marker`, then SIGKILL the sshd process serving its connection and the runner: the link dies
+    mid-measurement."""
+    while not stop.is_set():
+        for pid_dir in Path("/proc").iterdir():
+            try:
+                cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker not in cmd or " measure" not in cmd:
+                continue
+            chain = _chain_to(int(pid_dir.name), sshd_pid, _parents())
+            if not chain or not Path(f"/proc/{chain[-1]}/cmdline").read_bytes().startswith(b"sshd"):
+                continue
+            time.sleep(0.3)
+            for victim in (chain[-1], chain[0]):
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
+                except ProcessLookupError:
+                    pass
+            return
+        time.sleep(0.05)
+
+
+def _check_row(d: dict, url: str, threads: int) -> None:
+    from lwbench.measure.timer import stats_from_samples
+
+    assert "error" not in d, d.get("error")
+    tm = d["timing"]
+    assert tm["n"] == len(d["samples_ms"]) >= TIMER["min_runs"]
+    assert tm["median_ms"] == stats_from_samples(d["samples_ms"]).median_ms    # the raw samples came back
+    assert d["threads"] == threads and d["interop_threads"] == 1 and d["cores"] == "0"
+    assert tm["compile_s"] is not None                                       # frozen TorchScript, as locally
+    m = d["machine"]
+    assert m["target"] == url and m["python_executable"] == sys.executable
+    assert m["torch"]["version"] and m["clusters"]
+
+
+def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
+    """Three rows through one ControlMaster connection; the link of the second is killed while it measures:
+    that row is an error naming the target and the step, the rows before and after it are kept."""
+    from lwbench.targets.remote import SshTarget
+
+    job = {**NET, "runtime": "torch", "mode": "script", "cores": "0", "timer": TIMER}
+    slow = {**job, "threads": 1, "timer": {**TIMER, "min_time_s": 20.0, "max_time_s": 30.0}}
+    with SshTarget(ssh_env.url) as t:
+        first = t.run({**job, "threads": 1}, 120)
+        stop, killed = threading.Event(), []
+        th = threading.Thread(target=_kill_connection, args=(ssh_env.proc.pid, f"{t.rundir}/lwbench_run.py", stop,
+                                                             killed))
+        th.start()
+        try:
+            lost = t.run(slow, 120)
+        finally:
+            stop.set()
+            th.join()
+        after = t.run({**job, "threads": 2}, 120)
+        models = os.listdir(Path(t.rundir, "models"))
+        rundir = t.rundir
+    assert not os.path.exists(rundir)                                  # the per-run directory is removed
+    assert len(models) == 1 and models[0].endswith(".pt")             # the model was shipped once
+    assert killed
+    _check_row(first, ssh_env.url, 1)
+    _check_row(after, ssh_env.url, 2)
+    assert lost["error_kind"] == "transport" and lost["step"] == "measure"
+    assert lost["error"].startswith(f"{ssh_env.url}: measure: the connection was lost")
+    assert "timing" not in lost
+
+
+def test_target_without_the_runtime(ssh_env, tmp_path, capsys):
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    py = venv / "bin" / "python"
+    url = f"ssh://127.0.0.1:{ssh_env.port}?python={py}"
+    from lwbench.targets.remote import SshTarget
+
+    with SshTarget(url) as t:
+        doc = t.run({**NET, "runtime": "torch", "mode": "script", "timer": TIMER}, 60)
+    assert doc["error_kind"] == "runtime" and doc["step"] == "import"
+    assert doc["error"].startswith(f"{url}: import: torch is not installed for {py}")
+    assert "pip install torch" in doc["error"] and "\n" not in doc["error"]
+    rc, out, err = _cli(["target", "check", url], capsys)
+    assert rc == 2
+    missing = [ln for ln in out.splitlines() if ln.startswith("missing")]
+    assert [ln.split()[1] for ln in missing] == ["onnxruntime:", "torch:", "numpy:"]
+    assert all("to get it: pip install" in ln for ln in missing)
+    assert err.count("\n") == 1 and "no runtime lwbench can time with" in err
+
+
+def test_changed_host_key_is_refused(ssh_env, tmp_path, capsys, monkeypatch):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{ssh_env.port} {(tmp_path / 'other.pub').read_text().strip()}\n")
+    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(ssh_env.client_config(wrong, "ssh_config_wrong")))
+    rc, out, err = _cli(["target", "check", ssh_env.url], capsys)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and "REMOTE HOST IDENTIFICATION HAS CHANGED" in err and "connect:" in err
+    wrong.write_text("")
+    rc, out, err = _cli(["target", "check", ssh_env.url], capsys)
+    assert rc == 2 and "not in your known_hosts" in err
