@@ -66,8 +66,9 @@ def cpu_parts(cpuinfo: str) -> dict[int, str]:
 
 
 def clusters(root: str = "/") -> list[dict]:
-    """The CPU clusters, fastest last as the kernel numbers them: cores of equal maximum frequency and core
-    type, with their min/max frequency (MHz), governor, and whether lwbench pins to them by default ("big")."""
+    """The CPU clusters in the kernel's order: cores of one cpufreq policy (related_cpus) with equal core type and
+    maximum frequency, with their min/max frequency (MHz), capacity, governor, and whether lwbench pins to them
+    by default ("big": True/False on big.LITTLE, None otherwise)."""
     from lwbench.measure.cpus import format_cpu_list, read_topology
 
     sysfs = os.path.join(root, "sys")
@@ -79,10 +80,10 @@ def clusters(root: str = "/") -> list[dict]:
     for c in topo.cpus:
         f = base / f"cpu{c}" / "cpufreq"
         key = (topo.max_freq_khz.get(c) or topo.capacity.get(c), parts.get(c), _read(f / "cpuinfo_min_freq"),
-               _read(f / "scaling_governor"))
+               _read(f / "scaling_governor"), _read(f / "related_cpus"))      # related_cpus: the cpufreq policy
         groups.setdefault(key, []).append(c)
     out = []
-    for (_speed, part, fmin, gov), cpus in groups.items():
+    for (_speed, part, fmin, gov, _policy), cpus in groups.items():
         khz = topo.max_freq_khz.get(cpus[0])
         out.append({"cpus": format_cpu_list(cpus), "count": len(cpus), "core": part,
                     "max_mhz": khz // 1000 if khz else None,
