@@ -14,11 +14,7 @@ from math import prod
 from lwbench.errors import InputError, suggest
 from lwbench.ir import Net, fmt_shape
 from lwbench.ops import get_op
-
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-TOTAL_KEYS = ("params", "madds", "mac_elems", "mac_bytes", "out_elems")
-# layer categories (lwbench/ops/defs.py), in the order of ShuffleNet V2's Fig. 2 breakdown and reports
-CATEGORIES = ("conv", "depthwise", "pointwise", "linear", "element-wise", "shuffle", "concat/split", "pooling", "other")
+from lwbench.vocab import CATEGORIES, DTYPE_BYTES, TOTAL_KEYS, category_key  # noqa: F401 - their home is vocab
 
 
 @dataclass
@@ -93,7 +89,7 @@ class Profile:
         cats = self.by_category()
         for key in ("madds", "mac_elems"):
             for cat in CATEGORIES:
-                row[f"{key}_{cat.replace('/', '_').replace('-', '_')}"] = cats.get(cat, {}).get(key, 0)
+                row[f"{key}_{category_key(cat)}"] = cats.get(cat, {}).get(key, 0)
         return row
 
     def to_frame(self):

@@ -87,25 +87,27 @@ FIRST_OUTPUT_ONLY = frozenset({
 MATMUL_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution",
                         "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "dot", "mv", "addmv", "_mkldnn_linear"})
 
-# torch module classes -> (lwbench kind, category or None to take the ops' category)
-KNOWN_MODULES = {
-    "Conv1d": ("conv1d", None), "Conv2d": ("conv2d", None), "Conv3d": ("conv3d", None),
-    "ConvTranspose2d": ("conv_transpose2d", None), "Linear": ("linear", "linear"),
-    "BatchNorm1d": ("batchnorm", "element-wise"), "BatchNorm2d": ("batchnorm", "element-wise"),
-    "BatchNorm3d": ("batchnorm", "element-wise"), "LayerNorm": ("layernorm", "element-wise"),
-    "GroupNorm": ("groupnorm", "element-wise"),
-    "ReLU": ("relu", "element-wise"), "ReLU6": ("relu6", "element-wise"), "Hardswish": ("hardswish", "element-wise"),
-    "Hardsigmoid": ("hardsigmoid", "element-wise"), "Sigmoid": ("sigmoid", "element-wise"),
-    "SiLU": ("swish", "element-wise"), "Tanh": ("tanh", "element-wise"), "GELU": ("gelu", "element-wise"),
-    "LeakyReLU": ("leaky_relu", "element-wise"), "ELU": ("elu", "element-wise"), "Mish": ("mish", "element-wise"),
-    "PReLU": ("prelu", "element-wise"), "Softmax": ("softmax", "element-wise"),
-    "MaxPool2d": ("maxpool", "pooling"), "AvgPool2d": ("avgpool", "pooling"),
-    "AdaptiveMaxPool2d": ("adaptive_maxpool", "pooling"),
-    "Flatten": ("flatten", "other"), "Dropout": ("dropout", "other"), "Dropout2d": ("dropout", "other"),
-    "Identity": ("identity", "other"), "ChannelShuffle": ("shuffle", "shuffle"),
-    "Add": ("add", "element-wise"), "Mul": ("mul", "element-wise"), "Concat": ("concat", "concat/split"),
-    "Split": ("split", "concat/split"),
+# torch module classes lwbench has no kind for -> (kind, category or None to take the ops' category); the
+# classes lwbench's own kinds build come from the op registry (OpDef.module), see known_modules()
+TORCH_ONLY_MODULES = {
+    "Conv1d": ("conv1d", None), "Conv3d": ("conv3d", None), "ConvTranspose2d": ("conv_transpose2d", None),
+    "BatchNorm1d": ("batchnorm", "element-wise"), "BatchNorm3d": ("batchnorm", "element-wise"),
+    "LayerNorm": ("layernorm", "element-wise"), "GroupNorm": ("groupnorm", "element-wise"),
+    "GELU": ("gelu", "element-wise"), "LeakyReLU": ("leaky_relu", "element-wise"), "ELU": ("elu", "element-wise"),
+    "Mish": ("mish", "element-wise"), "PReLU": ("prelu", "element-wise"), "Softmax": ("softmax", "element-wise"),
+    "AdaptiveMaxPool2d": ("adaptive_maxpool", "pooling"), "Dropout2d": ("dropout", "other"),
 }
+
+
+def known_modules() -> dict[str, tuple[str, str | None]]:
+    """Module class name -> (kind, category): the registry's classes (lwbench.ops.module_table) over
+    TORCH_ONLY_MODULES."""
+    from lwbench.ops import module_table
+
+    return {**TORCH_ONLY_MODULES, **module_table()}
+
+
+KNOWN_MODULES = known_modules()
 ROOT = "<root>"
 
 

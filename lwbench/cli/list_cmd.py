@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt, console
 
 
 def list_networks(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import BatchOpt, DType, DTypeOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+from lwbench.cli.options import BatchOpt, DType, DTypeOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
 
 
 def profile(
@@ -83,7 +83,7 @@ def profile(
         _summary(profiles, sort, desc, kind, output)
         return
     if kind == "table":
-        from lwbench.report.tables import profile_table
+        from lwbench.report.tables.profile import profile_table
 
         con = console()
         for p in profiles:
@@ -107,7 +107,7 @@ def _summary(profiles, sort: str | None, desc: bool, kind: str, output: str | No
 
         rows = sort_rows(rows, sort, desc)
     if kind == "table":
-        from lwbench.report.tables import summary_table
+        from lwbench.report.tables.profile import summary_table
 
         order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
         console().print(summary_table(rows, f"{len(rows)} networks{order}"))

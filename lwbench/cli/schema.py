@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import OutputOpt, console
+from lwbench.cli.options import OutputOpt, console
 
 
 class SchemaFormat(str, Enum):

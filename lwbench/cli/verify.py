@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
 
 MAX_DIFF_ROWS = 40
 

@@ -226,10 +226,10 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
     """`lwbench profile NET --time`: per-layer time joined to the counts, a by-category summary, the machine
     block; table, CSV (layer rows; category summary and timing as `#` comments), JSON or Markdown. Returns the
     results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`."""
-    from lwbench.cli.common import console
     from lwbench.count import count
     from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_device
+    from lwbench.report.console import console
     from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
     from lwbench.spec import load
 

@@ -23,9 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from lwbench.errors import LwbenchError
+from lwbench.vocab import CONTENDED_SHARE, NOISE_IQR_RATIO, TIMING_STATS  # noqa: F401 - re-exported
 
-NOISE_IQR_RATIO = 0.10
-CONTENDED_SHARE = 0.85     # a CPU row whose process got less CPU time than this per thread was contended
 MODES = ("eager", "script", "compile")
 DTYPES = ("float32", "bfloat16", "float16")  # what a built (float) network is timed in
 LAYOUTS = ("nchw", "nhwc")
@@ -98,9 +97,7 @@ class Timing:
 
     def stats(self) -> dict:
         """The flat statistics columns of a result row (no raw samples)."""
-        return {k: getattr(self, k) for k in ("n", "median_ms", "mean_ms", "std_ms", "iqr_ms", "min_ms",
-                                               "p90_ms", "p99_ms", "max_ms", "noisy", "first_run_ms",
-                                               "compile_s")}
+        return {k: getattr(self, k) for k in TIMING_STATS}
 
 
 def stats_from_samples(samples_ms: Sequence[float], first_run_ms: float = math.nan,

@@ -1,4 +1,5 @@
-"""Measure one benchmark configuration; `python -m lwbench.measure.worker JOB.json RESULT.json`.
+"""Measure one Job; `python -m lwbench.measure.worker JOB.json RESULT.json` (Job.to_dict() in,
+Result.to_dict() out).
 
 `lwbench bench` starts this module in a fresh process for every configuration (network × device × mode ×
 layout × dtype × threads × batch), because a process carries state that changes the next measurement:
@@ -10,68 +11,32 @@ layout × dtype × threads × batch), because a process carries state that chang
 - pinning: `--cores` must be applied before torch starts its threads.
 
 `--in-process` runs the same function in the parent instead (faster, for quick looks and tests; thread
-settings are still applied per row but the inter-op pool and caches are shared).
+settings are still applied per row but the inter-op pool and caches are shared). The job names its runtime
+(lwbench.runtimes); the runtime's `measure` does the work.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import traceback
 
 
 def run_job(job: dict) -> dict:
-    """job: net, width, resolution, device, mode, layout, dtype (default float32), threads, batch, cores (list or
-    None), timer (dict).
-    Returns {"timing": stats, "samples_ms": [...], "threads": n, "interop_threads": n, "cores": mask,
-    "cpu_share": process CPU time / (wall time × threads) while timing} or {"error": "..."}; never raises for a
-    failing configuration. A cpu_share well below 1 on CPU means other processes took the cores."""
+    """The wire form: a Job dict in, a Result dict out; never raises for a failing job (a job that cannot even
+    be read is a "config" Result)."""
     from lwbench.errors import LwbenchError
-    from lwbench.measure.cpus import pin
-    from lwbench.measure.timer import failure_message, is_oom
+    from lwbench.measure.jobs import Job, Result
+    from lwbench.runtimes import get_runtime
 
     try:
-        mask = pin(job.get("cores"))
-        import torch
-
-        from lwbench.build import build, example_input
-        from lwbench.measure.timer import (
-            TimerConfig,
-            check_device,
-            check_dtype,
-            check_mode_layout,
-            set_threads,
-            time_module,
-        )
-        from lwbench.spec import load
-
-        check_mode_layout(job["mode"], job["layout"])
-        check_dtype(job.get("dtype", "float32"))
-        check_device(job["device"])
-        set_threads(job.get("threads"))
-        net = load(job["net"], job.get("width"), job.get("resolution"))
-        model = build(net)
-        x = example_input(net, int(job["batch"]))
-        t = time_module(model, x, device=job["device"], threads=job.get("threads"),
-                        cfg=TimerConfig(**job.get("timer", {})), mode=job["mode"], layout=job["layout"],
-                        dtype=job.get("dtype", "float32"))
-        return {"timing": t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs,
-                "cpu_share": t.extra.get("cpu_share"),
-                "threads": t.extra.get("threads"), "interop_threads": t.extra.get("interop_threads"),
-                "cores": mask, "torch": torch.__version__}
+        j = Job.from_dict(job)
+    except (LwbenchError, TypeError, ValueError) as e:
+        return {"job": None, "error": f"job: {e}", "error_kind": "config"}
+    try:
+        runtime = get_runtime(j.runtime)
     except LwbenchError as e:
-        return {"error": str(e)}
-    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
-        return {"error": failure_message(e, "the run", job.get("batch"), str(job.get("device")))[:500],
-                "oom": is_oom(e), "traceback": traceback.format_exc(limit=8)}
-    finally:
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001
-            pass
+        return Result.failed(j, str(e), "config").to_dict()
+    return runtime.measure(j).to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

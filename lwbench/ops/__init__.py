@@ -1,5 +1,22 @@
-"""Op kinds: `get_op(kind)` gives shape inference, cost rule and torch builder of one kind."""
+"""Op kinds: `get_op(kind)` gives shape inference, cost rule and torch builder of one kind.
 
-from lwbench.ops.registry import OPS, REQUIRED, Attr, Cost, OpDef, ShapeError, all_ops, get_op, register
+Importing this package registers the built-in kinds (lwbench/ops/defs.py) eagerly: OPS is complete from the
+first import, whatever is registered later."""
 
-__all__ = ["OPS", "REQUIRED", "Attr", "Cost", "OpDef", "ShapeError", "all_ops", "get_op", "register"]
+from lwbench.ops import defs  # noqa: F401  (registers the built-in kinds)
+from lwbench.ops.registry import (
+    OPS,
+    REQUIRED,
+    Attr,
+    Cost,
+    OpDef,
+    ShapeError,
+    all_ops,
+    fixed_category,
+    get_op,
+    module_table,
+    register,
+)
+
+__all__ = ["OPS", "REQUIRED", "Attr", "Cost", "OpDef", "ShapeError", "all_ops", "fixed_category", "get_op",
+           "module_table", "register"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from math import ceil, floor, prod
 
-from lwbench.ops.registry import Attr, Cost, OpDef, ShapeError, register
+from lwbench.ops.registry import Attr, Cost, OpDef, ShapeError, fixed_category, register
 
 
 def _pair(v) -> tuple[int, int]:
@@ -72,8 +72,7 @@ def _free_cost(attrs, ins, outs):
     return Cost()
 
 
-def _cat(name):
-    return lambda attrs, ins, outs: name
+_cat = fixed_category
 
 
 # ---------------------------------------------------------------- conv2d
@@ -121,7 +120,7 @@ def _conv_build(attrs, ins):
 
 
 register(OpDef(
-    kind="conv2d",
+    kind="conv2d", module="torch.nn.Conv2d",
     attrs={
         "out": Attr("int", doc="output channels"),
         "kernel": Attr("pair", 1),
@@ -158,7 +157,7 @@ def _linear_build(attrs, ins):
 
 
 register(OpDef(
-    kind="linear", attrs={"out": Attr("int"), "bias": Attr("bool", True)},
+    kind="linear", module="torch.nn.Linear", attrs={"out": Attr("int"), "bias": Attr("bool", True)},
     infer=_linear_infer, cost=_linear_cost, build=_linear_build, category=_cat("linear"),
     doc="Fully connected layer. madds = in·out.",
 ))
@@ -184,7 +183,7 @@ def _bn_infer(attrs, shapes):
 
 
 register(OpDef(
-    kind="batchnorm", attrs={"eps": Attr("float", 1e-5), "momentum": Attr("float", 0.1, doc="unused at inference")},
+    kind="batchnorm", module="torch.nn.BatchNorm2d", attrs={"eps": Attr("float", 1e-5), "momentum": Attr("float", 0.1, doc="unused at inference")},
     infer=_bn_infer, cost=_bn_cost, build=_bn_build, category=_cat("element-wise"),
     doc="Batch norm over channels: 2C params (γ, β) plus 2C running statistics read at inference.",
     aliases=("bn",),
@@ -198,7 +197,7 @@ def _act(kind, module, doc, aliases=()):
 
         return getattr(nn, module)()
 
-    register(OpDef(kind=kind, attrs={}, infer=_same, cost=_elementwise_cost, build=build,
+    register(OpDef(kind=kind, module=f"torch.nn.{module}", attrs={}, infer=_same, cost=_elementwise_cost, build=build,
                    category=_cat("element-wise"), doc=doc, aliases=aliases))
 
 
@@ -245,11 +244,11 @@ _POOL_ATTRS = {
     "ceil_mode": Attr("bool", False),
 }
 register(OpDef(
-    kind="maxpool", attrs=dict(_POOL_ATTRS), infer=_pool_infer("maxpool"), cost=_elementwise_cost,
+    kind="maxpool", module="torch.nn.MaxPool2d", attrs=dict(_POOL_ATTRS), infer=_pool_infer("maxpool"), cost=_elementwise_cost,
     build=_maxpool_build, category=_cat("pooling"), doc="Max pooling (torch output-size rule, ceil_mode too).",
 ))
 register(OpDef(
-    kind="avgpool", attrs={**_POOL_ATTRS, "count_include_pad": Attr("bool", True)}, infer=_pool_infer("avgpool"),
+    kind="avgpool", module="torch.nn.AvgPool2d", attrs={**_POOL_ATTRS, "count_include_pad": Attr("bool", True)}, infer=_pool_infer("avgpool"),
     cost=_elementwise_cost, build=_avgpool_build, category=_cat("pooling"), doc="Average pooling.",
 ))
 
@@ -261,7 +260,7 @@ def _gap_build(attrs, ins):
 
 
 register(OpDef(
-    kind="global_avgpool", attrs={}, infer=lambda a, s: [(_fmap(s, "global_avgpool")[0], 1, 1)],
+    kind="global_avgpool", module="torch.nn.AdaptiveAvgPool2d", attrs={}, infer=lambda a, s: [(_fmap(s, "global_avgpool")[0], 1, 1)],
     cost=_elementwise_cost, build=_gap_build, category=_cat("pooling"),
     doc="Global average pooling to Cx1x1 (adds, not multiply-adds: 0 madds).", aliases=("gap",),
 ))
@@ -282,7 +281,7 @@ def _adaptive_build(attrs, ins):
 
 
 register(OpDef(
-    kind="adaptive_avgpool", attrs={"output": Attr("pair")}, infer=_adaptive_infer, cost=_elementwise_cost,
+    kind="adaptive_avgpool", module="torch.nn.AdaptiveAvgPool2d", attrs={"output": Attr("pair")}, infer=_adaptive_infer, cost=_elementwise_cost,
     build=_adaptive_build, category=_cat("pooling"), doc="Adaptive average pooling to a fixed HxW.",
 ))
 
@@ -307,7 +306,7 @@ def _dropout_build(attrs, ins):
 
 
 register(OpDef(
-    kind="flatten", attrs={}, infer=lambda a, s: [(prod(s[0]),)], cost=_free_cost, build=_flatten_build,
+    kind="flatten", module="torch.nn.Flatten", attrs={}, infer=lambda a, s: [(prod(s[0]),)], cost=_free_cost, build=_flatten_build,
     category=_cat("other"), free=True, doc="A view: free.",
 ))
 def _dropout_infer(attrs, shapes):
@@ -318,11 +317,11 @@ def _dropout_infer(attrs, shapes):
 
 
 register(OpDef(
-    kind="dropout", attrs={"p": Attr("float", 0.5)}, infer=_dropout_infer, cost=_free_cost, build=_dropout_build,
+    kind="dropout", module="torch.nn.Dropout", attrs={"p": Attr("float", 0.5)}, infer=_dropout_infer, cost=_free_cost, build=_dropout_build,
     category=_cat("other"), free=True, doc="Identity at inference: free.",
 ))
 register(OpDef(
-    kind="identity", attrs={}, infer=_same, cost=_free_cost, build=_identity_build,
+    kind="identity", module="torch.nn.Identity", attrs={}, infer=_same, cost=_free_cost, build=_identity_build,
     category=_cat("other"), free=True, doc="No-op: free.",
 ))
 
@@ -367,15 +366,15 @@ def _merge_build(cls_name):
 
 
 register(OpDef(
-    kind="add", attrs={}, infer=_add_infer, cost=_elementwise_cost, build=_merge_build("Add"),
+    kind="add", module="lwbench.ops.modules.Add", attrs={}, infer=_add_infer, cost=_elementwise_cost, build=_merge_build("Add"),
     category=_cat("element-wise"), inputs="many", doc="Element-wise sum of the branches (residual).",
 ))
 register(OpDef(
-    kind="mul", attrs={}, infer=_mul_infer, cost=_elementwise_cost, build=_merge_build("Mul"),
+    kind="mul", module="lwbench.ops.modules.Mul", attrs={}, infer=_mul_infer, cost=_elementwise_cost, build=_merge_build("Mul"),
     category=_cat("element-wise"), inputs="many", doc="Element-wise product with broadcasting (SE gating).",
 ))
 register(OpDef(
-    kind="concat", attrs={}, infer=_concat_infer, cost=_elementwise_cost, build=_merge_build("Concat"),
+    kind="concat", module="lwbench.ops.modules.Concat", attrs={}, infer=_concat_infer, cost=_elementwise_cost, build=_merge_build("Concat"),
     category=_cat("concat/split"), inputs="many", doc="Channel concatenation: reads all inputs, writes one.",
 ))
 
@@ -395,7 +394,7 @@ def _split_build(attrs, ins):
 
 
 register(OpDef(
-    kind="split", attrs={"sizes": Attr("ints")}, infer=_split_infer, cost=_elementwise_cost, build=_split_build,
+    kind="split", module="lwbench.ops.modules.Split", attrs={"sizes": Attr("ints")}, infer=_split_infer, cost=_elementwise_cost, build=_split_build,
     category=_cat("concat/split"),
     doc="Channel split (ShuffleNet V2). Counted as read + write of the input, as the paper's MAC does; "
         "torch makes views, so the real cost appears in whatever reads them.",
@@ -423,7 +422,7 @@ def _shuffle_cost(attrs, ins, outs):
 
 
 register(OpDef(
-    kind="shuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_shuffle_cost,
+    kind="shuffle", module="lwbench.ops.modules.ChannelShuffle", attrs={"groups": Attr("int")}, infer=_shuffle_infer, cost=_shuffle_cost,
     build=_shuffle_build, category=_cat("shuffle"),
     doc="Channel shuffle (ShuffleNet): a transpose copy (free when groups is 1 or the channel count: no-op).",
     aliases=("channel_shuffle",),

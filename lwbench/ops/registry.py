@@ -1,6 +1,11 @@
 """The op registry: op kind -> definition with shape inference, cost rule and torch builder side by side.
 
 Unknown kinds are errors, never silently zero; kinds that cost nothing say so with `free=True`.
+
+The built-in kinds (lwbench/ops/defs.py) are registered when `lwbench.ops` is imported, before anything can
+look one up or register its own: a custom kind registered first never hides them. `OpDef.module` names the
+torch class a kind builds, so the torch-side counter's table of module classes (`module_table()`) is derived
+from the registry: a new kind is one `register(OpDef(...))` call, in one file.
 """
 
 from __future__ import annotations
@@ -60,6 +65,22 @@ class OpDef:
     free: bool = False  # truly free (a view or a no-op at inference): zero madds and zero mac, on purpose
     doc: str = ""
     aliases: tuple = field(default=())
+    module: str = ""  # the torch class `build` returns, dotted ("torch.nn.Conv2d", "lwbench.ops.modules.Add")
+
+    @property
+    def fixed_category(self) -> str | None:
+        """The category when it does not depend on attributes or shapes (see `fixed_category`), else None."""
+        return getattr(self.category, "fixed", None)
+
+
+def fixed_category(name: str) -> Callable[[dict, list[Shape], list[Shape]], str]:
+    """A category rule that is always `name` (and says so: the torch-side counter uses it for a module)."""
+
+    def rule(attrs, ins, outs) -> str:
+        return name
+
+    rule.fixed = name
+    return rule
 
 
 OPS: dict[str, OpDef] = {}
@@ -75,7 +96,6 @@ def register(op: OpDef) -> OpDef:
 
 
 def get_op(kind: str) -> OpDef:
-    _ensure_loaded()
     try:
         return OPS[kind]
     except KeyError:
@@ -83,10 +103,14 @@ def get_op(kind: str) -> OpDef:
 
 
 def all_ops() -> dict[str, OpDef]:
-    _ensure_loaded()
     return {k: v for k, v in OPS.items() if k == v.kind}
 
 
-def _ensure_loaded() -> None:
-    if not OPS:
-        from lwbench.ops import defs  # noqa: F401  (registers the built-in kinds)
+def module_table() -> dict[str, tuple[str, str | None]]:
+    """torch module class name -> (lwbench kind, fixed category or None), from every kind's `module`. A class
+    that several kinds build (AdaptiveAvgPool2d: global_avgpool and adaptive_avgpool) names no kind."""
+    by_class: dict[str, list[OpDef]] = {}
+    for op in all_ops().values():
+        if op.module:
+            by_class.setdefault(op.module.rsplit(".", 1)[-1], []).append(op)
+    return {cls: (ops[0].kind, ops[0].fixed_category) for cls, ops in by_class.items() if len(ops) == 1}

@@ -187,6 +187,9 @@ TIMING = Kind(
            True),
         BATCH,
         DTYPE,
+        _c("runtime", "", "str", "What ran the network (`--runtime`, lwbench.runtimes): torch, …; absent in "
+           "files written before runtimes existed (they are torch)."),
+        _c("target", "", "str", "Where it ran (`--target`, lwbench.targets): local, or the remote target's spec."),
         _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224."),
         _c("cores", "", "str", "CPU cores the run was pinned to (a Linux CPU list, e.g. 0-3 or 4-7)."),
         _c("interop_threads", "threads", "int", "Inter-op threads (1 unless the platform refuses)."),

@@ -1,0 +1,74 @@
+"""The torch runtime: the network built by lwbench.build, timed by lwbench.measure.timer in eager,
+TorchScript (frozen) or torch.compile mode, NCHW or channels-last, float32/bfloat16/float16."""
+
+from __future__ import annotations
+
+import traceback
+
+from lwbench.errors import InputError, LwbenchError
+from lwbench.measure.jobs import Job, Result
+
+
+def check(job: Job, device: bool | None = None) -> None:
+    """Mode, layout, dtype, options; the device too when `device` (default: when the job's target is local)."""
+    from lwbench.measure.timer import check_device, check_dtype, check_mode_layout
+
+    check_mode_layout(job.mode, job.layout)
+    check_dtype(job.dtype)
+    if job.options:
+        raise InputError(f"runtime torch: takes no options, got {', '.join(k for k, _ in job.options)}")
+    if job.target == "local" if device is None else device:
+        check_device(job.device)
+
+
+def info() -> dict:
+    import torch
+
+    return {"torch": torch.__version__}
+
+
+def measure(job: Job) -> Result:
+    """Pin (before torch starts its threads), check, set threads, load, build, time. Never raises for a failing
+    job: an LwbenchError is a "config" Result, out of memory "oom", anything else "run" with a traceback."""
+    from lwbench.measure.cpus import pin
+    from lwbench.measure.timer import failure_message, is_oom
+
+    try:
+        mask = pin(list(job.cores) if job.cores is not None else None)
+        return _time(job, mask)
+    except LwbenchError as e:
+        return Result.failed(job, str(e), "config")
+    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
+        return Result.failed(job, failure_message(e, "the run", job.batch, str(job.device))[:500],
+                             "oom" if is_oom(e) else "run", traceback.format_exc(limit=8))
+    finally:
+        _free_cuda()
+
+
+def _time(job: Job, mask: str | None) -> Result:
+    import torch
+
+    from lwbench.build import build, example_input
+    from lwbench.measure.timer import TimerConfig, set_threads, time_module
+    from lwbench.spec import load
+
+    check(job, device=True)            # in the worker the device is always this machine's
+    set_threads(job.threads)
+    net = load(job.net, job.width, job.resolution)
+    model = build(net)
+    x = example_input(net, job.batch)
+    t = time_module(model, x, device=job.device, threads=job.threads, cfg=TimerConfig(**job.timer),
+                    mode=job.mode, layout=job.layout, dtype=job.dtype)
+    return Result(job=job, timing=t.stats(), samples_ms=t.samples_ms, warmup_runs=t.warmup_runs,
+                  cpu_share=t.extra.get("cpu_share"), threads=t.extra.get("threads"),
+                  interop_threads=t.extra.get("interop_threads"), cores=mask, extra={"torch": torch.__version__})
+
+
+def _free_cuda() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass
