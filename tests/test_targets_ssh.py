@@ -132,7 +132,7 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
     job = {**NET, "runtime": "torch", "mode": "script", "cores": "0", "timer": TIMER}
     slow = {**job, "threads": 1, "timer": {**TIMER, "min_time_s": 20.0, "max_time_s": 30.0}}
     with SshTarget(ssh_env.url) as t:
-        first = t.run({**job, "threads": 1}, 120)
+        first = t.run_doc({**job, "threads": 1}, 120)
         stop, killed = threading.Event(), []
         th = threading.Thread(target=_kill_connection, args=(ssh_env.proc.pid, f"{t.rundir}/lwbench_run.py", stop,
                                                              killed))
@@ -142,7 +142,7 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
         finally:
             stop.set()
             th.join()
-        after = t.run({**job, "threads": 2}, 120)
+        after = t.run_doc({**job, "threads": 2}, 120)
         models = os.listdir(Path(t.rundir, "models"))
         rundir = t.rundir
     assert not os.path.exists(rundir)                                  # the per-run directory is removed
@@ -163,8 +163,8 @@ def test_target_without_the_runtime(ssh_env, tmp_path, capsys):
     from lwbench.targets.remote import SshTarget
 
     with SshTarget(url) as t:
-        doc = t.run({**NET, "runtime": "torch", "mode": "script", "timer": TIMER}, 60)
-    assert doc["error_kind"] == "runtime" and doc["step"] == "import"
+        doc = t.run_doc({**NET, "runtime": "torch", "mode": "script", "timer": TIMER}, 60)
+    assert doc["error_kind"] == "config" and doc["step"] == "import"
     assert doc["error"].startswith(f"{url}: import: torch is not installed for {py}")
     assert "pip install torch" in doc["error"] and "\n" not in doc["error"]
     rc, out, err = _cli(["target", "check", url], capsys)
@@ -186,3 +186,22 @@ def test_changed_host_key_is_refused(ssh_env, tmp_path, capsys, monkeypatch):
     wrong.write_text("")
     rc, out, err = _cli(["target", "check", ssh_env.url], capsys)
     assert rc == 2 and "not in your known_hosts" in err
+
+
+def test_bench_sweeps_local_and_ssh_targets(ssh_env, tmp_path, capsys):
+    """`bench --target local,ssh://...`: one row per target, the `target` column, each remote machine block in
+    the export; the same frozen TorchScript timed on both."""
+    import json
+
+    out = tmp_path / "b.json"
+    rc, _, err = _cli(["bench", "mobilenet_v1", "--width", "0.25", "--resolution", "64", "--mode", "script",
+                       "--threads", "1", "--min-time", "0.05", "--min-runs", "5", "--warmup", "0",
+                       "--target", f"local,{ssh_env.url}", "-o", str(out)], capsys)
+    assert rc == 0, err
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert [r["target"] for r in rows] == ["local", ssh_env.url]
+    assert all(not r["error"] and r["n"] >= 5 and len(r["samples_ms"]) == r["n"] for r in rows)
+    assert rows[0]["params"] == rows[1]["params"] and rows[0]["madds"] == rows[1]["madds"]
+    assert doc["targets"][ssh_env.url]["python_executable"] == sys.executable
+    assert doc["targets"][ssh_env.url]["target"] == ssh_env.url

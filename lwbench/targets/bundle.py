@@ -2,7 +2,7 @@
 
     lwbench_run.py               bootstrap: puts its directory first on sys.path, runs lwbench.targets.runner
     lwbench/__init__.py          generated: only __version__ (the real one imports the analytic counter)
-    lwbench/errors.py            \
+    lwbench/errors.py, vocab.py  \
     lwbench/measure/__init__.py   |  copied byte for byte from this checkout, so the timer, statistics,
     lwbench/measure/timer.py      |  CPU topology / big.LITTLE / pinning and machine-block code that makes
     lwbench/measure/cpus.py       |  a local row is the code that makes a remote one
@@ -23,7 +23,7 @@ import tarfile
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent          # .../lwbench
-COPIED = ("errors.py", "measure/__init__.py", "measure/timer.py", "measure/cpus.py", "measure/machine.py",
+COPIED = ("errors.py", "vocab.py", "measure/__init__.py", "measure/timer.py", "measure/cpus.py", "measure/machine.py",
           "targets/runner.py")
 BOOTSTRAP = '''"""lwbench's runner on this target (shipped by `lwbench --target`; removed after the run)."""
 import os

@@ -22,6 +22,8 @@ import re
 import time
 
 from lwbench.errors import LwbenchError
+from lwbench.measure.jobs import Job, Result
+from lwbench.targets.base import Target
 from lwbench.targets.bundle import bundle, digest, tar_bytes
 from lwbench.targets.export import Exports
 from lwbench.targets.runner import MARK
@@ -93,8 +95,10 @@ def _step_failure(target: str, step: str, rc: int, err: str, python: str) -> str
     return f"{target}: {step}: the runner exited with code {rc}: {last}"
 
 
-class SshTarget:
-    """One SSH target for a run. `run_job(job_doc, model)` -> a result document; `machine()` -> its block."""
+class SshTarget(Target):
+    """One SSH target for a run (lwbench.targets.Target): `run(job, timeout_s)` -> Result, `machine()` -> the
+    target's machine block, `close()` removes the run directory. `run_doc(job_dict, ...)` is the same without
+    the Job/Result types (documents in, documents out)."""
 
     def __init__(self, spec: str | SshSpec, ssh_config: str | None = None):
         self.spec = spec if isinstance(spec, SshSpec) else parse_spec(spec)
@@ -185,7 +189,11 @@ class SshTarget:
         doc["remote_wall_s"] = time.perf_counter() - t0
         return doc
 
-    def run(self, job: dict, timeout_s: float) -> dict:
+    def run(self, job: Job, timeout_s: float) -> Result:
+        """One sweep row: the Job timed on the target (never raises; the error names the target and step)."""
+        return Result.from_dict(self.run_doc(job.to_dict(), timeout_s), job=job)
+
+    def run_doc(self, job: dict, timeout_s: float, profile: bool = False) -> dict:
         """One row of a sweep from a job document (net, width, resolution, batch, runtime, mode, dtype, layout,
         device, threads, cores, timer, options, profile): export on the host (cached), ship, measure on the
         target. Never raises: a row that cannot run is a document with "error" naming the target and step."""
@@ -203,7 +211,7 @@ class SshTarget:
                 "dtype": job.get("dtype", "float32"), "layout": job.get("layout", "nchw"),
                 "threads": job.get("threads"), "cores": cores if isinstance(cores, str | None) else list(cores),
                 "timer": dict(job.get("timer") or {}), "options": dict(job.get("options") or {}),
-                "profile": bool(job.get("profile"))}
+                "profile": profile}
         return self.run_job(wire, (data, suffix), timeout_s)
 
     def close(self) -> None:
@@ -231,3 +239,25 @@ class StepError(LwbenchError):
     def __init__(self, msg: str, kind: str, step: str):
         self.kind, self.step = kind, step
         super().__init__(msg)
+
+
+def remote_placement(cores: str | None, threads: str | None, remote: list[str]) -> tuple[list[int] | None,
+                                                                                       list | None]:
+    """(cores, threads) of the jobs on remote targets, which this machine's topology says nothing about: no
+    --cores (or `big`) -> None, the target pins to its own big cores on big.LITTLE; a core list -> that list on
+    the target; no --threads -> [None], the target's default (the physical cores of that set)."""
+    from lwbench.errors import InputError
+    from lwbench.measure.cpus import parse_cpu_list
+
+    if not remote:
+        return None, None
+    spec = (cores or "big").strip().lower()
+    if spec in ("all", "little"):
+        raise InputError(f"--cores {spec}: with a remote target ({remote[0]}) give its core numbers (e.g. --cores "
+                         "0-3; `lwbench target check` lists its clusters), or leave --cores out for its big cores")
+    try:
+        core_list = None if spec == "big" else parse_cpu_list(spec)
+    except ValueError:
+        raise InputError(f"--cores: expected big, little, all or a list like 4-7 or 0,2, got {cores}") from None
+    return core_list, (None if threads is not None else [None])
+

@@ -196,7 +196,7 @@ def _settle(job: dict) -> tuple[list[int] | None, int, str]:
 def _missing(name: str, e: BaseException) -> dict:
     return {"error": f"{name} is not installed for {sys.executable} ({type(e).__name__}: "
                      f"{str(e).splitlines()[0] if str(e) else ''}); {HOW_TO_GET[name]}"[:600],
-            "error_kind": "runtime", "step": "import"}
+            "error_kind": "config", "step": "import"}
 
 
 def measure_torch(job: dict, path: str, threads: int, cfg) -> dict:

@@ -33,7 +33,7 @@ from lwbench.errors import InputError, LwbenchError
 
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9._%-]{1,253}$")
 _USER = re.compile(r"^(?!-)[A-Za-z0-9._-]{1,64}$")
-_PYTHON = re.compile(r"^(~/|/)?[A-Za-z0-9._/+-]{1,400}$")
+_PYTHON = re.compile(r"^(?!-)(~/|/)?[A-Za-z0-9._/+-]{1,400}$")
 QUERY_KEYS = ("python",)
 CONNECT_TIMEOUT_S = 10
 
