@@ -138,7 +138,7 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
                                                              killed))
         th.start()
         try:
-            lost = t.run(slow, 120)
+            lost = t.run_doc(slow, 120)
         finally:
             stop.set()
             th.join()
