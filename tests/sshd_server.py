@@ -89,13 +89,8 @@ def _client_config(d: Path, port: int, user: str) -> Path:
     return cfg
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    if not os.path.exists(SSHD):
-        pytest.skip(f"{SSHD} is not installed (apt-get install openssh-server; .ci/run does it)")
-    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("the OpenSSH client (ssh, ssh-keygen) is not installed")
-    d = tmp_path_factory.mktemp("sshd")
+def start(d: Path) -> Sshd:
+    """Keys, configs and a running sshd under the directory `d` (also used by benchmarks/remote_vs_local.py)."""
     host_pub = _keygen(d / "host_key")
     (d / "authorized_keys").write_text(_keygen(d / "client_key") + "\n")
     port, user = _free_port(), getpass.getuser()
@@ -106,10 +101,36 @@ def sshd(tmp_path_factory):
                             stderr=subprocess.PIPE)
     try:
         _wait_port(port, proc)
-        yield Sshd(port, d, _client_config(d, port, user), proc, user)
+    except RuntimeError:
+        stop(proc)
+        raise
+    return Sshd(port, d, _client_config(d, port, user), proc, user)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def missing() -> str | None:
+    """Why sshd cannot be started here, or None."""
+    if not os.path.exists(SSHD):
+        return f"{SSHD} is not installed (apt-get install openssh-server; .ci/run does it)"
+    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        return "the OpenSSH client (ssh, ssh-keygen) is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    why = missing()
+    if why:
+        pytest.skip(why)
+    server = start(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(server.proc)
