@@ -24,6 +24,7 @@ import typer
 
 from lwbench.cli.options import (
     FormatOpt,
+    OrtOptOpt,
     OutputOpt,
     ResolutionOpt,
     RuntimeOpt,
@@ -75,8 +76,8 @@ ModeOpt = Annotated[str, typer.Option("--mode", help="eager, script (TorchScript
                                       "(torch.compile); a comma list sweeps.")]
 LayoutOpt = Annotated[str, typer.Option("--layout", help="nchw or nhwc (channels_last); a comma list sweeps.")]
 DTypesOpt = Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16: the precision of the "
-                                        "parameters and the input (no autocast); a comma list sweeps. int8 is "
-                                        "refused (it needs a quantised model).")]
+                                        "parameters and the input (no autocast); a comma list sweeps. int8: "
+                                        "with --runtime onnxruntime (static QDQ quantization); torch refuses it.")]
 CoresOpt = Annotated[str | None, typer.Option(
     "--cores", help="Pin to big, little, all, or a list (4-7, 0,2). Default: the big cores on big.LITTLE, "
     "else the current affinity.")]
@@ -104,13 +105,14 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
           warmup: WarmupOpt = 0.5, cooldown: CooldownOpt = 0.0, width: WidthOpt = None,
           resolution: ResolutionOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, sort: SortOpt = None,
           desc: DescOpt = False, plot: PlotOpt = None, in_process: InProcessOpt = False,
-          runtime: RuntimeOpt = "torch", target: TargetOpt = "local") -> None:
+          runtime: RuntimeOpt = "torch", target: TargetOpt = "local", ort_opt: OrtOptOpt = "all") -> None:
     """Latency of whole networks: median, IQR, p90/p99, throughput, first-run time; a row per configuration."""
     from lwbench.report.emit import resolve_format
 
     kind = resolve_format(fmt, output)
     sweep, nets_by_spec, mask = _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width,
                                        resolution, runtime, target, _timer(min_time, min_runs, max_time, warmup))
+    sweep.options["onnxruntime"] = [{"ort_opt": o} for o in split_list(ort_opt, "--ort-opt")]
     if cooldown < 0:
         from lwbench.errors import InputError
 
@@ -202,7 +204,9 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     from lwbench.report.emit import RowSink
     from lwbench.targets import LocalTarget
 
-    machine = machine_info()
+    from lwbench.runtimes import runtime_info
+
+    machine = {**machine_info(), **runtime_info(j.runtime for j in jobs)}
     mask = mask or machine.get("affinity")
     counts = counts_of(nets_by_spec, sweep.batches)
     remote: dict = {}           # target -> its machine block (bench's own block is this machine's)

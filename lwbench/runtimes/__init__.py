@@ -23,8 +23,9 @@ from lwbench.errors import InputError, suggest
 
 RUNTIMES: dict[str, str] = {
     "torch": "lwbench.runtimes.torch_rt",
+    "onnxruntime": "lwbench.runtimes.ort",
 }
-INSTALL_HINTS: dict[str, str] = {}   # runtime name -> how to get its package, e.g. "pip install onnxruntime"
+INSTALL_HINTS: dict[str, str] = {"onnxruntime": "pip install 'lwbench[onnx]'"}   # runtime name -> how to get its package, e.g. "pip install onnxruntime"
 
 
 def runtime_names() -> list[str]:
@@ -47,3 +48,15 @@ def get_runtime(name: str) -> ModuleType:
     except ImportError as e:
         hint = INSTALL_HINTS.get(name, f"install the package it needs ({e.name})")
         raise InputError(f"runtime {name}: not available here ({e}); {hint}") from None
+
+
+def runtime_info(names) -> dict:
+    """{runtime: info()} of the runtimes other than torch (whose versions the machine block has already), for the
+    machine block of a result; a runtime that cannot be imported here is left out (its rows say why)."""
+    out = {}
+    for name in sorted(set(names) - {"torch"}):
+        try:
+            out[name] = get_runtime(name).info()
+        except InputError:
+            continue
+    return out
