@@ -4,8 +4,9 @@
   be scripted), saved in float32/NCHW; the target casts it to the row's dtype/layout and freezes it, exactly
   as a local `--mode script` row does (`time_module(..., mode="script")`). Eager and torch.compile rows need
   the Python model, so on a remote target the torch runtime times `--mode script` only.
-- onnxruntime: the .onnx file of lwbench's ONNX exporter (lwbench.runtimes, the ONNX Runtime issue), when
-  that exporter is part of this build.
+- onnxruntime: the .onnx file of lwbench's ONNX exporter (lwbench.onnx.export, float32 or int8 QDQ), the
+  file a local `--runtime onnxruntime` row runs, in a session with the same options (lwbench.onnx.session:
+  intra-op = threads, inter-op 1, sequential, --ort-opt level, CPU provider).
 
 Exports are cached per (network, width, resolution, batch, runtime) for the run, so a thread or target sweep
 exports each network once; the target caches the file by its sha256 too.
@@ -54,13 +55,17 @@ def torchscript_bytes(net, batch: int) -> bytes:
     return buf.getvalue()
 
 
-def onnx_bytes(net, batch: int) -> bytes:
-    """The network as an .onnx file from lwbench's ONNX exporter (InputError when this build has none)."""
+def onnx_bytes(net, batch: int, dtype: str = "float32") -> bytes:
+    """The network as an .onnx file from lwbench's ONNX exporter (lwbench.onnx.export: node names = layer names;
+    int8 = static QDQ), the very file a local --runtime onnxruntime row runs."""
+    from pathlib import Path
+
     try:
-        from lwbench.runtimes.ort import export_bytes  # the ONNX Runtime issue's exporter
-    except ImportError:
-        raise InputError("--runtime onnxruntime: this lwbench has no ONNX exporter (lwbench.runtimes.ort)") from None
-    return export_bytes(net, batch)
+        from lwbench.onnx.export import export_onnx
+    except ImportError as e:
+        raise InputError(f"--runtime onnxruntime: the ONNX exporter needs the onnx extra (pip install "
+                         f"'lwbench[onnx]'): {e}") from None
+    return Path(export_onnx(net, batch, dtype=dtype)).read_bytes()
 
 
 class Exports:
@@ -69,8 +74,9 @@ class Exports:
     def __init__(self):
         self._cache: dict[tuple, tuple[bytes, str, object]] = {}
 
-    def get(self, net: str, width: float | None, resolution: int | None, batch: int, runtime: str):
-        key = (net, width, resolution, batch, runtime)
+    def get(self, net: str, width: float | None, resolution: int | None, batch: int, runtime: str,
+            dtype: str = "float32"):
+        key = (net, width, resolution, batch, runtime, dtype if runtime == "onnxruntime" else "float32")
         if key not in self._cache:
             from lwbench.spec import load
 
@@ -78,7 +84,7 @@ class Exports:
             if runtime == "torch":
                 self._cache[key] = (torchscript_bytes(built, batch), ".pt", built)
             elif runtime == "onnxruntime":
-                self._cache[key] = (onnx_bytes(built, batch), ".onnx", built)
+                self._cache[key] = (onnx_bytes(built, batch, dtype), ".onnx", built)
             else:
                 raise InputError(f"--runtime {runtime}: SSH targets run torch (TorchScript) or onnxruntime")
         return self._cache[key]

@@ -202,7 +202,8 @@ class SshTarget(Target):
         runtime, batch = job.get("runtime", "torch"), int(job.get("batch", 1))
         try:
             check_remote(runtime, job.get("mode", "script"), job.get("device", "cpu"))
-            data, suffix, net = self.exports.get(job["net"], job.get("width"), job.get("resolution"), batch, runtime)
+            data, suffix, net = self.exports.get(job["net"], job.get("width"), job.get("resolution"), batch, runtime,
+                                                 job.get("dtype", "float32"))
         except LwbenchError as e:
             return {"error": f"{self.name}: export: {e}", "error_kind": "config", "step": "export",
                     "target": self.name}

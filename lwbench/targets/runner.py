@@ -217,9 +217,11 @@ def measure_torch(job: dict, path: str, threads: int, cfg) -> dict:
             "interop_threads": t.extra.get("interop_threads"), "runtime_version": torch.__version__}
 
 
-def ort_session(path: str, threads: int, options: dict, profile_prefix: str | None = None):
-    """An InferenceSession on the CPU provider: intra-op `threads`, inter-op 1, sequential execution, the
-    graph optimisation level of options['ort_opt'] (default all)."""
+def ort_session(path: str, threads: int, options: dict, profile_prefix: str | None = None,
+                optimized_path: str | None = None):
+    """An InferenceSession on the CPU provider as lwbench.onnx.session makes one: intra-op `threads`, inter-op 1,
+    sequential execution, the graph optimisation level of options['ort_opt'] (default all). `optimized_path`:
+    ORT saves the graph it runs there, its weights in a side file (the graph alone comes back to the host)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -227,9 +229,15 @@ def ort_session(path: str, threads: int, options: dict, profile_prefix: str | No
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_LEVELS[options.get("ort_opt", "all")])
+    so.log_severity_level = 3   # as lwbench.onnx.session: ORT's expected "hardware specific ops" warning
     if profile_prefix:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
+    if optimized_path:
+        so.optimized_model_filepath = optimized_path
+        so.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                    os.path.basename(optimized_path) + ".data")
+        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "64")
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
@@ -264,33 +272,37 @@ def measure_ort(job: dict, path: str, threads: int, cfg) -> dict:
             "interop_threads": 1, "runtime_version": ort.__version__, "options": options}
 
 
-def ort_node_profile(path: str, threads: int, options: dict, runs: int, workdir: str) -> list[dict]:
-    """Per-node times from ONNX Runtime's own profiler (SessionOptions.enable_profiling): for each node, the
-    median over `runs` runs of its kernel time (ms), with its op type; the ORT trace file stays on the target."""
+def ort_node_profile(path: str, threads: int, options: dict, runs: int, workdir: str) -> dict:
+    """ONNX Runtime's own profiler (SessionOptions.enable_profiling) over `runs` runs: its model_run and per-node
+    kernel events (the host joins them to the layers as a local `profile --time --runtime onnxruntime` does),
+    the optimised graph ORT ran (base64, weights left on the target), and per node the median kernel time."""
+    import base64
+
     import numpy as np
 
-    sess = ort_session(path, threads, options, profile_prefix=os.path.join(workdir, "ort-profile"))
-    feeds = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape], np.float32)}
+    opt = os.path.join(workdir, "ort-optimized.onnx")
+    sess = ort_session(path, threads, options, os.path.join(workdir, "ort-profile"), opt)
+    inp = sess.get_inputs()[0]
+    feeds = {inp.name: np.random.default_rng(0).standard_normal(
+        [d if isinstance(d, int) else 1 for d in inp.shape], np.float32)}
     for _ in range(runs):
         sess.run(None, feeds)
-    trace = sess.end_profiling()
-    with open(trace, encoding="utf-8") as f:
-        events = json.load(f)
-    nodes: dict[str, dict] = {}
+    with open(sess.end_profiling(), encoding="utf-8") as f:
+        events = [e for e in json.load(f) if (e.get("cat") == "Session" and e.get("name") == "model_run")
+                  or (e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"))]
+    per: dict[str, list[float]] = {}
+    ops: dict[str, str] = {}
     for e in events:
-        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):
-            continue
-        name = e["name"][: -len("_kernel_time")]
-        d = nodes.setdefault(name, {"node": name, "op_type": (e.get("args") or {}).get("op_name"), "us": []})
-        d["us"].append(float(e.get("dur", 0)))
-    out = []
-    for d in nodes.values():
-        us = sorted(d.pop("us"))
-        mid = len(us) // 2
-        med = us[mid] if len(us) % 2 else (us[mid - 1] + us[mid]) / 2
-        out.append({**d, "n": len(us), "median_ms": med / 1000.0})
-    return out
+        if e["cat"] == "Node":
+            name = e["name"][: -len("_kernel_time")]
+            per.setdefault(name, []).append(float(e.get("dur", 0)) / 1000.0)
+            ops[name] = (e.get("args") or {}).get("op_name", "")
+    from lwbench.measure.timer import percentile
+
+    nodes = [{"node": n, "op_type": ops[n], "n": len(v), "median_ms": percentile(sorted(v), 50)} for n, v in per.items()]
+    with open(opt, "rb") as f:
+        graph = base64.b64encode(f.read()).decode()
+    return {"nodes": nodes, "ort_events": events, "optimized_graph_b64": graph}
 
 
 def measure(job: dict, workdir: str) -> dict:
@@ -306,7 +318,7 @@ def measure(job: dict, workdir: str) -> dict:
     elif runtime == "onnxruntime":
         res = measure_ort(job, path, threads, cfg)
         if job.get("profile") and "error" not in res:
-            res["nodes"] = ort_node_profile(path, threads, res.get("options", {}), max(cfg.min_runs, 10), workdir)
+            res.update(ort_node_profile(path, threads, res.get("options", {}), max(cfg.min_runs, 10), workdir))
     else:
         return {"error": f"runtime {runtime}: this runner knows torch and onnxruntime", "error_kind": "config",
                 "step": "measure"}
