@@ -272,37 +272,36 @@ def measure_ort(job: dict, path: str, threads: int, cfg) -> dict:
             "interop_threads": 1, "runtime_version": ort.__version__, "options": options}
 
 
-def ort_node_profile(path: str, threads: int, options: dict, runs: int, workdir: str) -> dict:
-    """ONNX Runtime's own profiler (SessionOptions.enable_profiling) over `runs` runs: its model_run and per-node
-    kernel events (the host joins them to the layers as a local `profile --time --runtime onnxruntime` does),
-    the optimised graph ORT ran (base64, weights left on the target), and per node the median kernel time."""
+def ort_node_profile(path: str, threads: int, options: dict, cfg, workdir: str) -> dict:
+    """ONNX Runtime's own profiler (SessionOptions.enable_profiling) on a second session timed like the first
+    (lwbench's warm-up and auto-range): its model_run and per-node kernel events (the host joins them to the
+    layers as a local `profile --time --runtime onnxruntime` does), the profiled Timing, and the optimised graph
+    ORT ran (base64; its weights stay on the target)."""
     import base64
 
     import numpy as np
+
+    from lwbench.measure.timer import autorange
 
     opt = os.path.join(workdir, "ort-optimized.onnx")
     sess = ort_session(path, threads, options, os.path.join(workdir, "ort-profile"), opt)
     inp = sess.get_inputs()[0]
     feeds = {inp.name: np.random.default_rng(0).standard_normal(
         [d if isinstance(d, int) else 1 for d in inp.shape], np.float32)}
-    for _ in range(runs):
+
+    def run_once() -> float:
+        t = time.perf_counter()
         sess.run(None, feeds)
+        return (time.perf_counter() - t) * 1000.0
+
+    t = autorange(run_once, cfg)
     with open(sess.end_profiling(), encoding="utf-8") as f:
         events = [e for e in json.load(f) if (e.get("cat") == "Session" and e.get("name") == "model_run")
                   or (e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time"))]
-    per: dict[str, list[float]] = {}
-    ops: dict[str, str] = {}
-    for e in events:
-        if e["cat"] == "Node":
-            name = e["name"][: -len("_kernel_time")]
-            per.setdefault(name, []).append(float(e.get("dur", 0)) / 1000.0)
-            ops[name] = (e.get("args") or {}).get("op_name", "")
-    from lwbench.measure.timer import percentile
-
-    nodes = [{"node": n, "op_type": ops[n], "n": len(v), "median_ms": percentile(sorted(v), 50)} for n, v in per.items()]
     with open(opt, "rb") as f:
         graph = base64.b64encode(f.read()).decode()
-    return {"nodes": nodes, "ort_events": events, "optimized_graph_b64": graph}
+    return {"profiled": {**t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs},
+            "ort_events": events, "optimized_graph_b64": graph}
 
 
 def measure(job: dict, workdir: str) -> dict:
@@ -318,7 +317,7 @@ def measure(job: dict, workdir: str) -> dict:
     elif runtime == "onnxruntime":
         res = measure_ort(job, path, threads, cfg)
         if job.get("profile") and "error" not in res:
-            res.update(ort_node_profile(path, threads, res.get("options", {}), max(cfg.min_runs, 10), workdir))
+            res.update(ort_node_profile(path, threads, res.get("options", {}), cfg, workdir))
     else:
         return {"error": f"runtime {runtime}: this runner knows torch and onnxruntime", "error_kind": "config",
                 "step": "measure"}
