@@ -202,9 +202,8 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     from lwbench.measure.jobs import run_jobs
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import RowSink
-    from lwbench.targets import LocalTarget
-
     from lwbench.runtimes import runtime_info
+    from lwbench.targets import LocalTarget
 
     machine = {**machine_info(), **runtime_info(j.runtime for j in jobs)}
     mask = mask or machine.get("affinity")

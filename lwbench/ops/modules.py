@@ -7,7 +7,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-
 MAX_SCRIPTABLE_INPUTS = 8
 
 
