@@ -86,8 +86,8 @@ def _chain_to(pid: int, ancestor: int, parents: dict[int, int]) -> list[int] | N
 
 def _kill_connection(sshd_pid: int, marker: str, stop: threading.Event, killed: list) -> None:
     """Wait for the runner process (a descendant of the test's sshd, never the local ssh client) whose command
-    line has `marker`, then SIGKILL the sshd process serving its connection and the runner: the link dies
-    mid-measurement."""
+    line has `marker`, then SIGKILL the sshd process serving its connection: the link dies mid-measurement.
+    `killed` gets the runner's pid (which must then end by itself)."""
     while not stop.is_set():
         for pid_dir in Path("/proc").iterdir():
             try:
@@ -100,12 +100,11 @@ def _kill_connection(sshd_pid: int, marker: str, stop: threading.Event, killed: 
             if not chain or not Path(f"/proc/{chain[-1]}/cmdline").read_bytes().startswith(b"sshd"):
                 continue
             time.sleep(0.3)
-            for victim in (chain[-1], chain[0]):
-                try:
-                    os.kill(victim, signal.SIGKILL)
-                    killed.append(victim)
-                except ProcessLookupError:
-                    pass
+            try:
+                os.kill(chain[-1], signal.SIGKILL)      # the connection only: the runner must notice by itself
+                killed.append(chain[0])
+            except ProcessLookupError:
+                pass
             return
         time.sleep(0.05)
 
@@ -142,6 +141,12 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
         finally:
             stop.set()
             th.join()
+        assert killed
+        for _ in range(100):                    # the orphaned runner saw its stdin close and stopped
+            if not Path(f"/proc/{killed[0]}").exists():
+                break
+            time.sleep(0.05)
+        assert not Path(f"/proc/{killed[0]}").exists(), "the runner kept measuring after its connection died"
         after = t.run_doc({**job, "threads": 2}, 120)
         models = os.listdir(Path(t.rundir, "models"))
         rundir = t.rundir

@@ -112,8 +112,9 @@ class SshTarget(Target):
 
     # --- steps ---------------------------------------------------------------------------------------
 
-    def _call(self, args: list[str], step: str, timeout_s: float, stdin: bytes | None = None) -> dict:
-        rc, out, err = self.transport.run(args, step, timeout_s, stdin)
+    def _call(self, args: list[str], step: str, timeout_s: float, stdin: bytes | None = None,
+              hold_stdin: bool = False) -> dict:
+        rc, out, err = self.transport.run(args, step, timeout_s, stdin, hold_stdin)
         doc = parse_doc(out)
         if doc is None:
             raise StepError(_step_failure(self.name, step, rc, err, self.spec.python), "run", step)
@@ -164,8 +165,10 @@ class SshTarget(Target):
         return rel
 
     def measure(self, job: dict, timeout_s: float) -> dict:
+        """One runner process; the job is one JSON line on its stdin, which stays open while it runs."""
         d = self.connect()
-        return self._call([f"{d}/lwbench_run.py", "measure"], "measure", timeout_s, json.dumps(job).encode())
+        line = json.dumps({**job, "deadline_s": int(timeout_s) + 5}).encode() + b"\n"
+        return self._call([f"{d}/lwbench_run.py", "measure"], "measure", timeout_s, line, hold_stdin=True)
 
     def run_job(self, job: dict, model: tuple[bytes, str], timeout_s: float) -> dict:
         """One row: ship the model (bytes, suffix) when new, measure; never raises. Adds "machine" (the target's

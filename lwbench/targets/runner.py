@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import signal
 import sys
 import time
 import traceback
@@ -344,6 +345,22 @@ def _safe(fn, *args) -> dict:
                 "error_kind": "oom" if is_oom(e) else "run", "traceback": traceback.format_exc(limit=8)}
 
 
+def _watch(job: dict) -> None:
+    """Stop this runner when the host goes away (its stdin, held open by the host, reaches end-of-file: a lost
+    link or a killed lwbench) or past the job's deadline, so no orphan measurement disturbs the next row."""
+    import threading
+
+    def on_eof() -> None:       # the raw descriptor: no buffered-reader lock held at interpreter exit
+        while os.read(0, 65536):
+            pass
+        os._exit(3)
+
+    threading.Thread(target=on_eof, daemon=True).start()
+    deadline = int(job.get("deadline_s") or 0)
+    if deadline > 0 and hasattr(signal, "alarm"):
+        signal.alarm(deadline)          # SIGALRM's default action ends the process
+
+
 def main(argv: list[str], workdir: str) -> int:
     """`argv`: info | measure (the job on stdin); `workdir`: the per-run directory the bootstrap lives in."""
     if not argv or argv[0] not in ("info", "measure"):
@@ -352,7 +369,8 @@ def main(argv: list[str], workdir: str) -> int:
     if argv[0] == "info":
         doc = _safe(info_doc)
     else:
-        job = json.loads(sys.stdin.read(1 << 20) or "{}")
+        job = json.loads(sys.stdin.readline(1 << 20) or "{}")
+        _watch(job)
         doc = _safe(measure, job, workdir)
     sys.stdout.write(MARK + json.dumps(doc, default=str) + "\n")
     sys.stdout.flush()

@@ -185,19 +185,23 @@ class SshTransport:
         """The full ssh argv running `python args...` on the target."""
         return [*self._base(), "--", self.spec.host, remote_command(self.spec.python, args)]
 
-    def run(self, args: list[str], step: str, timeout_s: float, stdin: bytes | None = None) -> tuple[int, str, str]:
+    def run(self, args: list[str], step: str, timeout_s: float, stdin: bytes | None = None,
+            hold_stdin: bool = False) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) of `python args...` on the target; TransportError when ssh itself fails
-        (exit 255: unreachable, refused, host key, lost link) or the step outlives `timeout_s`."""
+        (exit 255: unreachable, refused, host key, lost link) or the step outlives `timeout_s`.
+
+        `hold_stdin`: `stdin` is written but the pipe stays open until the remote command ends, so the target's
+        runner sees end-of-file when this side or the link goes away, and stops (no orphan measurement left
+        running on the board to disturb the next row)."""
         try:
-            p = subprocess.run(self.argv(args), input=stdin if stdin is not None else b"", capture_output=True,
-                               timeout=timeout_s)
+            rc, out_b, err_b = _call(self.argv(args), stdin or b"", timeout_s, hold_stdin)
         except subprocess.TimeoutExpired:
             raise TransportError(self.spec.text, step, f"no answer within {timeout_s:.0f} s (the step was "
                                  "stopped)") from None
-        out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-        if p.returncode == 255:
+        out, err = out_b.decode(errors="replace"), err_b.decode(errors="replace")
+        if rc == 255:
             raise TransportError(self.spec.text, step, explain(err, self.spec.host))
-        return p.returncode, out, err
+        return rc, out, err
 
     def close(self) -> None:
         """Stop the ControlMaster (if one runs) and remove its socket directory."""
@@ -209,3 +213,38 @@ class SshTransport:
             pass
         shutil.rmtree(self._control_dir, ignore_errors=True)
         self._control_dir = None
+
+
+def _call(argv: list[str], data: bytes, timeout_s: float, hold_stdin: bool) -> tuple[int, bytes, bytes]:
+    """Run `argv` with `data` on stdin (closed after it, or held open until the process exits); kill it past
+    `timeout_s` (subprocess.TimeoutExpired)."""
+    if not hold_stdin:
+        p = subprocess.run(argv, input=data, capture_output=True, timeout=timeout_s)
+        return p.returncode, p.stdout, p.stderr
+    import threading
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, f.read()), daemon=True)
+               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for r in readers:
+        r.start()
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        proc.wait(timeout=timeout_s)
+    except BrokenPipeError:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+    for r in readers:
+        r.join(timeout=10)
+    return proc.returncode, got.get("out", b""), got.get("err", b"")
+
