@@ -233,3 +233,18 @@ def test_per_layer_profile_on_the_target(ssh_env):
     assert all(r["time_ms"] is not None for r in res["layers"] if r["ort_ops"] != "(eliminated)")
     assert res["end_to_end"].n == len(res["end_to_end"].samples_ms) >= 5 and res["hooked"].n >= 5
     assert res["machine"]["target"] == ssh_env.url and res["machine"]["onnxruntime"]["version"]
+
+
+def test_unreachable_target_rows_fail_fast(ssh_env, tmp_path, monkeypatch):
+    """A refused host key on connect: every row of that target is an error saying so, the first one tried,
+    the rest at once (no new connection attempt per row)."""
+    from lwbench.targets.remote import SshTarget
+
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(ssh_env.client_config(empty, "ssh_config_empty")))
+    with SshTarget(ssh_env.url) as t:
+        docs = [t.run_doc({**NET, "runtime": "torch", "mode": "script", "timer": TIMER}, 60) for _ in range(3)]
+    assert all(d["step"] == "connect" and d["error_kind"] == "transport" for d in docs)
+    assert "not in your known_hosts" in docs[0]["error"] and "not retried" in docs[2]["error"]
+    assert docs[1]["remote_wall_s"] == 0.0

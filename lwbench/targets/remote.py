@@ -108,6 +108,8 @@ class SshTarget(Target):
         self._models: set[str] = set()
         self._machine: dict | None = None
         self._suspect = False
+        self._dead: str | None = None
+        self._connect_failures = 0
         self.exports = Exports()
 
     # --- steps ---------------------------------------------------------------------------------------
@@ -174,6 +176,9 @@ class SshTarget(Target):
         """One row: ship the model (bytes, suffix) when new, measure; never raises. Adds "machine" (the target's
         block) and "target" to the document; an error names the target and the step."""
         t0 = time.perf_counter()
+        if self._dead:
+            return {"error": f"{self._dead} (not retried in this run)", "error_kind": "transport",
+                    "step": "connect", "target": self.name, "remote_wall_s": 0.0}
         try:
             rel = self.ship(*model)
             doc = self.measure({**job, "model": rel}, timeout_s)
@@ -186,6 +191,10 @@ class SshTarget(Target):
             self._suspect = True
             kind = "timeout" if "no answer within" in e.why else "transport"
             doc = {"error": str(e), "error_kind": kind, "step": e.step}
+            self._connect_failures = self._connect_failures + 1 if e.step == "connect" else 0
+            if e.step == "connect" and (self._connect_failures >= 2 or any(
+                    w in e.why for w in ("host key", "authentication", "does not resolve"))):
+                self._dead = str(e)       # unreachable for this run: its other rows fail at once, saying why
         except StepError as e:
             doc = {"error": str(e), "error_kind": e.kind, "step": e.step}
         doc["target"] = self.name
