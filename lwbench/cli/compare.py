@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.options import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 
 def compare(
@@ -33,18 +33,34 @@ def compare(
     """Compare exports of different networks, machines or lwbench versions: each metric per file, the ratio to
     the first file (green better, red worse: lower latency/madds/mac, higher throughput), rows present in only
     some files flagged. `--output x.csv|json|md` exports the comparison."""
-    from lwbench.errors import InputError, suggest
+    from lwbench.errors import InputError
     from lwbench.report.compare import compare as run_compare
     from lwbench.report.compare import compare_table, records
+    from lwbench.report.emit import emit, resolve_format
     from lwbench.report.load import load_export
-    from lwbench.report.write import emit, file_format, machine_block, machine_comment, to_csv, to_json, to_markdown
+    from lwbench.report.write import machine_block
 
-    kind = file_format(fmt.value if fmt else None, output)
+    kind = resolve_format(fmt, output)
     if len(files) < 2:
         raise InputError("compare: give at least two files (a file may be compared with itself)")
     cmp = run_compare([load_export(f) for f in files], key=key, metrics=metric)
     if kind != "table":
         cmp.machine = machine_block()
+    cmp = _select(cmp, changed, tolerance, sort, desc)
+    if cmp.frame.empty:
+        import sys
+
+        print("lwbench compare: no rows differ", file=sys.stderr)
+    head = "\n".join(f"- {lab}: `{p}`" for lab, p in cmp.files.items())
+    emit(kind, records(cmp.frame), output=output, meta=cmp.comments(), preamble=f"{head}\n\n",
+         columns=list(cmp.frame.columns), document=cmp.to_dict() if kind == "json" else None,
+         table=lambda rows: compare_table(cmp, tolerance=tolerance))
+
+
+def _select(cmp, changed: bool, tolerance: float, sort: str | None, desc: bool):
+    """--changed (rows that differ) and --sort COLUMN [--desc] on the comparison."""
+    from lwbench.errors import InputError, suggest
+
     if changed:
         from lwbench.report.compare import changed as only_changed
 
@@ -54,25 +70,7 @@ def compare(
             raise InputError(f"--sort: no column {sort} in the comparison{suggest(sort, list(cmp.frame.columns))}")
         cmp.frame = cmp.frame.sort_values(sort, ascending=not desc, kind="stable", na_position="last") \
             .reset_index(drop=True)
-    if cmp.frame.empty:
-        import sys
-
-        print("lwbench compare: no rows differ", file=sys.stderr)
-    if kind == "table":
-        console().print(compare_table(cmp, tolerance=tolerance))
-        return
-    rows = records(cmp.frame)
-    if kind == "json":
-        emit(to_json(cmp.to_dict()), output)
-    elif kind == "csv":
-        text = to_csv(rows, comments=cmp.comments())
-        emit(text if rows else text.rstrip("\n") + "\n" + ",".join(cmp.frame.columns) + "\n", output)
-    else:
-        meta = "\n".join(machine_comment(v, k) for k, v in cmp.comments().items())
-        head = "\n".join(f"- {lab}: `{p}`" for lab, p in cmp.files.items())
-        cols = list(cmp.frame.columns)
-        table = to_markdown(rows) if rows else f"| {' | '.join(cols)} |\n|{'|'.join('---' for _ in cols)}|\n"
-        emit(f"{meta}\n{head}\n\n{table}", output)
+    return cmp
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.options import FormatOpt, OutputOpt, console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 
 def list_networks(
@@ -20,10 +20,12 @@ def list_networks(
     import fnmatch
 
     from lwbench.count import count
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import index, short_source
+    from lwbench.spec.zoo import index
 
+    kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
     for name, (file, variant) in index().items():
@@ -35,23 +37,7 @@ def list_networks(
         rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
                      "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
                      "source": " ".join(net.source.split())})
-    kind = infer_format(fmt.value if fmt else None, output)
-    if kind == "table":
-        from rich.table import Table
-
-        from lwbench.report.human import si
-
-        t = Table(title=f"lwbench zoo: {len(rows)} networks (madds = multiply-adds, mac = memory access cost)")
-        for col, just in (("model", "left"), ("family", "left"), ("source", "left"), ("input", "left"),
-                          ("params", "right"), ("madds", "right"), ("mac_elems", "right")):
-            t.add_column(col, justify=just, no_wrap=col != "source")
-        for r in rows:
-            t.add_row(r["model"], r["family"], short_source(r["source"]), r["input"], si(r["params"]), si(r["madds"]),
-                      si(r["mac_elems"]))
-        console().print(t)
-    else:
-        text = {"csv": to_csv, "json": to_json, "md": to_markdown}[kind](rows)
-        emit(text, output)
+    emit(kind, rows, output=output, table=zoo_table)
 
 
 def register(app: typer.Typer) -> None:

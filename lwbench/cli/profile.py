@@ -6,51 +6,76 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.options import BatchOpt, DType, DTypeOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+from lwbench.cli.options import BatchOpt, DType, DTypeOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt
 
-
-def profile(
-    nets: Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)] = None,
-    width: WidthOpt = None,
-    resolution: ResolutionOpt = None,
-    batch: BatchOpt = 1,
-    dtype: DTypeOpt = DType.float32,
-    fold_bn: Annotated[bool, typer.Option("--fold-bn", help="Report BN folded into the preceding conv.")] = False,
-    fmt: FormatOpt = None,
-    output: OutputOpt = None,
-    summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
-    all_: Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")] = False,
-    time_: Annotated[bool, typer.Option("--time", help="Also measure each layer (torch; forward hooks) and the "
-                                        "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table. "
-                                        "Timed in --dtype: float32, bfloat16 or float16 (parameters and input "
-                                        "cast; int8 is refused: it needs a quantised model).")] = False,
-    device: Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")] = "cpu",
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")] = None,
-    min_time: Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")] = 1.0,
-    sort: Annotated[str | None, typer.Option("--sort", help="Sort by this column (params, madds, mac_elems, "
+NetsArg = Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)]
+FoldBnOpt = Annotated[bool, typer.Option("--fold-bn", help="Report BN folded into the preceding conv.")]
+SummaryOpt = Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every network of the zoo (implies --summary).")]
+TimeOpt = Annotated[bool, typer.Option("--time", help="Also measure each layer (torch; forward hooks) and the "
+                                       "end-to-end latency; adds time %, GFLOP/s, GB/s and a by-category table. "
+                                       "Timed in --dtype: float32, bfloat16 or float16 (parameters and input "
+                                       "cast; int8 is refused: it needs a quantised model).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")]
+MinTimeOpt = Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")]
+SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort by this column (params, madds, mac_elems, "
                                              "mac_bytes, model, …): networks with --summary/--all, else the "
-                                             "layers of each network.")] = None,
-    desc: Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")] = False,
-    plot: Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share, "
+                                             "layers of each network.")]
+DescOpt = Annotated[bool, typer.Option("--desc", help="With --sort: largest first.")]
+PlotOpt = Annotated[str | None, typer.Option("--plot", help="Also draw each layer's madds share vs mac share, "
                                              "and with --time vs time share (PATH.png, .svg or .pdf; one "
-                                             "network).")] = None,
-    module: Annotated[str | None, typer.Option("--module", help="Also count any nn.Module: package.module:factory "
-                                               "(torch-side counter, the ops that run).")] = None,
-    input_: Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
-                                               "(default 3x224x224).")] = None,
-) -> None:
+                                             "network).")]
+ModuleOpt = Annotated[str | None, typer.Option("--module", help="Also count any nn.Module: package.module:factory "
+                                               "(torch-side counter, the ops that run).")]
+InputOpt = Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
+                                              "(default 3x224x224).")]
+
+
+def profile(nets: NetsArg = None, width: WidthOpt = None, resolution: ResolutionOpt = None, batch: BatchOpt = 1,
+            dtype: DTypeOpt = DType.float32, fold_bn: FoldBnOpt = False, fmt: FormatOpt = None,
+            output: OutputOpt = None, summary: SummaryOpt = False, all_: AllOpt = False, time_: TimeOpt = False,
+            device: DeviceOpt = "cpu", threads: ThreadsOpt = None, min_time: MinTimeOpt = 1.0, sort: SortOpt = None,
+            desc: DescOpt = False, plot: PlotOpt = None, module: ModuleOpt = None, input_: InputOpt = None) -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
-    from lwbench.count import count
-    from lwbench.errors import InputError
-    from lwbench.report.write import emit, file_format
-    from lwbench.spec import load
+    from lwbench.report.emit import resolve_format
     from lwbench.spec.zoo import index
 
     names = list(nets or [])
     if all_:
         names += [n for n in index() if n not in names]
         summary = True
-    kind = file_format(fmt.value if fmt else None, output)
+    kind = resolve_format(fmt, output)
+    _check_args(names, module, input_, time_, fold_bn, width, resolution)
+    if plot:
+        _check_plot(plot, len(names) + bool(module), summary)
+    if time_:
+        _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
+                      kind, output, plot)
+        return
+    profiles = _count(names, width, resolution, batch, dtype.value, fold_bn, module, input_)
+    if plot:
+        from lwbench.report.plots import layer_shares
+
+        layer_shares(profiles[0].to_frame(), plot)
+    if summary:
+        _summary(profiles, sort, desc, kind, output)
+        return
+    if sort:
+        from dataclasses import replace
+
+        from lwbench.report.sorting import sort_rows
+
+        profiles = [replace(p, layers=sort_rows(p.layers, sort, desc)) for p in profiles]
+    from lwbench.report.emit import emit
+    from lwbench.report.exports import layers_how
+
+    emit(kind, output=output, **layers_how(profiles, _machine(kind)))
+
+
+def _check_args(names, module, input_, time_, fold_bn, width, resolution) -> None:
+    from lwbench.errors import InputError
+
     if not names and not module:
         raise InputError("profile: name at least one network (or --all, or --module); `lwbench list` shows the zoo")
     if input_ and not module:
@@ -58,61 +83,41 @@ def profile(
     if module and (time_ or (not names and (fold_bn or width is not None or resolution is not None))):
         raise InputError("profile --module: counts the ops that run at --input; --time, --fold-bn, --width and "
                          "--resolution apply to zoo networks")
-    if plot:
-        _check_plot(plot, len(names) + bool(module), summary)
-    if time_:
-        _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                      kind, output, plot)
-        return
-    profiles = [count(load(n, width, resolution), batch, dtype.value, fold_bn) for n in names]
+
+
+def _count(names, width, resolution, batch: int, dtype: str, fold_bn: bool, module, input_) -> list:
+    """The analytic profile of each network, then the torch-side count of --module."""
+    from lwbench.count import count
+    from lwbench.spec import load
+
+    profiles = [count(load(n, width, resolution), batch, dtype, fold_bn) for n in names]
     if module:
         from lwbench.torchcount import profile_factory
 
-        profiles.append(profile_factory(module, input_, batch, dtype.value))
-    if plot:
-        from lwbench.report.plots import layer_shares
+        profiles.append(profile_factory(module, input_, batch, dtype))
+    return profiles
 
-        layer_shares(profiles[0].to_frame(), plot)
-    if sort and not summary:
-        from dataclasses import replace
 
-        from lwbench.report.sorting import sort_rows
-
-        profiles = [replace(p, layers=sort_rows(p.layers, sort, desc)) for p in profiles]
-    if summary:
-        _summary(profiles, sort, desc, kind, output)
-        return
-    if kind == "table":
-        from lwbench.report.tables.profile import profile_table
-
-        con = console()
-        for p in profiles:
-            con.print(profile_table(p))
-        return
-    from lwbench.report.exports import layers_text
+def _machine(kind: str) -> dict | None:
+    """The machine block of an export (a table does not show it)."""
     from lwbench.report.write import machine_block
 
-    emit(layers_text(profiles, kind, machine_block()), output)
+    return None if kind == "table" else machine_block()
 
 
 def _summary(profiles, sort: str | None, desc: bool, kind: str, output: str | None) -> None:
     """--summary / --all: one row per network; CSV with a `# machine:` line, JSON `{machine, rows}`, Markdown
     with `<!-- machine: -->`."""
-    from lwbench.report.exports import summary_text
-    from lwbench.report.write import emit, machine_block
+    from lwbench.report.emit import emit
+    from lwbench.report.exports import summary_how
 
     rows = [p.summary() for p in profiles]
     if sort:
         from lwbench.report.sorting import sort_rows
 
         rows = sort_rows(rows, sort, desc)
-    if kind == "table":
-        from lwbench.report.tables.profile import summary_table
-
-        order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
-        console().print(summary_table(rows, f"{len(rows)} networks{order}"))
-        return
-    emit(summary_text(rows, kind, machine_block()), output)
+    order = f", sorted by {sort}{' (largest first)' if desc else ''}" if sort else ""
+    emit(kind, rows, output=output, **summary_how(_machine(kind), f"{len(rows)} networks{order}"))
 
 
 def _check_plot(path: str, networks: int, summary: bool) -> None:
@@ -142,8 +147,7 @@ def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort
 
     check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run; int8: refused
 
-    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time,
-                               None if kind == "table" else kind, output)
+    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time, kind, output)
     if plot:
         from lwbench.report.plots import plot_rows
 

@@ -8,8 +8,6 @@ import typer
 
 from lwbench.cli.options import FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
 
-MAX_DIFF_ROWS = 40
-
 
 def verify(
     nets: Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)] = None,
@@ -25,9 +23,42 @@ def verify(
     """Check every layer two independent ways: params == built module; conv/linear madds == fvcore
     (by_module, joined on layer name); params, madds, mac_elems == the torch-side counter (aten ops).
     Lists fvcore's unsupported ops and ops lwbench has no rule for. Exit 1 on any mismatch or error."""
+    from rich.text import Text
+
+    from lwbench.report.emit import resolve_format
+    from lwbench.report.tables.verify import diff_table
+    from lwbench.verify import verify as run_verify
+
+    kind = resolve_format(fmt, output)
+    names = _names(nets, all_, width, resolution)
+    con = console(stderr=kind != "table" and not output)  # keep stdout clean for the machine-readable export
+    shown: list = []                                      # what the table shows, for `-f table -o FILE`
+
+    def show(*items) -> None:
+        for item in items:
+            con.print(item, soft_wrap=True)
+            shown.append(item)
+
+    def on_result(res) -> None:
+        show(Text(res.summary_line(), style="green" if res.ok else "bold red"))
+        if res.mismatches and kind == "table":
+            show(diff_table(res))
+
+    results = run_verify(names, fvcore=not no_fvcore, width=width, resolution=resolution, on_result=on_result)
+    bad = [r for r in results if not r.ok]
+    show(Text(f"{len(results) - len(bad)}/{len(results)} networks agree"
+              + (f"; differ or failed: {', '.join(r.model for r in bad)}" if bad else ""),
+              style="bold red" if bad else "bold green"))
+    if kind != "table" or output:
+        _export(kind, output, results, names, len(bad), shown)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _names(nets, all_: bool, width, resolution) -> list[str]:
+    """The networks to check; unknown names are a usage error (exit 2) before anything runs."""
     from lwbench.errors import InputError
-    from lwbench.report.write import emit, infer_format, machine_block, machine_comment, to_csv, to_json, to_markdown
-    from lwbench.verify import all_names, load_net, verify, zoo
+    from lwbench.verify import all_names, load_net, zoo
 
     names = list(nets or [])
     if all_:
@@ -35,62 +66,28 @@ def verify(
     if not names:
         raise InputError("verify: name at least one network (or --all); `lwbench list` shows the zoo")
     known = zoo()[0]
-    for n in names:  # unknown names are a usage error (exit 2) before anything runs
+    for n in names:
         if n in known or all_:
             continue
         load_net(n, width, resolution, known)
-    kind = infer_format(fmt.value if fmt else None, output)
-    to_stderr = kind != "table" and not output  # keep stdout clean for the machine-readable export
-    con = console(stderr=to_stderr)
-
-    def show(res) -> None:
-        style = "green" if res.ok else "bold red"
-        con.print(res.summary_line(), style=style, markup=False, soft_wrap=True)
-        if res.mismatches and kind == "table":
-            con.print(_diff_table(res))
-
-    results = verify(names, fvcore=not no_fvcore, width=width, resolution=resolution, on_result=show)
-    bad = [r for r in results if not r.ok]
-    con.print(f"{len(results) - len(bad)}/{len(results)} networks agree"
-              + (f"; differ or failed: {', '.join(r.model for r in bad)}" if bad else ""),
-              style="bold red" if bad else "bold green", markup=False, soft_wrap=True)
-    if kind != "table":
-        machine = machine_block()  # torch and fvcore versions matter here: verify has loaded torch
-        if kind == "json":
-            emit(to_json({"machine": machine, "checks": [{k: v for k, v in r.to_dict().items() if k != "rows"}
-                                                         for r in results],
-                          "rows": [row for r in results for row in r.rows]}), output)
-        else:
-            rows = [row for r in results for row in r.rows]
-            if kind == "csv":
-                emit(to_csv(rows, {"machine": machine, "lwbench verify": " ".join(names),
-                                   "networks_failed": len(bad)}), output)
-            else:
-                emit(machine_comment(machine) + "\n"
-                     + to_markdown(rows, "lwbench verify: analytic vs torch-side counter vs fvcore"), output)
-    if bad:
-        raise typer.Exit(1)
+    return names
 
 
-def _diff_table(res):
-    from rich.table import Table
+def _export(kind: str, output: str | None, results, names: list[str], failed: int, shown: list) -> None:
+    """CSV/JSON/Markdown of every checked row with the machine block (torch and fvcore versions matter here:
+    verify has loaded torch); a table written to a file is what the terminal showed."""
+    from lwbench.report.emit import emit
+    from lwbench.report.write import machine_block
 
-    t = Table(title=f"{res.model}: layers that differ", title_justify="left")
-    for c, just in (("layer", "left"), ("kind", "left"), ("quantity", "left"), ("counter", "left"),
-                    ("analytic", "right"), ("other", "right"), ("diff", "right")):
-        t.add_column(c, justify=just)
-    for m in res.mismatches[:MAX_DIFF_ROWS]:
-        other = m.get(m["counter"])
-        diff = m["diff"]
-        t.add_row(m["layer"], m["kind"], m["quantity"], m["counter"], _fmt(m["analytic"]), _fmt(other),
-                  f"{diff:+,}" if isinstance(diff, int) else "")
-    if len(res.mismatches) > MAX_DIFF_ROWS:
-        t.caption = f"... and {len(res.mismatches) - MAX_DIFF_ROWS} more (--format csv/json lists every layer)"
-    return t
-
-
-def _fmt(v) -> str:
-    return f"{v:,}" if isinstance(v, int) else str(v)
+    if kind == "table":
+        emit(kind, output=output, table=lambda rows: shown)
+        return
+    machine = machine_block()
+    rows = [row for r in results for row in r.rows]
+    checks = [{k: v for k, v in r.to_dict().items() if k != "rows"} for r in results]
+    emit(kind, rows, output=output, machine=machine, meta={"lwbench verify": " ".join(names), "networks_failed": failed},
+         title="lwbench verify: analytic vs torch-side counter vs fvcore",
+         document={"machine": machine, "checks": checks, "rows": rows} if kind == "json" else None)
 
 
 def register(app: typer.Typer) -> None:

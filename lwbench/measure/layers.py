@@ -15,7 +15,6 @@ GB/s = mac_bytes / time (the ShuffleNet V2 memory access cost in bytes over the 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 
@@ -175,62 +174,16 @@ def _release(device: str) -> None:
             pass
 
 
-# --- `lwbench profile --time` output ---------------------------------------------------------------------
-
-def _f(v, d=2):
-    return "" if v is None else f"{v:.{d}f}"
-
-
-def layer_time_table(res: dict):
-    from rich.markup import escape
-    from rich.table import Table
-
-    from lwbench.report.human import si
-
-    e2e = res["end_to_end"]
-    rows = res["layers"]
-    t = Table(title=escape(f"{rows[0]['model'] if rows else ''}  {res['device']}  threads {res['threads']['threads']}  "
-              f"batch {res['batch']}  end-to-end median {e2e.median_ms:.3f} ms (IQR {e2e.iqr_ms:.3f}, n {e2e.n}"
-              f"{', noisy' if e2e.noisy else ''}); per-layer sum {res['layer_sum_ms']:.3f} ms with hooks"),
-              caption="time: median per layer over the hooked runs; GFLOP/s = 2·madds/time; GB/s = mac_bytes/time",
-              show_footer=True)
-    cols = [("layer", "left", "total"), ("kind", "left", ""), ("category", "left", ""), ("out", "left", ""),
-            ("madds", "right", si(sum(r["madds"] for r in rows))), ("madds %", "right", "100%"),
-            ("mac %", "right", "100%"), ("time ms", "right", _f(res["layer_sum_ms"], 3)), ("time %", "right", "100%"),
-            ("GFLOP/s", "right", ""), ("GB/s", "right", "")]
-    for name, just, footer in cols:
-        t.add_column(name, justify=just, footer=footer)
-    for r in rows:
-        t.add_row(escape(r["layer"]), r["kind"], r["category"], r["out_shape"], si(r["madds"]), _f(r["madds_pct"], 1),
-                  _f(r["mac_pct"], 1), _f(r["time_ms"], 3), _f(r["time_pct"], 1), _f(r["gflop_per_s"], 1),
-                  _f(r["gb_per_s"], 2))
-    return t
-
-
-def category_table(res: dict):
-    from rich.table import Table
-
-    from lwbench.report.human import si
-
-    t = Table(title="by op category (ShuffleNet V2, Fig. 2: where the time goes vs where the madds are)")
-    for c in ("category", "layers", "madds", "madds %", "mac %", "time ms", "time %", "GFLOP/s", "GB/s"):
-        t.add_column(c, justify="left" if c == "category" else "right")
-    for g in res["by_category"]:
-        t.add_row(g["category"], str(g["layers"]), si(g["madds"]), _f(g["madds_pct"], 1), _f(g["mac_pct"], 1),
-                  _f(g["time_ms"], 3), _f(g["time_pct"], 1), _f(g["gflop_per_s"], 1), _f(g["gb_per_s"], 2))
-    return t
-
-
 def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str, device: str,
-                     threads: int | None, min_time: float, fmt: str | None, output: str | None) -> list[dict]:
+                     threads: int | None, min_time: float, fmt: str, output: str | None) -> list[dict]:
     """`lwbench profile NET --time`: per-layer time joined to the counts, a by-category summary, the machine
-    block; table, CSV (layer rows; category summary and timing as `#` comments), JSON or Markdown. Returns the
-    results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`."""
+    block, exported through report.emit as `fmt` (table, csv, json, md; report.exports.layer_time_how). Returns
+    the results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`."""
     from lwbench.count import count
     from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_device
-    from lwbench.report.console import console
-    from lwbench.report.write import emit, infer_format, to_csv, to_json, to_markdown
+    from lwbench.report.emit import emit
+    from lwbench.report.exports import layer_time_how
     from lwbench.spec import load
 
     check_device(device)
@@ -240,43 +193,8 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
         net = load(n, width, resolution)
         prof = count(net, batch, dtype)
         res = timed_profile(net, prof, device, threads, cfg)
-        res.update(device=device, batch=batch, layer_sum_ms=sum(r["time_ms"] or 0.0 for r in res["layers"]))
+        res.update(device=device, batch=batch, dtype=dtype,
+                   layer_sum_ms=sum(r["time_ms"] or 0.0 for r in res["layers"]))
         results.append(res)
-    kind = infer_format(fmt, output)
-    machine = machine_info()
-
-    def timing_doc(res):
-        e2e = res["end_to_end"]
-        return {"model": res["layers"][0]["model"] if res["layers"] else "", "device": device, "batch": batch,
-                "dtype": dtype,
-                **res["threads"], **e2e.stats(), "images_per_s": e2e.images_per_s(batch),
-                "layer_sum_ms": res["layer_sum_ms"], "hooked_median_ms": res["hooked"].median_ms,
-                "samples_ms": e2e.samples_ms}
-
-    if kind == "table":
-        con = console()
-        for res in results:
-            con.print(layer_time_table(res))
-            con.print(category_table(res))
-        return results
-    if kind == "json":
-        docs = [{"machine": machine, "timer": cfg.to_dict(), "end_to_end": timing_doc(r), "layers": r["layers"],
-                 "by_category": r["by_category"]} for r in results]
-        emit(to_json(docs[0] if len(docs) == 1 else docs), output)
-    elif kind == "csv":
-        comments = {"machine": machine, "timer": cfg.to_dict()}
-        for r in results:
-            doc = timing_doc(r)
-            doc.pop("samples_ms")
-            comments[f"end_to_end {doc['model']}"] = doc
-            comments[f"by_category {doc['model']}"] = r["by_category"]
-        emit(to_csv([row for r in results for row in r["layers"]], comments=comments), output)
-    else:
-        parts = [f"<!-- machine: {json.dumps(machine, separators=(',', ':'))} -->"]
-        for r in results:
-            doc = timing_doc(r)
-            parts.append(to_markdown(r["layers"], f"{doc['model']}: end-to-end median {doc['median_ms']:.3f} ms, "
-                                     f"threads {doc['threads']}, batch {batch}"))
-            parts.append(to_markdown(r["by_category"], f"{doc['model']} by op category"))
-        emit("\n".join(parts), output)
+    emit(fmt, output=output, **layer_time_how(results, machine_info(), cfg.to_dict()))
     return results

@@ -6,7 +6,8 @@
 - csv: `# machine: {json}` and `# key: value` lines for each `meta` entry, then the rows (all sections).
 - json: `document` when given, else `{machine, **meta, rows}` (or the bare list of rows when there is no
   envelope at all: `lwbench list`).
-- md: `<!-- machine: {json} -->` and one such comment per `meta` entry, `preamble`, then a table per section.
+- md: `markdown` when given (`lwbench schema`), else `<!-- machine: {json} -->` and one such comment per `meta`
+  entry, `preamble`, then a table per section.
 - table: the rich renderable(s) `table(rows)` returns, printed to the terminal; with --output the same table is
   written as plain text (160 columns). Every command does this: `-f table -o FILE` writes text, never refuses.
 
@@ -62,10 +63,10 @@ def _print_all(con, renderables) -> None:
 
 def render(kind: str, rows: Sequence[Mapping] = (), *, machine: Mapping | None = None, meta: Mapping | None = None,
            title: str | None = None, sections: Sequence[tuple[str | None, Sequence[Mapping]]] | None = None,
-           document: object = None, preamble: str = "", columns: Sequence[str] = (),
+           document: object = None, markdown: str | None = None, preamble: str = "", columns: Sequence[str] = (),
            json_only: Sequence[str] = (), table: Callable[[list], object] | None = None) -> str:
-    """The text of one export (see the module doc). `sections` (title, rows) replace `rows` for Markdown and are
-    concatenated for CSV; `columns` head an empty table; `json_only` columns are left out of CSV and Markdown."""
+    """The text of one export (see the module doc). `sections` (title, rows) replace `rows` for Markdown and, when
+    there are no `rows`, are concatenated for CSV; `document` / `markdown` replace the JSON / Markdown text; `columns` head an empty table; `json_only` columns are left out of CSV and Markdown."""
     env = _envelope(machine, meta)
     secs = list(sections) if sections is not None else [(title, rows)]
     if kind == "json":
@@ -73,9 +74,11 @@ def render(kind: str, rows: Sequence[Mapping] = (), *, machine: Mapping | None =
             return to_json(document)
         return to_json({**env, "rows": list(rows)} if env else list(rows))
     if kind == "csv":
-        flat = _strip((r for _, rs in secs for r in rs), json_only)
+        flat = _strip(rows if rows else [r for _, rs in secs for r in rs], json_only)
         text = to_csv(flat, comments=env)
         return text if flat or not columns else text.rstrip("\n") + "\n" + ",".join(columns) + "\n"
+    if kind == "md" and markdown is not None:
+        return markdown
     if kind == "md":
         head = [machine_comment(v, k) for k, v in env.items()]
         body = "\n".join(to_markdown(_strip(rs, json_only), t) if rs or not columns else _empty_md(columns)

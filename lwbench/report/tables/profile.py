@@ -1,4 +1,4 @@
-"""Rich tables for profiles: every layer, a totals line, numbers humanised (exports keep exact integers)."""
+"""The rich table of `lwbench profile` (per-layer rows): every layer, a totals line, numbers humanised."""
 
 from __future__ import annotations
 
@@ -26,16 +26,4 @@ def profile_table(p: Profile):
         t.add_row(r.layer, r.kind,
                   r.in_shape, r.out_shape, si(r.params), si(r.madds), pct(r.madds, tot["madds"]),
                   si(r.mac_elems), pct(r.mac_elems, tot["mac_elems"]), si(r.mac_bytes))
-    return t
-
-
-def summary_table(rows: list[dict], title: str):
-    from rich.table import Table
-
-    t = Table(title=title, caption="madds = multiply-adds; mac = memory access cost")
-    cols = ["model", "input", "batch", "dtype", "layers", "params", "madds", "mac_elems", "mac_bytes"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("model", "input", "dtype") else "right")
-    for r in rows:
-        t.add_row(*[si(r[c]) if c in ("params", "madds", "mac_elems", "mac_bytes") else str(r[c]) for c in cols])
     return t
