@@ -19,6 +19,10 @@ TimeOpt = Annotated[bool, typer.Option("--time", help="Also measure each layer (
 DeviceOpt = Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")]
 MinTimeOpt = Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")]
+ProfTargetOpt = Annotated[str, typer.Option("--target", help="With --time: where to measure: local, or an SSH "
+                                            "target (ssh://[user@]host[:port][?python=PATH] or an ssh config "
+                                            "alias); on a target the per-layer times come from ONNX Runtime's "
+                                            "profiler (the target needs onnxruntime; docs/targets.md).")]
 SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort by this column (params, madds, mac_elems, "
                                              "mac_bytes, model, …): networks with --summary/--all, else the "
                                              "layers of each network.")]
@@ -36,7 +40,8 @@ def profile(nets: NetsArg = None, width: WidthOpt = None, resolution: Resolution
             dtype: DTypeOpt = DType.float32, fold_bn: FoldBnOpt = False, fmt: FormatOpt = None,
             output: OutputOpt = None, summary: SummaryOpt = False, all_: AllOpt = False, time_: TimeOpt = False,
             device: DeviceOpt = "cpu", threads: ThreadsOpt = None, min_time: MinTimeOpt = 1.0, sort: SortOpt = None,
-            desc: DescOpt = False, plot: PlotOpt = None, module: ModuleOpt = None, input_: InputOpt = None) -> None:
+            desc: DescOpt = False, plot: PlotOpt = None, module: ModuleOpt = None, input_: InputOpt = None,
+            target: ProfTargetOpt = "local") -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.report.emit import resolve_format
     from lwbench.spec.zoo import index
@@ -47,11 +52,16 @@ def profile(nets: NetsArg = None, width: WidthOpt = None, resolution: Resolution
         summary = True
     kind = resolve_format(fmt, output)
     _check_args(names, module, input_, time_, fold_bn, width, resolution)
+    if target.strip() != "local" and not time_:
+        from lwbench.errors import InputError
+
+        raise InputError(f"profile --target {target}: a target is where --time measures; the counts are exact "
+                         "anywhere (add --time)")
     if plot:
         _check_plot(plot, len(names) + bool(module), summary)
     if time_:
         _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                      kind, output, plot)
+                      kind, output, plot, target)
         return
     profiles = _count(names, width, resolution, batch, dtype.value, fold_bn, module, input_)
     if plot:
@@ -132,7 +142,7 @@ def _check_plot(path: str, networks: int, summary: bool) -> None:
 
 
 def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                  kind, output, plot) -> None:
+                  kind, output, plot, target: str = "local") -> None:
     """`profile --time`: measure (lwbench.measure.layers), export, and with --plot draw madds vs mac vs time
     shares of the rows just measured (the same function as `lwbench plot --kind layer-shares`)."""
     from lwbench.errors import InputError
@@ -145,9 +155,16 @@ def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort
     from lwbench.measure.layers import profile_time_cli
     from lwbench.measure.timer import check_dtype
 
-    check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run; int8: refused
+    if target.strip() != "local":
+        from lwbench.targets.profile import check_remote_profile, profile_time_remote_cli
 
-    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time, kind, output)
+        check_remote_profile("onnxruntime", device)
+        results = profile_time_remote_cli(target.strip(), names, width, resolution, batch, dtype.value, threads,
+                                          min_time, kind, output)
+    else:
+        check_dtype(dtype.value)  # the model runs in --dtype: its mac_bytes and GB/s describe that run; int8: refused
+        results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time, kind,
+                                   output)
     if plot:
         from lwbench.report.plots import plot_rows
 
