@@ -75,3 +75,19 @@ def test_memory_matches_sysconf():
         pytest.skip("no /proc/meminfo here")
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
     assert memory()["memory_gib"] == pytest.approx(pages, abs=0.01)
+
+
+@pytest.mark.parametrize("board", ["rk3399-rockpi4c", "rk3588-rock5b", "sm8550-a510-a710-a715-x3"])
+def test_runner_places_a_job_on_the_big_cores(board):
+    """What the runner pins to on a big.LITTLE board: the big cores and as many threads by default; a job's own
+    cores (a list or a named set) and threads win."""
+    from lwbench.measure.cpus import read_topology
+    from lwbench.targets.runner import placement
+
+    _, big, threads, _ = EXPECT[board]
+    topo = read_topology(str(BOARDS / board / "sys"))
+    assert placement({}, topo) == (big, threads)
+    little = [c for c in topo.cpus if c not in big]
+    assert placement({"cores": "little"}, topo) == (little, len(little))
+    assert placement({"cores": [0], "threads": 3}, topo) == ([0], 3)
+    assert placement({"cores": "all", "threads": None}, topo) == (topo.cpus, len(topo.cpus))

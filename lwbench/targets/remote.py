@@ -184,6 +184,7 @@ class SshTarget(Target):
             doc = self.measure({**job, "model": rel}, timeout_s)
             if "error" in doc and not str(doc["error"]).startswith(self.name):
                 doc["error"] = f"{self.name}: {doc.get('step', 'measure')}: {doc['error']}"
+            self._connect_failures = 0
             if "error" not in doc and doc.get("machine"):
                 doc["machine"]["target"] = self.name
                 self._machine = doc["machine"]

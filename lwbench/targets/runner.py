@@ -181,15 +181,23 @@ def info_doc() -> dict:
 
 # --- one measurement ------------------------------------------------------------------------------------
 
-def _settle(job: dict) -> tuple[list[int] | None, int, str]:
-    """Cores (the job's, else the big cores on big.LITTLE), threads (the job's, else the physical cores of that
-    set), pinned now, and the thread environment set before any runtime is imported."""
-    from lwbench.measure.cpus import default_cores, default_threads, parse_cores, pin, read_topology
+def placement(job: dict, topo) -> tuple[list[int] | None, int]:
+    """(cores, threads) of a job on this target's topology: the job's cores (a list, or big/little/all), else the
+    big cores on big.LITTLE (None elsewhere: the affinity is left as it is); the job's threads, else the physical
+    cores of that set (TFLite's and ncnn's practice)."""
+    from lwbench.measure.cpus import default_cores, default_threads, parse_cores
 
-    topo = read_topology()
     spec = job.get("cores")
     cores = parse_cores(spec, topo) if isinstance(spec, str) else (list(spec) if spec else default_cores(topo))
-    threads = int(job.get("threads") or default_threads(topo, cores))
+    return cores, int(job.get("threads") or default_threads(topo, cores))
+
+
+def _settle(job: dict) -> tuple[list[int] | None, int, str]:
+    """Cores and threads (`placement`), pinned now, and the thread environment set before any runtime is
+    imported."""
+    from lwbench.measure.cpus import pin, read_topology
+
+    cores, threads = placement(job, read_topology())
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     return cores, threads, pin(cores)
 
