@@ -152,9 +152,11 @@ def _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width
     lists = {opt: split_list(v, opt) for opt, v in (("--device", device), ("--mode", mode), ("--layout", layout),
                                                        ("--dtype", dtype))}
     topo = read_topology()
-    core_set = parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)
-    thread_list = int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
     targets = targets_of(target)
+    here = "local" in targets     # --cores/--threads defaults from this machine's topology only when it times
+    core_set = (parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)) \
+        if here else None
+    thread_list = int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
     remote_cores, remote_threads = remote_placement(cores, threads, [t for t in targets if t != "local"])
     sweep = Sweep(specs=names, devices=lists["--device"], modes=lists["--mode"], layouts=lists["--layout"],
                   dtypes=lists["--dtype"], threads=thread_list, batches=batches, timer=timer, width=width,
