@@ -60,6 +60,12 @@ class _Graph:
 
 
 def _np(t):
+    """A parameter as float32 numpy; a module built on the meta device (no weights: structure-only exports, e.g. the
+    per-layer join tests) gives zeros of the parameter's shape."""
+    import numpy as np
+
+    if t.is_meta:
+        return np.zeros(tuple(t.shape), dtype=np.float32)
     return t.detach().cpu().float().numpy().copy()
 
 

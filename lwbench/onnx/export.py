@@ -30,10 +30,10 @@ TORCH_EXPORTER = "torch.onnx.export(dynamo=False)"
 
 def _code_version() -> str:
     """sha256 of the emitter's and quantizer's source: a changed emitter never reuses an old file."""
-    from lwbench.onnx import emit, quant
+    from lwbench.onnx import emit, quant, run
 
     h = hashlib.sha256()
-    for mod in (emit, quant):
+    for mod in (emit, quant, run):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:16]
 
@@ -124,8 +124,9 @@ def _write_fp32(obj, batch: int, opset: int, input_shape, model, tmp: Path) -> s
 
         from lwbench.build import build
         from lwbench.onnx.emit import emit
+        from lwbench.onnx.run import lively
 
-        onnx.save(emit(obj, model if model is not None else build(obj), batch, opset), str(tmp))
+        onnx.save(emit(obj, model if model is not None else lively(build(obj), obj), batch, opset), str(tmp))
         return EMITTER
     import warnings
 

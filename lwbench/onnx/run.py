@@ -17,6 +17,29 @@ FP32_TOLERANCE = 1e-4
 REFERENCE_SEED = 1234
 
 
+def lively(model, net, seed: int = 0):
+    """Weights under which every layer matters to the output, so the check can see a wrong graph: torch's default
+    init shrinks activations ~3x per layer (a deep random network's output is then just the last bias, and a
+    graph with a wrong weight would pass). Convolutions and linears get He-normal weights (fan-in, ReLU gain);
+    batch norms get running statistics measured on a seeded random batch (train-mode forward, cumulative
+    averages), so each normalises what reaches it. Latency does not depend on the values."""
+    import torch
+    from torch import nn
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+        model.train()
+        model(torch.randn(4, *net.input_shape, generator=g))
+    return model.eval()
+
+
 def reference(net, batch: int, model):
     """(input, torch output) as numpy, the input seeded so every runtime sees the same one."""
     import torch

@@ -78,14 +78,14 @@ def prepare(job: Job):
     """(net, session, input, facts): exported (cached), loaded, checked against torch. `facts` go in the row."""
     from lwbench.build import build
     from lwbench.onnx.export import export_onnx, read_meta
-    from lwbench.onnx.run import check_outputs, reference
+    from lwbench.onnx.run import check_outputs, lively, reference
     from lwbench.onnx.session import session
     from lwbench.spec import load
 
     check(job, device=True)
     opts = options_of(job)
     net = load(job.net, job.width, job.resolution)
-    model = build(net)
+    model = lively(build(net), net)
     path = export_onnx(net, job.batch, dtype=job.dtype, model=model)
     sess = session(path, job.device, job.threads, opts["ort_opt"])
     x, ref = reference(net, job.batch, model)

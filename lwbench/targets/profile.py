@@ -73,29 +73,26 @@ def check_remote_profile(runtime: str, device: str) -> None:
         raise InputError(f"--device {device}: SSH targets time on their CPU only")
 
 
-def profile_time_remote_cli(target: str, names: list[str], width, resolution, batch: int, dtype: str,
-                            threads: int | None, min_time: float, fmt: str, output: str | None,
-                            ort_opt: str = "all") -> list[dict]:
-    """`lwbench profile NET --time --target TARGET`: each network's per-layer ORT profile measured on the target,
-    exported as a local `profile --time` is (report.exports.layer_time_how), with the target's machine block
-    (its `command` and `git_commit` are this host's: what ran it)."""
-    from lwbench.count import count
-    from lwbench.measure.machine import command_line, git_commit
-    from lwbench.measure.timer import TimerConfig
-    from lwbench.report.emit import emit
-    from lwbench.report.exports import layer_time_how
-    from lwbench.spec import load
-    from lwbench.targets.remote import SshTarget
+class RemoteProfiler:
+    """An SSH target opened for a `profile --time` run: `timed_profile(...)` has the signature of
+    lwbench.onnx.profile.timed_profile; the machine block's `command` and `git_commit` are this host's."""
 
-    cfg = TimerConfig(min_time_s=min_time, max_time_s=max(10.0, min_time))
-    results = []
-    with SshTarget(target) as t:
-        for n in names:
-            res = remote_timed_profile(t, n, width, resolution, count(load(n, width, resolution), batch, dtype),
-                                       threads, cfg, ort_opt)
-            res.update(device="cpu", batch=batch, dtype=dtype,
-                       layer_sum_ms=sum(r["time_ms"] or 0.0 for r in res["layers"]))
-            results.append(res)
-    machine = {**results[-1]["machine"], "command": command_line(), "git_commit": git_commit()}
-    emit(fmt, output=output, **layer_time_how(results, machine, cfg.to_dict()))
-    return results
+    def __init__(self, spec: str):
+        from lwbench.targets.remote import SshTarget
+
+        self.target = SshTarget(spec)
+
+    def timed_profile(self, spec, width, resolution, profile, device="cpu", threads=None, cfg=None, ort_opt="all"):
+        from lwbench.measure.machine import command_line, git_commit
+
+        check_remote_profile("onnxruntime", device)
+        res = remote_timed_profile(self.target, spec, width, resolution, profile, threads, cfg, ort_opt)
+        res["machine"] = {**res["machine"], "command": command_line(), "git_commit": git_commit()}
+        return res
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.target.close()
+
