@@ -221,8 +221,9 @@ def test_profile_time_on_the_target(ssh_env, tmp_path, capsys):
     from lwbench.spec import load
 
     out = tmp_path / "p.json"
-    rc, _, err = _cli(["profile", "mobilenet_v1", "--width", "0.25", "--resolution", "64", "--time", "--threads",
-                       "1", "--min-time", "0.05", "--target", ssh_env.url, "-o", str(out)], capsys)
+    args = ["profile", "mobilenet_v1", "--width", "0.25", "--resolution", "64", "--time", "--threads", "1",
+            "--min-time", "0.05", "--target", ssh_env.url]
+    rc, _, err = _cli([*args, "--runtime", "onnxruntime", "-o", str(out)], capsys)
     assert rc == 0, err
     doc = json.loads(out.read_text())
     prof = count(load("mobilenet_v1", 0.25, 64), 1)
@@ -232,10 +233,13 @@ def test_profile_time_on_the_target(ssh_env, tmp_path, capsys):
     assert all(r["attribution"] != "unattributed" for r in doc["layers"])
     assert all(r["time_ms"] is not None for r in doc["layers"] if r["ort_ops"] != "(eliminated)")
     e2e = doc["end_to_end"]
-    assert e2e["n"] == len(e2e["samples_ms"]) >= 10 and e2e["threads"] == 1
+    assert e2e["n"] >= 10 and e2e["threads"] == 1 and e2e["runtime"] == "onnxruntime"
+    assert e2e["target"] == ssh_env.url and e2e["profiled_median_ms"] > 0
     assert doc["machine"]["target"] == ssh_env.url and doc["machine"]["onnxruntime"]["version"]
     rc, _, err = _cli(["profile", "mobilenet_v1", "--target", ssh_env.url], capsys)
     assert rc == 2 and "add --time" in err
+    rc, _, err = _cli(args, capsys)                       # torch: frozen TorchScript there, no per-layer hooks
+    assert rc == 2 and "use --runtime onnxruntime" in err
 
 
 def test_unreachable_target_rows_fail_fast(ssh_env, tmp_path, monkeypatch):
