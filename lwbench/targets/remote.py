@@ -26,7 +26,7 @@ from lwbench.measure.jobs import Job, Result
 from lwbench.targets.base import Target
 from lwbench.targets.bundle import bundle, digest, tar_bytes
 from lwbench.targets.export import Exports
-from lwbench.targets.runner import MARK
+from lwbench.targets.runner import MARK, MIN_PYTHON
 from lwbench.targets.ssh import SshSpec, SshTransport, TransportError, parse_spec
 
 # Fixed code run by the target's interpreter (`python -c`): unpack a tar from stdin into sys.argv[1], or into a
@@ -44,7 +44,7 @@ with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as t:
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
             f.write(t.extractfile(m).read())
-print("@@lwbench@@" + json.dumps({"dir": d}))
+print("@@lwbench@@" + json.dumps({"dir": d, "python": list(sys.version_info[:3])}))
 '''
 _CLEANUP = r'''
 import json, os, shutil, sys
@@ -134,6 +134,13 @@ class SshTarget(Target):
         if self.rundir is None:
             doc = self._call(["-c", _code(_UNPACK)], "connect", TIMEOUTS["connect"], bundle())
             d = str(doc.get("dir", ""))
+            version = tuple(doc.get("python") or ())
+            if version and version < MIN_PYTHON:
+                self.rundir = d if _RUNDIR.match(d) else None      # still removed at close()
+                raise StepError(f"{self.name}: connect: the target's {self.spec.python} is Python "
+                                f"{'.'.join(map(str, version))}; lwbench's runner needs "
+                                f"{'.'.join(map(str, MIN_PYTHON))} or newer (give ?python=/path/to/python3)",
+                                "config", "connect")
             if not _RUNDIR.match(d):
                 raise StepError(f"{self.name}: connect: the target made an unexpected run directory {d!r}", "run",
                                 "connect")
@@ -198,6 +205,8 @@ class SshTarget(Target):
                 self._dead = str(e)       # unreachable for this run: its other rows fail at once, saying why
         except StepError as e:
             doc = {"error": str(e), "error_kind": e.kind, "step": e.step}
+            if e.step == "connect":       # no interpreter, too old a Python: the same for every row
+                self._dead = str(e)
         doc["target"] = self.name
         doc["remote_wall_s"] = time.perf_counter() - t0
         return doc
