@@ -178,6 +178,19 @@ def test_target_without_the_runtime(ssh_env, tmp_path, capsys):
     assert [ln.split()[1] for ln in missing] == ["onnxruntime:", "torch:", "numpy:"]
     assert all("to get it: pip install" in ln for ln in missing)
     assert err.count("\n") == 1 and "no runtime lwbench can time with" in err
+    out_csv = tmp_path / "check.csv"
+    rc, _, err = _cli(["target", "check", url, "-o", str(out_csv)], capsys)
+    import json
+
+    import pandas as pd
+
+    first = out_csv.read_text().splitlines()[0]
+    assert rc == 2 and first.startswith("# machine: ")
+    machine = json.loads(first[len("# machine: "):])
+    assert machine["python_executable"] == str(py) and machine["target"] == url
+    frame = pd.read_csv(out_csv, comment="#")
+    assert list(frame["runtime"]) == ["onnxruntime", "torch", "numpy"] and frame["version"].isna().all()
+    assert frame["how"].str.contains("pip install").all()
 
 
 def test_changed_host_key_is_refused(ssh_env, tmp_path, capsys, monkeypatch):

@@ -5,18 +5,17 @@ ships the runner into a temporary directory, prints the target's machine block (
 big.LITTLE clusters with their frequencies and governor, memory, OS, Python) and the runtimes it can use
 (onnxruntime, torch, their versions), one line per missing piece saying how to get it, and removes the
 directory. Exit 0 when at least one runtime is usable; 2 (one line) when the target cannot be reached or has
-none. `--format json` prints the whole document.
+none. `-f json` gives the whole document, `-f csv|md` one row per runtime under the target's machine block.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import console
+from lwbench.cli.options import FormatOpt, OutputOpt
 
 target_app = typer.Typer(help="Remote targets: `lwbench target check TARGET`.", no_args_is_help=True)
 RUNTIMES = ("onnxruntime", "torch")
@@ -64,15 +63,39 @@ def report_lines(doc: dict, target: str) -> tuple[list[str], list[str]]:
     return facts, missing
 
 
+def runtime_rows(doc: dict) -> list[dict]:
+    """One row per runtime: name, version (or empty), missing (why), how (the install line)."""
+    return [{"runtime": n, "version": r.get("version") or "", "missing": r.get("missing", ""),
+             "how": r.get("how", "") if "version" not in r else ""}
+            for n, r in ((n, doc["runtimes"].get(n, {})) for n in (*RUNTIMES, "numpy"))]
+
+
+def notes(m: dict) -> list[str]:
+    """What makes the target's numbers less stable, one line each (governor, load)."""
+    out = []
+    govs = {c.get("governor") for c in m.get("clusters") or []} - {None, "performance"}
+    if govs:
+        out.append(f"note       governor {', '.join(sorted(govs))}: the clock follows the load; for steady numbers "
+                   "`echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor`")
+    if (m.get("load_1m") or 0) >= 1.0:
+        out.append(f"note       1-minute load {m['load_1m']:.2f}: other work runs on the target; its rows will "
+                   "say contended")
+    return out
+
+
 @target_app.command("check")
 def check(
     target: Annotated[str, typer.Argument(help="ssh://[user@]host[:port][?python=PATH] or an ssh config alias.")],
-    json_: Annotated[bool, typer.Option("--json", help="Print the whole document as JSON.")] = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
-    """Connect, print the target's machine block and usable runtimes, one line per missing piece."""
+    """Connect, print the target's machine block and usable runtimes, one line per missing piece (-f json: the
+    whole document; csv/md: one row per runtime under the target's machine block)."""
     from lwbench.errors import LwbenchError
+    from lwbench.report.emit import emit, resolve_format
     from lwbench.targets.remote import SshTarget
 
+    kind = resolve_format(fmt, output)
     if target.strip().lower() == "local":
         raise LwbenchError("target check: `local` is this machine; check a remote target (ssh://host or an alias)")
     t0 = time.perf_counter()
@@ -82,15 +105,13 @@ def check(
     doc["connected_s"] = round(time.perf_counter() - t0, 2)
     doc["run_directory"] = rundir
     facts, missing = report_lines(doc, target)
-    usable = [n for n in RUNTIMES if "version" in doc["runtimes"].get(n, {})]
-    if json_:
-        typer.echo(json.dumps(doc, indent=2, default=str))
-    else:
-        con = console()
-        for line in facts + missing:
-            con.print(line, markup=False, highlight=False)
-        con.print(f"checked in {doc['connected_s']} s (runner in {rundir}, removed)", markup=False)
-    if not usable:
+    lines = [*facts, *notes(doc["machine"]), *missing,
+             f"checked in {doc['connected_s']} s (runner in {rundir}, removed)"]
+    from rich.text import Text
+
+    emit(kind, runtime_rows(doc), output=output, machine=doc["machine"], document=doc, title=f"target {target}",
+         table=lambda rows: Text("\n".join(lines)))
+    if not any("version" in doc["runtimes"].get(n, {}) for n in RUNTIMES):
         raise LwbenchError(f"{target}: no runtime lwbench can time with (onnxruntime or torch) for "
                            f"{doc['machine'].get('python_executable')}; {doc['runtimes']['onnxruntime'].get('how')}")
 
