@@ -268,3 +268,21 @@ def test_unreachable_target_rows_fail_fast(ssh_env, tmp_path, monkeypatch):
     assert all(d["step"] == "connect" and d["error_kind"] == "transport" for d in docs)
     assert "not in your known_hosts" in docs[0]["error"] and "not retried" in docs[2]["error"]
     assert docs[1]["remote_wall_s"] == 0.0
+
+
+def test_onnxruntime_rows_local_and_remote_are_checked_against_torch(ssh_env, tmp_path, capsys):
+    """`bench --runtime onnxruntime --target local,ssh://...`: the same .onnx file on both; the target's output on
+    the seeded input comes back and is checked against torch's (a second runtime) as the local row is."""
+    import json
+
+    out = tmp_path / "ort.json"
+    rc, _, err = _cli(["bench", "mobilenet_v1", "--width", "0.25", "--resolution", "64", "--runtime", "onnxruntime",
+                       "--threads", "1", "--min-time", "0.05", "--min-runs", "5", "--warmup", "0",
+                       "--target", f"local,{ssh_env.url}", "-o", str(out)], capsys)
+    assert rc == 0, err
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["target"] for r in rows] == ["local", ssh_env.url]
+    for r in rows:
+        assert not r["error"] and r["valid"] is True and r["rel_err"] <= 1e-4 and r["n"] >= 5
+        assert r["ep"] == "CPUExecutionProvider"
+    assert rows[0]["max_abs_err"] == pytest.approx(rows[1]["max_abs_err"], rel=0.5, abs=1e-6)

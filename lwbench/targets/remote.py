@@ -25,7 +25,7 @@ from lwbench.errors import LwbenchError
 from lwbench.measure.jobs import Job, Result
 from lwbench.targets.base import Target
 from lwbench.targets.bundle import bundle, digest, tar_bytes
-from lwbench.targets.export import Exports
+from lwbench.targets.export import Exported, Exports, check_output
 from lwbench.targets.runner import MARK, MIN_PYTHON
 from lwbench.targets.ssh import SshSpec, SshTransport, TransportError, parse_spec
 
@@ -179,15 +179,17 @@ class SshTarget(Target):
         line = json.dumps({**job, "deadline_s": int(timeout_s) + 5}).encode() + b"\n"
         return self._call([f"{d}/lwbench_run.py", "measure"], "measure", timeout_s, line, hold_stdin=True)
 
-    def run_job(self, job: dict, model: tuple[bytes, str], timeout_s: float) -> dict:
-        """One row: ship the model (bytes, suffix) when new, measure; never raises. Adds "machine" (the target's
-        block) and "target" to the document; an error names the target and the step."""
+    def run_job(self, job: dict, ex: Exported, timeout_s: float) -> dict:
+        """One row: ship the model (and its check input) when new, measure; never raises. Adds "machine" (the
+        target's block) and "target" to the document; an error names the target and the step."""
         t0 = time.perf_counter()
         if self._dead:
             return {"error": f"{self._dead} (not retried in this run)", "error_kind": "transport",
                     "step": "connect", "target": self.name, "remote_wall_s": 0.0}
         try:
-            rel = self.ship(*model)
+            rel = self.ship(ex.data, ex.suffix)
+            if ex.check_input is not None:
+                job = {**job, "check_input": self.ship(ex.check_input, ".f32"), "check_shape": ex.check_shape}
             doc = self.measure({**job, "model": rel}, timeout_s)
             if "error" in doc and not str(doc["error"]).startswith(self.name):
                 doc["error"] = f"{self.name}: {doc.get('step', 'measure')}: {doc['error']}"
@@ -224,18 +226,20 @@ class SshTarget(Target):
         runtime, batch = job.get("runtime", "torch"), int(job.get("batch", 1))
         try:
             check_remote(runtime, job.get("mode", "script"), job.get("device", "cpu"))
-            data, suffix, net = self.exports.get(job["net"], job.get("width"), job.get("resolution"), batch, runtime,
-                                                 job.get("dtype", "float32"))
+            ex = self.exports.get(job["net"], job.get("width"), job.get("resolution"), batch, runtime,
+                                  job.get("dtype", "float32"))
         except LwbenchError as e:
             return {"error": f"{self.name}: export: {e}", "error_kind": "config", "step": "export",
                     "target": self.name}
         cores = job.get("cores")
-        wire = {"runtime": runtime, "input_shape": [batch, *net.input_shape], "mode": job.get("mode", "script"),
+        wire = {"runtime": runtime, "input_shape": [batch, *ex.net.input_shape], "mode": job.get("mode", "script"),
                 "dtype": job.get("dtype", "float32"), "layout": job.get("layout", "nchw"),
                 "threads": job.get("threads"), "cores": cores if isinstance(cores, str | None) else list(cores),
                 "timer": dict(job.get("timer") or {}), "options": dict(job.get("options") or {}),
                 "profile": profile}
-        return self.run_job(wire, (data, suffix), timeout_s)
+        doc = self.run_job(wire, ex, timeout_s)
+        check_output(doc, ex, wire["dtype"], self.name)
+        return doc
 
     def close(self) -> None:
         """Remove the run directory (best effort: an unreachable target keeps it until its /tmp is cleaned) and

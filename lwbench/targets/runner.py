@@ -265,7 +265,15 @@ def measure_ort(job: dict, path: str, threads: int, cfg) -> dict:
         return {"error": f"ort_opt: expected one of {', '.join(ORT_LEVELS)}, got {options['ort_opt']}",
                 "error_kind": "config", "step": "measure"}
     sess = ort_session(path, threads, options)
-    feeds = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(job["input_shape"], np.float32)}
+    name = sess.get_inputs()[0].name
+    check = {}
+    if job.get("check_input"):      # the host's seeded input: the output goes back to be compared with torch's
+        import base64
+
+        xin = np.fromfile(job["check_input"], dtype=np.float32).reshape(job["check_shape"])
+        y = np.asarray(sess.run(None, {name: xin})[0], dtype=np.float32)
+        check = {"check_output_b64": base64.b64encode(y.tobytes()).decode(), "check_output_shape": list(y.shape)}
+    feeds = {name: np.random.default_rng(0).standard_normal(job["input_shape"], np.float32)}
     clock = time.perf_counter
 
     def run_once() -> float:
@@ -278,7 +286,8 @@ def measure_ort(job: dict, path: str, threads: int, cfg) -> dict:
     cpu_s, wall_s = time.process_time() - c0, clock() - w0
     return {"timing": t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs,
             "cpu_share": cpu_s / wall_s / max(1, threads) if wall_s > 0 else None, "threads": threads,
-            "interop_threads": 1, "runtime_version": ort.__version__, "options": options}
+            "interop_threads": 1, "runtime_version": ort.__version__, "options": options,
+            "ep": sess.get_providers()[0], **check}
 
 
 def ort_node_profile(path: str, threads: int, options: dict, cfg, workdir: str) -> dict:
@@ -320,6 +329,8 @@ def measure(job: dict, workdir: str) -> dict:
     _, threads, mask = _settle(job)
     cfg = TimerConfig(**job.get("timer", {}))
     path = str(Path(workdir, job["model"]))
+    if job.get("check_input"):
+        job = {**job, "check_input": str(Path(workdir, job["check_input"]))}
     runtime = job.get("runtime", "torch")
     if runtime == "torch":
         res = measure_torch(job, path, threads, cfg)
