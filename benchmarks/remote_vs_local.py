@@ -1,9 +1,10 @@
 """Does timing through an SSH target add a bias? The same networks timed `local` and through `ssh://` to this
 same machine (issue #14: "the remote path adds no bias beyond the machine's own run-to-run noise").
 
-Both sides run the same thing: the network's frozen TorchScript (`--mode script`; the local worker scripts the
-built model, the target loads the exported .pt and freezes it, both through lwbench.measure.timer.time_module),
-1 intra-op thread, batch 1, a fresh process per row. Rounds alternate the order (local then ssh, ssh then
+Both sides run the same thing, 1 intra-op thread, batch 1, a fresh process per row: torch, the network's frozen
+TorchScript (`--mode script`: the local worker scripts the built model, the target loads the exported .pt and
+freezes it, both through lwbench.measure.timer.time_module); onnxruntime, the same .onnx file in the same
+session options (both timed by lwbench.measure.timer.autorange). Rounds alternate the order (local then ssh, ssh then
 local, ...) so a slow drift of the machine falls on both. Per network:
 
   local_ms / ssh_ms   median of the per-round medians
@@ -41,8 +42,11 @@ def wait_for_quiet(max_load: float, wait_s: float) -> float:
     return os.getloadavg()[0]
 
 
-def rounds_of(nets, url: str, rounds: int, timer: dict, say) -> list[dict]:
-    """One row per (network, round, target), local and ssh alternating in ABBA order."""
+MODE = {"torch": "script", "onnxruntime": "eager"}     # what both sides can run: frozen TorchScript; the .onnx
+
+
+def rounds_of(nets, runtimes, url: str, rounds: int, timer: dict, say) -> list[dict]:
+    """One row per (network, runtime, round, target), local and ssh alternating in ABBA order."""
     from lwbench.measure.jobs import Job, run_jobs
     from lwbench.targets import LocalTarget
     from lwbench.targets.remote import SshTarget
@@ -51,12 +55,14 @@ def rounds_of(nets, url: str, rounds: int, timer: dict, say) -> list[dict]:
     with LocalTarget() as local, SshTarget(url) as remote:
         targets = {"local": local, url: remote}
         for r in range(rounds):
-            for net in nets:
+            for net, rt in ((n, rt) for n in nets for rt in runtimes):
                 order = ("local", url) if r % 2 == 0 else (url, "local")
-                jobs = [Job(net=net, mode="script", threads=1, batch=1, target=t, timer=timer) for t in order]
+                jobs = [Job(net=net, mode=MODE[rt], runtime=rt, threads=1, batch=1, target=t, timer=timer)
+                        for t in order]
                 for res in run_jobs(jobs, targets=targets):
                     t = res.timing or {}
-                    rows.append({"model": net, "round": r, "target": "local" if res.job.target == "local" else "ssh",
+                    rows.append({"model": net, "runtime": rt, "round": r,
+                                 "target": "local" if res.job.target == "local" else "ssh",
                                  "median_ms": t.get("median_ms"), "iqr_ms": t.get("iqr_ms"), "n": t.get("n"),
                                  "cpu_share": res.cpu_share, "cores": res.cores, "error": res.error or "",
                                  "load_1m": round(os.getloadavg()[0], 2)})
@@ -66,20 +72,20 @@ def rounds_of(nets, url: str, rounds: int, timer: dict, say) -> list[dict]:
 
 def summary(rows: list[dict]) -> list[dict]:
     out = []
-    for net in dict.fromkeys(r["model"] for r in rows):
+    for net, rt in dict.fromkeys((r["model"], r["runtime"]) for r in rows):
         per = {}
         for r in rows:
-            if r["model"] == net and not r["error"]:
+            if (r["model"], r["runtime"]) == (net, rt) and not r["error"]:
                 per.setdefault(r["round"], {})[r["target"]] = r["median_ms"]
         paired = [v for v in per.values() if "local" in v and "ssh" in v]
         if not paired:
-            out.append({"model": net, "error": "no paired round"})
+            out.append({"model": net, "runtime": rt, "error": "no paired round"})
             continue
         loc = [v["local"] for v in paired]
         ratios = [v["ssh"] / v["local"] for v in paired]
         spread = (max(loc) - min(loc)) / statistics.median(loc)
         ratio = statistics.median(ratios)
-        out.append({"model": net, "rounds": len(paired), "local_ms": statistics.median(loc),
+        out.append({"model": net, "runtime": rt, "rounds": len(paired), "local_ms": statistics.median(loc),
                     "ssh_ms": statistics.median(v["ssh"] for v in paired), "ratio": ratio,
                     "ratio_lo": min(ratios), "ratio_hi": max(ratios), "local_spread": spread,
                     "within_noise": abs(ratio - 1) <= spread, "error": ""})
@@ -104,6 +110,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=1.0)
     ap.add_argument("--target", default=None)
+    ap.add_argument("--runtime", default="torch,onnxruntime", help="comma list: torch (--mode script), onnxruntime")
     ap.add_argument("--max-load", type=float, default=1.0)
     ap.add_argument("--wait", type=float, default=600.0)
     ap.add_argument("--output", default=str(ROOT / "results" / "remote_vs_local.csv"))
@@ -118,7 +125,7 @@ def main(argv=None) -> int:
         server, stop = own_sshd(tmp) if a.target is None else (None, None)
         url = a.target or f"ssh://127.0.0.1:{server.port}?python={sys.executable}"
         try:
-            rows = rounds_of(a.nets, url, a.rounds, timer, lambda r: print(r, file=sys.stderr))
+            rows = rounds_of(a.nets, a.runtime.split(","), url, a.rounds, timer, lambda r: print(r, file=sys.stderr))
         finally:
             if server:
                 stop(server.proc)
