@@ -199,20 +199,12 @@ def test_profile_time_ort_groups_fusions(tmp_path):
     assert {c["category"] for c in doc["by_category"]} >= {"pointwise", "depthwise", "shuffle", "layout (ORT)"}
 
 
-def _small(name):
-    for width, res in ((0.25, 32), (None, 32), (None, 64), (None, 96)):
-        try:
-            return load(name, width, res)
-        except Exception:  # noqa: BLE001 - the next, larger size
-            continue
-    raise AssertionError(name)
-
-
 def _zoo_small():
     from lwbench.count import count
+    from lwbench.onnx.joincheck import small
     from lwbench.spec.zoo import index
 
-    nets = [(n, _small(n)) for n in index()]
+    nets = [(n, small(n)) for n in index()]
     return [n for n, net in nets if count(net, 1).totals["params"] <= 25_000_000]
 
 
@@ -222,9 +214,9 @@ def test_join_covers_every_kernel(name, tmp_path):
     rows, nothing unattributed; every layer is in exactly one group. Structure only: meta-device weights
     (zeros), so the big networks stay fast. Networks over 25M parameters at this size are in
     benchmarks/ort_join_zoo.py (results/ort-join-zoo.csv)."""
-    from lwbench.onnx.joincheck import join_check
+    from lwbench.onnx.joincheck import join_check, small
 
-    rep = join_check(_small(name), tmp_path)
+    rep = join_check(small(name), tmp_path)
     assert rep["unattributed_share"] <= 0.01, rep["unattributed"]
     assert rep["explained_share"] >= 0.99
     assert rep["layers_in_groups"] == rep["layers"]

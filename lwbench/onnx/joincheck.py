@@ -8,6 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+JOIN_SIZES = ((0.25, 32), (None, 32), (None, 64), (None, 96))   # (width, resolution), smallest first
+
+
+def small(name: str, sizes=JOIN_SIZES):
+    """The zoo network `name` at the first (width, resolution) it allows (not every YAML has a width rule, and
+    deep networks need a larger input)."""
+    from lwbench.errors import LwbenchError
+    from lwbench.spec import load
+
+    for width, res in sizes:
+        try:
+            return load(name, width, res)
+        except LwbenchError:
+            continue
+    return load(name)
+
 
 def join_check(net, workdir, runs: int = 2, threads: int = 1, ort_opt: str = "all") -> dict:
     """Shares of the profiled kernel time: on layers, on ORT's layout/transfer/quant rows, unattributed."""
@@ -40,3 +56,14 @@ def join_check(net, workdir, runs: int = 2, threads: int = 1, ort_opt: str = "al
             "fused_groups": sum(1 for r in rows if r["n_layers"] > 1),
             "eliminated": sum(1 for r in rows if r["ort_ops"] == "(eliminated)"),
             "unattributed": [r["layer"] for r in rows if r["attribution"] == "unattributed"]}
+
+
+def write_zoo_rows(rows: list[dict], out: str, what: str) -> int:
+    """The zoo benchmarks' ending: CSV with the machine block (atomic), one summary line; 1 if a row is not ok."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.report.write import atomic_write, to_csv
+
+    atomic_write(out, to_csv(rows, comments={"machine": machine_info()}))
+    bad = [r["model"] for r in rows if not r["ok"]]
+    print(f"{len(rows) - len(bad)}/{len(rows)} networks {what}" + (f"; not: {bad}" if bad else ""))
+    return 1 if bad else 0

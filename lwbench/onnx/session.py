@@ -80,4 +80,4 @@ def info() -> dict:
     except ImportError:
         return {}
     return {"onnxruntime": ort.__version__, "onnx": onnx.__version__,
-            "providers_available": ort.get_available_providers(), "device": ort.get_device()}
+            "providers_available": ort.get_available_providers(), "ort_device": ort.get_device()}

@@ -60,3 +60,27 @@ def runtime_info(names) -> dict:
         except InputError:
             continue
     return out
+
+
+def measure_guarded(job, timed, cleanup=None):
+    """A runtime's `measure`: pin to the job's cores (before the runtime starts its threads), then
+    `timed(job, mask) -> Result`. Never raises for a failing job: an LwbenchError is a "config" Result, out of
+    memory "oom", anything else "run" with a traceback; `cleanup()` runs in every case."""
+    import traceback
+
+    from lwbench.errors import LwbenchError
+    from lwbench.measure.cpus import pin
+    from lwbench.measure.jobs import Result
+    from lwbench.measure.timer import failure_message, is_oom
+
+    try:
+        mask = pin(list(job.cores) if job.cores is not None else None)
+        return timed(job, mask)
+    except LwbenchError as e:
+        return Result.failed(job, str(e), "config")
+    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
+        return Result.failed(job, failure_message(e, "the run", job.batch, str(job.device))[:500],
+                             "oom" if is_oom(e) else "run", traceback.format_exc(limit=8))
+    finally:
+        if cleanup is not None:
+            cleanup()

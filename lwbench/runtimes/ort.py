@@ -9,9 +9,7 @@ not apply); layout nchw (ORT picks its own blocked layouts: they show as Reorder
 
 from __future__ import annotations
 
-import traceback
-
-from lwbench.errors import InputError, LwbenchError, suggest
+from lwbench.errors import InputError, suggest
 from lwbench.measure.jobs import Job, Result
 
 OPTIONS = {"ort_opt": ("disable", "basic", "extended", "all")}
@@ -61,17 +59,9 @@ def info() -> dict:
 
 def measure(job: Job) -> Result:
     """Never raises for a failing job: LwbenchError -> "config", out of memory -> "oom", else "run"."""
-    from lwbench.measure.cpus import pin
-    from lwbench.measure.timer import failure_message, is_oom
+    from lwbench.runtimes import measure_guarded
 
-    try:
-        mask = pin(list(job.cores) if job.cores is not None else None)
-        return _measure(job, mask)
-    except LwbenchError as e:
-        return Result.failed(job, str(e), "config")
-    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
-        return Result.failed(job, failure_message(e, "the run", job.batch, str(job.device))[:500],
-                             "oom" if is_oom(e) else "run", traceback.format_exc(limit=8))
+    return measure_guarded(job, _measure)
 
 
 def prepare(job: Job):
