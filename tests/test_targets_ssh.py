@@ -206,25 +206,6 @@ def test_changed_host_key_is_refused(ssh_env, tmp_path, capsys, monkeypatch):
     assert rc == 2 and "not in your known_hosts" in err
 
 
-def test_bench_sweeps_local_and_ssh_targets(ssh_env, tmp_path, capsys):
-    """`bench --target local,ssh://...`: one row per target, the `target` column, each remote machine block in
-    the export; the same frozen TorchScript timed on both."""
-    import json
-
-    out = tmp_path / "b.json"
-    rc, _, err = _cli(["bench", "mobilenet_v1", "--width", "0.25", "--resolution", "64", "--mode", "script",
-                       "--threads", "1", "--min-time", "0.05", "--min-runs", "5", "--warmup", "0",
-                       "--target", f"local,{ssh_env.url}", "-o", str(out)], capsys)
-    assert rc == 0, err
-    doc = json.loads(out.read_text())
-    rows = doc["rows"]
-    assert [r["target"] for r in rows] == ["local", ssh_env.url]
-    assert all(not r["error"] and r["n"] >= 5 and len(r["samples_ms"]) == r["n"] for r in rows)
-    assert rows[0]["params"] == rows[1]["params"] and rows[0]["madds"] == rows[1]["madds"]
-    assert doc["targets"][ssh_env.url]["python_executable"] == sys.executable
-    assert doc["targets"][ssh_env.url]["target"] == ssh_env.url
-
-
 def test_profile_time_on_the_target(ssh_env, tmp_path, capsys):
     """`profile --time --target`: ORT's per-node kernel times from the target joined to every layer on the host;
     the layer groups cover each layer once and carry all of the network's madds (the analytic count)."""
@@ -270,9 +251,10 @@ def test_unreachable_target_rows_fail_fast(ssh_env, tmp_path, monkeypatch):
     assert docs[1]["remote_wall_s"] == 0.0
 
 
-def test_onnxruntime_rows_local_and_remote_are_checked_against_torch(ssh_env, tmp_path, capsys):
-    """`bench --runtime onnxruntime --target local,ssh://...`: the same .onnx file on both; the target's output on
-    the seeded input comes back and is checked against torch's (a second runtime) as the local row is."""
+def test_bench_sweeps_local_and_ssh_targets(ssh_env, tmp_path, capsys):
+    """`bench --runtime onnxruntime --target local,ssh://...`: one row per target with its `target`, the same
+    .onnx file on both, each target's machine block in the export; the target's output on the seeded input
+    comes back and is checked against torch's (a second runtime) as the local row is."""
     import json
 
     out = tmp_path / "ort.json"
@@ -280,8 +262,13 @@ def test_onnxruntime_rows_local_and_remote_are_checked_against_torch(ssh_env, tm
                        "--threads", "1", "--min-time", "0.05", "--min-runs", "5", "--warmup", "0",
                        "--target", f"local,{ssh_env.url}", "-o", str(out)], capsys)
     assert rc == 0, err
-    rows = json.loads(out.read_text())["rows"]
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
     assert [r["target"] for r in rows] == ["local", ssh_env.url]
+    assert rows[0]["params"] == rows[1]["params"] and rows[0]["madds"] == rows[1]["madds"]
+    assert all(len(r["samples_ms"]) == r["n"] for r in rows)
+    assert doc["targets"][ssh_env.url]["python_executable"] == sys.executable
+    assert doc["targets"][ssh_env.url]["target"] == ssh_env.url
     for r in rows:
         assert not r["error"] and r["valid"] is True and r["rel_err"] <= 1e-4 and r["n"] >= 5
         assert r["ep"] == "CPUExecutionProvider"
