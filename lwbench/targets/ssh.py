@@ -168,7 +168,8 @@ class SshTransport:
 
     def _base(self) -> list[str]:
         if self._control_dir is None:
-            self._control_dir = tempfile.mkdtemp(prefix="lwb-ssh-")   # short: a socket path has ~100 characters
+            # short: a socket path has ~100 characters at most (macOS's $TMPDIR alone is ~50)
+            self._control_dir = tempfile.mkdtemp(prefix="lwb-ssh-", dir="/tmp" if os.path.isdir("/tmp") else None)
         argv = [self.ssh]
         if self.config:
             argv += ["-F", self.config]
