@@ -168,12 +168,10 @@ def machine_block(with_torch: bool = False) -> dict:
 
 
 def info_doc() -> dict:
-    """`info`: the machine block, the runtimes, and a warning for a too-old Python."""
-    from lwbench.measure.machine import torch_info
-
-    doc = {"machine": machine_block(with_torch=False), "runtimes": runtimes()}
-    if "version" in doc["runtimes"]["torch"]:
-        doc["machine"]["torch"] = torch_info()   # torch's build facts (threads, OpenMP, MKL, oneDNN)
+    """`info`: the runtimes, the machine block (with torch's build facts and its GPU when torch is there), and a
+    warning for a too-old Python."""
+    rts = runtimes()
+    doc = {"machine": machine_block(with_torch="version" in rts["torch"]), "runtimes": rts}
     if sys.version_info < MIN_PYTHON:
         doc["python_too_old"] = f"Python {platform.python_version()} < {'.'.join(map(str, MIN_PYTHON))}"
     return doc
