@@ -102,3 +102,23 @@ def test_ssh_argv_is_strict_and_quoted(monkeypatch):
     assert argv[-1] == "\"$HOME\"/lwb/bin/python /tmp/lwbench-x/lwbench_run.py measure"
     alias = parse_spec("pi5?python=/usr/bin/python3.11")
     assert (alias.host, alias.user, alias.port, alias.python) == ("pi5", None, None, "/usr/bin/python3.11")
+
+
+def test_remote_rows_take_the_targets_own_cores_and_threads():
+    """This machine's topology says nothing about a board: without --cores/--threads a remote job carries none
+    (the target pins to its big cores and sizes threads itself); a core list passes through; little/all refused."""
+    from lwbench.errors import InputError
+    from lwbench.measure.bench import Sweep
+    from lwbench.targets.remote import remote_placement
+
+    assert remote_placement(None, None, ["pi5"]) == (None, [None])
+    assert remote_placement("4-7", "1,2", ["pi5"]) == ([4, 5, 6, 7], None)
+    assert remote_placement("big", None, []) == (None, None)
+    with pytest.raises(InputError, match="give its core numbers"):
+        remote_placement("little", None, ["pi5"])
+    cores, threads = remote_placement(None, None, ["pi5"])
+    sweep = Sweep(specs=["n"], devices=["cpu"], modes=["script"], layouts=["nchw"], dtypes=["float32"], threads=[2],
+                  batches=[1], timer={}, cores=[0, 1], targets=["local", "pi5"], remote_cores=cores,
+                  remote_threads=threads)
+    got = {j.target: (j.cores, j.threads) for j in sweep.jobs()}
+    assert got == {"local": ((0, 1), 2), "pi5": (None, None)}
