@@ -37,15 +37,27 @@ sys.exit(main(sys.argv[1:], HERE))
 '''
 
 
-def files() -> dict[str, bytes]:
-    """{path in the run directory: content} of everything shipped."""
-    from lwbench import __version__
+def _version() -> str:
+    """lwbench's version, read from its source (version.py, else the package's __init__), without importing the
+    package facade."""
+    import re
 
+    for rel in ("version.py", "__init__.py"):
+        p = PKG / rel
+        m = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', p.read_text(encoding="utf-8"), re.M) \
+            if p.exists() else None
+        if m:
+            return m.group(1)
+    return "unknown"
+
+
+def files() -> dict[str, bytes]:
+    """{path in the run directory: content} of everything shipped (version.py too, where this lwbench has it)."""
     out = {"lwbench_run.py": BOOTSTRAP.encode(),
-           "lwbench/__init__.py": f'"""lwbench runner package (shipped subset)."""\n__version__ = "{__version__}"\n'
+           "lwbench/__init__.py": f'"""lwbench runner package (shipped subset)."""\n__version__ = "{_version()}"\n'
                                   .encode(),
            "lwbench/targets/__init__.py": b""}
-    for rel in COPIED:
+    for rel in (*COPIED, *(("version.py",) if (PKG / "version.py").exists() else ())):
         out[f"lwbench/{rel}"] = (PKG / rel).read_bytes()
     return out
 
