@@ -10,16 +10,15 @@ beside their measured latency.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from lwbench.count import Profile, check_expect, count
 from lwbench.errors import ConfigError, LwbenchError
 from lwbench.ir import Net
 from lwbench.spec import load
+from lwbench.version import __version__
 
 _LAZY = {  # torch-dependent parts, imported on first use so `import lwbench` stays torch-free
     "build": ("lwbench.build", "build"),
-    "count_module": ("lwbench.torchcount", "count_module"),
+    "count_module": ("lwbench.measure.torchcount", "count_module"),
 }
 
 

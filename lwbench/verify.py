@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lwbench.errors import LwbenchError, UnknownNameError, suggest
 from lwbench.ir import Net, fmt_shape
+from lwbench.report.rows import VerifyRow
 
 MATMUL_KINDS = ("conv2d", "linear")
 TORCH_KEYS = ("params", "madds", "mac_elems")
@@ -169,7 +170,7 @@ def verify_net(net: Net, fvcore: bool = True) -> NetCheck:
 
     from lwbench.build import build
     from lwbench.count import count
-    from lwbench.torchcount import count_module
+    from lwbench.measure.torchcount import count_module
 
     t0 = time.perf_counter()
     res = NetCheck(model=net.name)
@@ -189,50 +190,60 @@ def verify_net(net: Net, fvcore: bool = True) -> NetCheck:
     if fvcore:
         with torch.no_grad():
             fv_by_module, res.fvcore_unsupported, seen = _fvcore(module, net)
-        res.forward_input = fmt_shape((1, *net.input_shape))
-        for n in net.nodes:  # every layer's output in the real forward pass has the IR's shape
-            got = seen.get(n.name)
-            if got == [tuple(s) for s in n.out_shapes]:
-                res.forward_layers_agree += 1
-            else:
-                _mismatch(res, n.name, n.op, "out_shape", _shapes(n.out_shapes), _shapes(got), "forward")
-        if seen.get("") != [tuple(net.output_shape)]:
-            _mismatch(res, "(output)", "", "out_shape", fmt_shape(net.output_shape), _shapes(seen.get("")), "forward")
-
+        _check_forward(res, net, seen)
     torch_rows = tprof.by_layer()
     for r in prof.layers:
-        t = torch_rows.pop(r.layer, None)
-        row = {"model": net.name, "layer": r.layer, "kind": r.kind}
-        agree = t is not None
-        for k in TORCH_KEYS:
-            row[f"{k}_analytic"] = getattr(r, k)
-            row[f"{k}_torch"] = getattr(t, k) if t is not None else None
-            if t is not None and getattr(t, k) != getattr(r, k):
-                agree = False
-                _mismatch(res, r.layer, r.kind, k, getattr(r, k), getattr(t, k), "torch")
-        if t is None:
-            _mismatch(res, r.layer, r.kind, "layer", "present", "missing", "torch")
-        res.torch_layers_agree += agree
-        row["madds_fvcore"] = None
-        if fvcore:
-            fv = int(fv_by_module.get(r.layer, 0))
-            if r.kind in MATMUL_KINDS:
-                row["madds_fvcore"] = fv
-                res.fvcore_layers += 1
-                if fv == r.madds:
-                    res.fvcore_layers_agree += 1
-                else:
-                    agree = False
-                    _mismatch(res, r.layer, r.kind, "madds", r.madds, fv, "fvcore")
-            elif fv:
-                res.fvcore_other_flops[r.kind] = res.fvcore_other_flops.get(r.kind, 0) + fv
-        row["agree"] = agree
-        res.rows.append(row)
+        res.rows.append(_check_layer(res, net, r, torch_rows.pop(r.layer, None),
+                                     fv_by_module if fvcore else None))
     for name, t in torch_rows.items():  # rows only the torch side has
         _mismatch(res, name, t.kind, "layer", "missing", "present", "torch")
     res.status = "ok" if not res.mismatches else "mismatch"
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _check_forward(res: NetCheck, net: Net, seen: dict) -> None:
+    """Every layer's output in the real forward pass has the IR's shape (and so has the network's output)."""
+    res.forward_input = fmt_shape((1, *net.input_shape))
+    for n in net.nodes:
+        got = seen.get(n.name)
+        if got == [tuple(s) for s in n.out_shapes]:
+            res.forward_layers_agree += 1
+        else:
+            _mismatch(res, n.name, n.op, "out_shape", _shapes(n.out_shapes), _shapes(got), "forward")
+    if seen.get("") != [tuple(net.output_shape)]:
+        _mismatch(res, "(output)", "", "out_shape", fmt_shape(net.output_shape), _shapes(seen.get("")), "forward")
+
+
+def _check_layer(res: NetCheck, net: Net, r, t, fv_by_module: dict | None) -> dict:
+    """One analytic row `r` against the torch-side row `t` (None: missing) and fvcore's madds (None: skipped);
+    mismatches recorded on `res`; returns the export row."""
+    row = {"model": net.name, "layer": r.layer, "kind": r.kind}
+    agree = t is not None
+    for k in TORCH_KEYS:
+        row[f"{k}_analytic"] = getattr(r, k)
+        row[f"{k}_torch"] = getattr(t, k) if t is not None else None
+        if t is not None and getattr(t, k) != getattr(r, k):
+            agree = False
+            _mismatch(res, r.layer, r.kind, k, getattr(r, k), getattr(t, k), "torch")
+    if t is None:
+        _mismatch(res, r.layer, r.kind, "layer", "present", "missing", "torch")
+    res.torch_layers_agree += agree
+    row["madds_fvcore"] = None
+    if fv_by_module is not None:
+        fv = int(fv_by_module.get(r.layer, 0))
+        if r.kind in MATMUL_KINDS:
+            row["madds_fvcore"] = fv
+            res.fvcore_layers += 1
+            if fv == r.madds:
+                res.fvcore_layers_agree += 1
+            else:
+                agree = False
+                _mismatch(res, r.layer, r.kind, "madds", r.madds, fv, "fvcore")
+        elif fv:
+            res.fvcore_other_flops[r.kind] = res.fvcore_other_flops.get(r.kind, 0) + fv
+    row["agree"] = agree
+    return asdict(VerifyRow(**row))          # the export's columns, in order (report.rows)
 
 
 def verify(names: list[str], fvcore: bool = True, width: float | None = None, resolution: int | None = None,

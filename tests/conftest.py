@@ -58,3 +58,24 @@ def record_returns(mp: pytest.MonkeyPatch, obj, name: str) -> list:
 
     mp.setattr(obj, name, wrapper)
     return seen
+
+
+# A tiny timed network: conv -> relu -> pool -> linear, 16x16 input (fast to build, count and time).
+TINY_NET = """\
+name: {name}
+input: {{channels: 3, resolution: 16}}
+layers:
+  - {{name: stem, op: conv2d, out: 8, kernel: 3, stride: 2, bias: false}}
+  - {{name: bn, op: batchnorm}}
+  - {{name: relu, op: relu}}
+  - {{name: pool, op: global_avgpool}}
+  - {{name: flatten, op: flatten}}
+  - {{name: fc, op: linear, out: 10}}
+"""
+
+
+def tiny_net_file(folder: Path, name: str) -> str:
+    """Write TINY_NET named `name` to folder/name.yaml; returns the path."""
+    p = Path(folder) / f"{name}.yaml"
+    p.write_text(TINY_NET.format(name=name))
+    return str(p)

@@ -6,32 +6,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from lwbench.cli import main
 from lwbench.errors import InputError
 from lwbench.measure.jobs import Job, Result, check_job, run_jobs
+from tests.conftest import tiny_net_file
 
-TINY = """\
-name: tiny_job
-input: {channels: 3, resolution: 16}
-layers:
-  - {name: stem, op: conv2d, out: 8, kernel: 3, stride: 2, bias: false}
-  - {name: relu, op: relu}
-  - {name: pool, op: global_avgpool}
-  - {name: flatten, op: flatten}
-  - {name: fc, op: linear, out: 10}
-"""
 FAST_TIMER = {"warmup_s": 0.01, "min_runs": 5, "min_time_s": 0.02, "max_time_s": 1.0}
 
 
 @pytest.fixture
 def tiny(tmp_path):
-    p = tmp_path / "tiny.yaml"
-    p.write_text(textwrap.dedent(TINY))
-    return str(p)
+    return tiny_net_file(tmp_path, "tiny_job")
 
 
 def test_job_round_trip_key_and_hash():
@@ -100,8 +88,7 @@ def test_worker_process_reads_a_job_and_writes_a_result(tiny, tmp_path):
 
 
 def test_run_jobs_cools_down_between_networks_and_records_refusals(tiny, tmp_path):
-    other = tmp_path / "other.yaml"
-    other.write_text(textwrap.dedent(TINY).replace("tiny_job", "other_job"))
+    other = tiny_net_file(tmp_path, "other_job")
     jobs = [Job(net=tiny, threads=1, timer=FAST_TIMER), Job(net=tiny, threads=1, mode="jit", timer=FAST_TIMER),
             Job(net=str(other), threads=1, timer=FAST_TIMER)]
     log, seen = [], []

@@ -43,10 +43,9 @@ def test_registry_is_complete_on_first_import_and_torch_free():
 
 
 def test_torchcount_module_table_is_derived_from_the_registry():
-    import torch
 
+    from lwbench.measure.torchcount import KNOWN_MODULES
     from lwbench.ops import all_ops, get_op, module_table
-    from lwbench.torchcount import KNOWN_MODULES
 
     table = module_table()
     for kind, op in all_ops().items():

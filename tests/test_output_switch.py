@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 
 import pytest
 
 from lwbench.cli import main
 from lwbench.report.load import load_export
+from tests.conftest import TINY_NET
 
-TINY = """\
-name: tiny_switch
-input: {channels: 3, resolution: 16}
-layers:
-  - {name: stem, op: conv2d, out: 8, kernel: 3, stride: 2, bias: false}
-  - {name: bn, op: batchnorm}
-  - {name: relu, op: relu}
-  - {name: pool, op: global_avgpool}
-  - {name: flatten, op: flatten}
-  - {name: fc, op: linear, out: 10}
-"""
 FAST = ["--min-time", "0.02", "--warmup", "0.01", "--min-runs", "3"]
 
 
@@ -39,7 +28,7 @@ def _converted(command: str) -> bool:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("switch")
-    (d / "tiny.yaml").write_text(textwrap.dedent(TINY))
+    (d / "tiny.yaml").write_text(TINY_NET.format(name="tiny_switch"))
     assert main(["profile", str(d / "tiny.yaml"), "-o", str(d / "layers.csv")]) == 0
     return d
 

@@ -14,7 +14,8 @@ from lwbench.cli import main
 from lwbench.count import LayerRow
 from lwbench.errors import InputError
 from lwbench.report.load import load_export
-from lwbench.report.schema import KINDS, as_markdown, better, detect_kind, missing_message, validate
+from lwbench.report.schema import KINDS, better, detect_kind, missing_message, validate
+from lwbench.report.schema_doc import as_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +146,49 @@ def test_plot_data_columns_are_documented(tmp_path, args):
     assert _undocumented("plot", [c for c in cols if c != group]) == []
     assert KINDS["plot"].column("run") is None and KINDS["plot"].column("nonsense_xyz") is None
 
+
+
+def test_schema_columns_are_derived_from_the_row_types():
+    """report/rows.py is the one home of each export's columns: the schema lists exactly their fields, in order."""
+    from dataclasses import fields as dc_fields
+
+    from lwbench.count import LayerRow
+    from lwbench.report.rows import BenchRow, VerifyRow, ZooRow
+    from lwbench.vocab import TIMING_STATS
+
+    for kind, row_type in (("timing", BenchRow), ("zoo", ZooRow), ("verify", VerifyRow), ("layers", LayerRow)):
+        names = [f.name for f in dc_fields(row_type)]
+        cols = KINDS[kind].columns
+        assert all(KINDS[kind].column(n) is not None for n in names), kind
+        exact = [c.name for c in cols if "<" not in c.name]
+        assert [n for n in exact if n in names] == [n for n in names if n in exact], kind     # same order
+    assert [c.name for c in KINDS["timing"].columns][:len(dc_fields(BenchRow))] == [f.name for f in dc_fields(BenchRow)]
+    # one spelling of every timing statistic: the timer's stats are the bench row's columns
+    assert set(TIMING_STATS) <= {f.name for f in dc_fields(BenchRow)}
+    from lwbench.measure.timer import stats_from_samples
+
+    assert tuple(stats_from_samples([1.0, 2.0]).stats()) == TIMING_STATS
+
+
+def test_a_row_field_without_a_column_is_refused():
+    from dataclasses import dataclass
+
+    from lwbench.report.schema import _derived
+
+    @dataclass
+    class Stray:
+        model: str
+        colour: str
+
+    with pytest.raises(RuntimeError, match=r"fields without a column \['colour'\]"):
+        _derived(KINDS["zoo"], Stray)
+
+
+def test_zoo_export_loads_as_its_own_kind(tmp_path):
+    from lwbench.cli import main
+    from lwbench.report.load import load_export
+
+    out = tmp_path / "zoo.csv"
+    assert main(["list", "mobilenet_v1", "-o", str(out)]) == 0
+    ex = load_export(out)
+    assert ex.kind == "zoo" and int(ex.frame.set_index("model").loc["mobilenet_v1", "madds"]) == 568_740_352

@@ -15,7 +15,7 @@ from torch import nn
 
 import lwbench
 from lwbench.errors import InputError
-from lwbench.torchcount import count_module
+from lwbench.measure.torchcount import count_module
 
 
 def rows(prof):

@@ -35,9 +35,10 @@ def compare(
     some files flagged. `--output x.csv|json|md` exports the comparison."""
     from lwbench.errors import InputError
     from lwbench.report.compare import compare as run_compare
-    from lwbench.report.compare import compare_table, records
+    from lwbench.report.compare import records
     from lwbench.report.emit import emit, resolve_format
     from lwbench.report.load import load_export
+    from lwbench.report.tables.compare import compare_table
     from lwbench.report.write import machine_block
 
     kind = resolve_format(fmt, output)

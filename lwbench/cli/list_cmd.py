@@ -18,9 +18,11 @@ def list_networks(
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
+    from dataclasses import asdict
 
     from lwbench.count import count
     from lwbench.report.emit import emit, resolve_format
+    from lwbench.report.rows import ZooRow
     from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
     from lwbench.spec.zoo import index
@@ -34,9 +36,9 @@ def list_networks(
         doc = docs.setdefault(file, read_doc(file))
         net = compile_doc(doc, file, variant)
         tot = count(net).totals
-        rows.append({"model": name, "family": net.family, "input": "x".join(map(str, net.input_shape)),
-                     "params": tot["params"], "madds": tot["madds"], "mac_elems": tot["mac_elems"],
-                     "source": " ".join(net.source.split())})
+        rows.append(asdict(ZooRow(model=name, family=net.family, input="x".join(map(str, net.input_shape)),
+                                  params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
+                                  source=" ".join(net.source.split()))))
     emit(kind, rows, output=output, table=zoo_table)
 
 

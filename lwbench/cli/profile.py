@@ -106,9 +106,12 @@ def _count(names, width, resolution, batch: int, dtype: str, fold_bn: bool, modu
 
     profiles = [count(load(n, width, resolution), batch, dtype, fold_bn) for n in names]
     if module:
-        from lwbench.torchcount import profile_factory
+        from lwbench.measure.torchcount import profile_factory, warnings_of
+        from lwbench.report.console import console
 
         profiles.append(profile_factory(module, input_, batch, dtype))
+        for line in warnings_of(profiles[-1]):    # what the torch-side count could not cover, said out loud
+            console(stderr=True).print(f"lwbench: warning: {line}", markup=False, soft_wrap=True)
     return profiles
 
 

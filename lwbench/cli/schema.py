@@ -27,14 +27,15 @@ def schema(
     """Print the export schema: for each kind of export, every column with its unit, type and meaning.
     docs/schema.md is `lwbench schema --format md`."""
     from lwbench.report import schema as S
+    from lwbench.report import schema_doc as D
     from lwbench.report.emit import emit, resolve_format
     from lwbench.report.tables.schema import schema_tables
 
     if kind is not None:
         S.get_kind(kind)
     out = resolve_format(fmt, output)
-    emit(out, S.as_rows(kind) if out == "csv" else [], output=output,
-         document=S.as_json(kind) if out == "json" else None, markdown=S.as_markdown(kind) if out == "md" else None,
+    emit(out, D.as_rows(kind) if out == "csv" else [], output=output,
+         document=D.as_json(kind) if out == "json" else None, markdown=D.as_markdown(kind) if out == "md" else None,
          table=lambda rows: schema_tables(kind))
 
 

@@ -208,7 +208,7 @@ def command_line(argv: list[str] | None = None) -> str | None:
 
 def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
     """The machine block (a flat-ish dict, JSON-serialisable). `sysfs`: see cpus.sysfs_root."""
-    from lwbench import __version__
+    from lwbench.version import __version__
 
     topo = read_topology(sysfs)
     allowed = allowed_cpus()

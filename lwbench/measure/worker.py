@@ -25,7 +25,7 @@ def run_job(job: dict) -> dict:
     """The wire form: a Job dict in, a Result dict out; never raises for a failing job (a job that cannot even
     be read is a "config" Result)."""
     from lwbench.errors import LwbenchError
-    from lwbench.measure.jobs import Job, Result
+    from lwbench.measure.protocol import Job, Result
     from lwbench.runtimes import get_runtime
 
     try:

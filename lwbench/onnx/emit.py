@@ -219,8 +219,8 @@ def emit(net, model, batch: int = 1, opset: int = OPSET, producer: str = "lwbenc
     """The ONNX ModelProto of `net` with the weights of `model` (= lwbench.build(net)), for a fixed batch."""
     from onnx import TensorProto, checker, helper
 
-    from lwbench import __version__
     from lwbench.ops import get_op
+    from lwbench.version import __version__
 
     modules = dict(model.named_modules())
     g = _Graph(batch)

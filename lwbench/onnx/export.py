@@ -70,8 +70,8 @@ def content_key(doc: dict, batch: int, dtype: str, opset: int, exporter: str) ->
     import onnx
     import torch
 
-    from lwbench import __version__
     from lwbench.onnx.quant import settings_key
+    from lwbench.version import __version__
 
     full = {"doc": doc, "batch": batch, "dtype": dtype, "opset": opset, "exporter": exporter, "code": _code_version(),
             "quant": settings_key() if dtype == "int8" else None, "lwbench": __version__, "onnx": onnx.__version__,

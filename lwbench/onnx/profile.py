@@ -18,7 +18,7 @@ from lwbench.measure.timer import TimerConfig
 def timed_profile(spec: str, width, resolution, profile, device: str = "cpu", threads: int | None = None,
                   cfg: TimerConfig | None = None, ort_opt: str = "all") -> dict:
     """{"layers", "by_category", "end_to_end", "hooked" (the profiled Timing), "attribution", "facts", "threads"}."""
-    from lwbench.measure.jobs import Job
+    from lwbench.measure.protocol import Job
     from lwbench.onnx import layers as L
     from lwbench.onnx.export import chain
     from lwbench.onnx.graphmap import map_chain, read_graph

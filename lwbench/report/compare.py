@@ -223,22 +223,8 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
     """Align the rows of `exports` on `key` and compute each metric's value per file and ratio to file A."""
     import pandas as pd
 
-    if len(exports) < 2:
-        raise InputError("compare: give at least two files (a file may be compared with itself)")
     labels = _labels(len(exports))
-    kinds = {ex.kind for ex in exports}
-    if "compare" in kinds:
-        raise InputError("compare: a comparison export cannot be compared again; compare the original files")
-    key = _default_key(exports) if key in ("auto", "", None) else key
-    if len(kinds) > 1 and key in ("layer", "kind", "category"):
-        desc = ", ".join(f"{ex.path}: {ex.kind}" for ex in exports)
-        raise InputError(f"compare: the files are different kinds of export ({desc}); use --key model to compare "
-                         "per-network figures")
-    if key in ("layer", "kind", "category"):
-        _check_layer_key(exports, key)
-    for ex in exports:
-        if ex.frame.empty:
-            raise InputError(f"{ex.path}: no rows to compare")
+    key = _check_inputs(exports, key)
     multi_model = any(ex.frame["model"].nunique() > 1 for ex in exports if "model" in ex.frame.columns)
     frames = [_reduce(ex, lab, key, multi_model) for ex, lab in zip(exports, labels)]
     keys, constants = _key_columns(exports, frames, key, labels)
@@ -251,25 +237,8 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
     frames = _align_key_types(frames, keys)
     dedup = [_dedupe(f, keys) for f in frames]
     keys = max((k for _, k in dedup), key=len)
-    merged = None
-    for (f, _), lab in zip(dedup, labels):
-        if "run" in keys and "run" not in f.columns:
-            f = f.assign(run=1)
-        part = f[keys + metrics].copy()
-        part = part.rename(columns={m: f"{m}_{lab}" for m in metrics})
-        part[f"_in_{lab}"] = True
-        part[f"_o_{lab}"] = range(len(part))
-        merged = part if merged is None else merged.merge(part, on=keys, how="outer", sort=False)
-    merged = merged.sort_values([f"_o_{lab}" for lab in labels], na_position="last", kind="stable")
-    for lab in labels:
-        merged[f"_in_{lab}"] = merged[f"_in_{lab}"].fillna(False).astype(bool)
+    merged = _merge(dedup, keys, metrics, labels, exports)
     base = labels[0]
-    for lab in labels[1:]:
-        common = merged[f"_in_{base}"] & merged[f"_in_{lab}"]
-        if not common.any():
-            raise InputError(f"compare: no common rows between {exports[0].path} and "
-                             f"{exports[labels.index(lab)].path} on key {', '.join(keys)} "
-                             f"(e.g. {_example(dedup[0][0], keys)} vs {_example(dedup[labels.index(lab)][0], keys)})")
     for m in metrics:
         for lab in labels[1:]:
             a, b = merged[f"{m}_{base}"].astype("float64"), merged[f"{m}_{lab}"].astype("float64")
@@ -290,6 +259,49 @@ def compare(exports: list[Export], key: str = "auto", metrics: list[str] | None 
                       files={lab: ex.path for lab, ex in zip(labels, exports)},
                       kinds={lab: ex.kind for lab, ex in zip(labels, exports)}, constants=constants,
                       machines={lab: ex.machine for lab, ex in zip(labels, exports) if ex.machine})
+
+
+def _check_inputs(exports: list[Export], key: str) -> str:
+    """At least two exports of comparable kinds, each with rows; returns the key (`auto`: by the kind)."""
+    if len(exports) < 2:
+        raise InputError("compare: give at least two files (a file may be compared with itself)")
+    kinds = {ex.kind for ex in exports}
+    if "compare" in kinds:
+        raise InputError("compare: a comparison export cannot be compared again; compare the original files")
+    key = _default_key(exports) if key in ("auto", "", None) else key
+    if len(kinds) > 1 and key in ("layer", "kind", "category"):
+        desc = ", ".join(f"{ex.path}: {ex.kind}" for ex in exports)
+        raise InputError(f"compare: the files are different kinds of export ({desc}); use --key model to compare "
+                         "per-network figures")
+    if key in ("layer", "kind", "category"):
+        _check_layer_key(exports, key)
+    for ex in exports:
+        if ex.frame.empty:
+            raise InputError(f"{ex.path}: no rows to compare")
+    return key
+
+
+def _merge(dedup, keys: list[str], metrics: list[str], labels: list[str], exports: list[Export]):
+    """The outer join of every file's rows on `keys` (metric columns suffixed by the file's label), in the
+    files' row order; a file sharing no row with A is one line."""
+    merged = None
+    for (f, _), lab in zip(dedup, labels):
+        if "run" in keys and "run" not in f.columns:
+            f = f.assign(run=1)
+        part = f[keys + metrics].copy()
+        part = part.rename(columns={m: f"{m}_{lab}" for m in metrics})
+        part[f"_in_{lab}"] = True
+        part[f"_o_{lab}"] = range(len(part))
+        merged = part if merged is None else merged.merge(part, on=keys, how="outer", sort=False)
+    merged = merged.sort_values([f"_o_{lab}" for lab in labels], na_position="last", kind="stable")
+    for lab in labels:
+        merged[f"_in_{lab}"] = merged[f"_in_{lab}"].fillna(False).astype(bool)
+    for lab in labels[1:]:
+        if not (merged[f"_in_{labels[0]}"] & merged[f"_in_{lab}"]).any():
+            raise InputError(f"compare: no common rows between {exports[0].path} and "
+                             f"{exports[labels.index(lab)].path} on key {', '.join(keys)} "
+                             f"(e.g. {_example(dedup[0][0], keys)} vs {_example(dedup[labels.index(lab)][0], keys)})")
+    return merged
 
 
 def _example(frame, keys: list[str]) -> str:
@@ -351,99 +363,3 @@ def summary_ratios(cmp: Comparison) -> dict[str, tuple[float, str]]:
 def unit_of(metric: str) -> str:
     c = column_info(metric)
     return c.unit if c else ""
-
-
-def _fmt(v) -> str:
-    from lwbench.report.human import si
-
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
-        return si(v)
-    if isinstance(v, float):
-        return si(v, 2) if abs(v) >= 1000 else f"{v:.4g}"
-    return str(v)
-
-
-def _fmt_ratio(r) -> str:
-    if r is None or (isinstance(r, float) and math.isnan(r)):
-        return "–"
-    if math.isinf(r):
-        return "∞"
-    return f"{r:.3f}×"
-
-
-def compare_table(cmp: Comparison, tolerance: float = 0.02, count_tolerance: float = 0.0):
-    """A rich table: keys, each metric per file, ratios to A coloured green (better) / red (worse), and the
-    rows present in only some files flagged. Exact counts colour at any difference; measured figures
-    (float metrics) only beyond `tolerance`."""
-    from rich.table import Table
-    from rich.text import Text
-
-    style = {"better": "green", "worse": "red", "same": ""}
-    t = Table(title="lwbench compare: " + "  ".join(f"{lab} = {p}" for lab, p in cmp.files.items()),
-              caption=_caption(cmp, tolerance), show_footer=True)
-    geo = summary_ratios(cmp)
-    hows = sorted({how for _, how in geo.values()})
-    for k in cmp.keys:
-        t.add_column(k, footer=" / ".join(hows) if k == cmp.keys[0] else "")
-    for m in cmp.metrics:
-        for lab in cmp.labels:
-            t.add_column(f"{m} {lab}", justify="right")
-        for lab in cmp.labels[1:]:
-            col = cmp.ratio_col(m, lab)
-            t.add_column(f"{m} {lab}/{cmp.labels[0]}", justify="right", footer=_fmt_ratio(geo[col][0]))
-    t.add_column("in")
-    n_all = len(cmp.labels)
-    for row in records(cmp.frame):
-        cells: list = [str(row[k]) for k in cmp.keys]
-        for m in cmp.metrics:
-            exact = all(isinstance(row[cmp.value_col(m, lab)], int) or row[cmp.value_col(m, lab)] is None
-                        for lab in cmp.labels)
-            tol = count_tolerance if exact else tolerance
-            cells += [_fmt(row[cmp.value_col(m, lab)]) for lab in cmp.labels]
-            for lab in cmp.labels[1:]:
-                r = row[cmp.ratio_col(m, lab)]
-                cells.append(Text(_fmt_ratio(r), style=style[verdict(m, r, tol)]))
-        present = row["present"].split(",")
-        cells.append(Text("all" if len(present) == n_all else "only " + "+".join(present), style=""
-                          if len(present) == n_all else "yellow"))
-        t.add_row(*cells)
-    return t
-
-
-def _caption(cmp: Comparison, tolerance: float) -> str:
-    ways = [f"{m}: {better(m)} is better" for m in cmp.metrics if better(m)]
-    line = f"ratio = X / {cmp.labels[0]}; green better, red worse ({'; '.join(ways)})"
-    if any(not unit_of(m).endswith(("adds", "elements", "bytes", "parameters")) for m in cmp.metrics):
-        line += f"; measured figures within ±{tolerance:.0%} are not coloured"
-    parts = [line, "total = ratio of the sums over the common rows; geomean = geometric mean of the ratios"]
-    for c, vals in cmp.constants.items():
-        if len({str(v) for v in vals.values()}) > 1:
-            parts.append(f"{c}: " + ", ".join(f"{lab}={v}" for lab, v in vals.items()))
-    for lab, mach in cmp.machines.items():
-        parts.append(f"{lab}: {machine_line(mach)}")
-    only = (cmp.frame["present"] != ",".join(cmp.labels)).sum()
-    if only:
-        parts.append(f"{only} rows are not in every file (yellow)")
-    return "\n".join(parts)
-
-
-def machine_line(m: dict) -> str:
-    """A one-line digest of a machine block (whatever keys it has)."""
-    def pick(*names):
-        for n in names:
-            v = m.get(n)
-            if isinstance(v, dict):
-                v = v.get("name") or v.get("model") or v.get("version")
-            if v:
-                return str(v)
-        return ""
-
-    bits = [pick("cpu_model", "cpu", "processor"), pick("gpu", "gpu_name"),
-            "torch " + pick("torch_version", "torch") if pick("torch_version", "torch") else "",
-            "lwbench " + pick("lwbench_version", "lwbench") if pick("lwbench_version", "lwbench") else "",
-            pick("git_commit", "commit")[:10], pick("date_utc", "date", "timestamp")]
-    return ", ".join(b for b in bits if b) or "machine block present"

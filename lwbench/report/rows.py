@@ -1,5 +1,11 @@
-"""One typed row per export kind. The column order of an export is the field order of its row type;
-report/schema.py documents these columns (and a test checks every field is documented).
+"""One typed row per export kind. The column order of an export is the field order of its row type, and
+report/schema.py takes its column lists (presence and order) from these types: a field without a documented
+column, or a documented column no row type has, fails at import (and in tests/test_report_schema.py).
+
+    layers  -> lwbench.count.LayerRow (the analytic counter makes it; the torch-side counter too)
+    summary -> Profile.summary() (fixed columns + one per category: madds_<category>, mac_elems_<category>)
+    timing  -> BenchRow            zoo -> ZooRow            verify -> VerifyRow
+    guidelines, breakdown -> lwbench.guidelines;  compare, plot -> columns made from the files compared/plotted
 
 Rows travel as plain dicts (`asdict(row)`), which is what CSV/JSON/Markdown and pandas take."""
 
@@ -7,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from lwbench.vocab import TIMING_STATS
+from lwbench.count import LayerRow  # noqa: F401 - the layers row type, listed here with the others
 
 
 @dataclass
@@ -55,10 +61,41 @@ class BenchRow:
     error: str = ""
 
 
+@dataclass
+class ZooRow:
+    """`lwbench list`: one network of the zoo at its native resolution, batch 1, float32."""
+
+    model: str
+    family: str
+    input: str
+    params: int
+    madds: int
+    mac_elems: int
+    source: str
+
+
+@dataclass
+class VerifyRow:
+    """`lwbench verify`: one layer, the analytic count beside the torch-side counter's and fvcore's."""
+
+    model: str
+    layer: str
+    kind: str
+    params_analytic: int
+    params_torch: int | None
+    madds_analytic: int
+    madds_torch: int | None
+    mac_elems_analytic: int
+    mac_elems_torch: int | None
+    madds_fvcore: int | None = None
+    agree: bool = False
+
+
 def columns(row_type) -> tuple[str, ...]:
     """The export's columns: the row type's fields, in order."""
     return tuple(f.name for f in fields(row_type))
 
 
 BENCH_COLUMNS = columns(BenchRow)
-assert set(TIMING_STATS) <= set(BENCH_COLUMNS)
+ZOO_COLUMNS = columns(ZooRow)
+VERIFY_COLUMNS = columns(VerifyRow)

@@ -11,106 +11,22 @@ kind, raising `InputError` (one line) for a file that is not an lwbench export o
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from lwbench.errors import InputError
-
-TYPES = ("str", "int", "float", "bool", "list[float]")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column. `name` may hold a `<placeholder>` (a family of columns, e.g. `madds_<category>`).
-
-    better: "lower" / "higher" when a smaller / larger value is better (compare colours), else "".
-    """
-
-    name: str
-    unit: str
-    type: str
-    meaning: str
-    required: bool = False
-    better: str = ""
-
-    @property
-    def pattern(self) -> re.Pattern | None:
-        if "<" not in self.name:
-            return None
-        parts = re.split(r"(<[^>]+>)", self.name)
-        sub = {"<label>": "[A-Z]"}  # compare's file labels A, B, C, …
-        return re.compile("^" + "".join(sub.get(p, ".+") if p.startswith("<") else re.escape(p) for p in parts) + "$")
-
-    def matches(self, col: str) -> bool:
-        p = self.pattern
-        return bool(p.match(col)) if p else col == self.name
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    title: str
-    doc: str
-    columns: tuple[Column, ...]
-    config: tuple[str, ...] = ()  # columns that identify a row (the configuration measured or counted)
-
-    @property
-    def required(self) -> list[str]:
-        return [c.name for c in self.columns if c.required]
-
-    def column(self, name: str) -> Column | None:
-        """The definition of a column: an exact name first, then a family (`madds_<category>`). A name that is
-        only a placeholder (`<key>`: the aligned columns of a comparison; `<y>`, `<group>` of plotted numbers)
-        documents, it defines nothing: those columns keep their own types."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        for c in self.columns:
-            if c.pattern is not None and not re.fullmatch(r"<[^>]+>", c.name) and c.matches(name):
-                return c
-        return None
-
-
-def _c(name, unit, type_, meaning, required=False, better=""):
-    return Column(name, unit, type_, meaning, required, better)
-
-
-# --- shared column definitions -----------------------------------------------------------------------------
-MODEL = _c("model", "", "str", "Network name: a zoo name (`lwbench list`) or the `name:` of a YAML file.", True)
-PARAMS = _c("params", "parameters", "int", "Learnable parameters (weights and biases; BN γ, β).", True, "lower")
-MADDS = _c("madds", "multiply-adds", "int", "Multiply-adds of conv/linear/matmul for the whole batch "
-           "(one multiply-add = 1; what papers call FLOPs and fvcore calls flops).", True, "lower")
-MAC_ELEMS = _c("mac_elems", "elements", "int", "Memory access cost (ShuffleNet V2, Sec. 2): feature-map elements "
-               "read and written for the whole batch plus weights and buffers read once per batch.", True, "lower")
-MAC_BYTES = _c("mac_bytes", "bytes", "int", "mac_elems × bytes per element of `dtype`.", False, "lower")
-OUT_ELEMS = _c("out_elems", "elements", "int", "Output feature-map elements written for the whole batch "
-               "(0 for free ops: views, identities).", False, "lower")
-BATCH = _c("batch", "images", "int", "Images per batch; madds, mac and times are for the whole batch.", True)
-DTYPE = _c("dtype", "", "str", "Element type (float32, bfloat16, float16, int8): sets mac_bytes; in timing rows "
-           "the precision the network ran in (float32, bfloat16 or float16: parameters and input cast, no autocast).")
-INPUT = _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.")
-
-TIMING_STATS = (
-    _c("n", "runs", "int", "Measured runs (after warm-up) behind the statistics."),
-    _c("median_ms", "ms", "float", "Median latency of one run (one forward of the whole batch): the headline.",
-       True, "lower"),
-    _c("mean_ms", "ms", "float", "Mean latency of one run.", False, "lower"),
-    _c("std_ms", "ms", "float", "Standard deviation of the run latencies.", False, "lower"),
-    _c("iqr_ms", "ms", "float", "Inter-quartile range (p75 − p25) of the run latencies.", False, "lower"),
-    _c("min_ms", "ms", "float", "Fastest run.", False, "lower"),
-    _c("p90_ms", "ms", "float", "90th percentile of the run latencies.", False, "lower"),
-    _c("p99_ms", "ms", "float", "99th percentile of the run latencies.", False, "lower"),
-    _c("max_ms", "ms", "float", "Slowest measured run.", False, "lower"),
-    _c("images_per_s", "images/s", "float", "Throughput: batch / median_s.", False, "higher"),
-    _c("batches_per_s", "batches/s", "float", "Throughput: 1 / median_s (ShuffleNet V2's GPU speed unit).",
-       False, "higher"),
-    _c("noisy", "", "bool", "True when iqr_ms / median_ms > 10%: the figure is not stable."),
-    _c("first_run_ms", "ms", "float", "The very first call, reported apart (never folded into the statistics).",
-       False, "lower"),
-    _c("compile_s", "s", "float", "Preparation time in script/compile modes; empty in eager mode.", False, "lower"),
-    _c("cpu_share", "fraction", "float", "Process CPU time / (wall time × threads) while timing: well below 1 on "
-       "CPU means other processes took the cores.", False, "higher"),
-    _c("contended", "", "bool", "True when a CPU row's cpu_share was below 0.85: other load disturbed it."),
+from lwbench.report.columns import (  # noqa: F401 - the schema's vocabulary, re-exported
+    BATCH,
+    DTYPE,
+    INPUT,
+    MAC_BYTES,
+    MAC_ELEMS,
+    MADDS,
+    MODEL,
+    OUT_ELEMS,
+    PARAMS,
+    TIMING_STATS,
+    TYPES,
+    Column,
+    Kind,
+    _c,
 )
 
 LAYERS = Kind(
@@ -359,7 +275,53 @@ PLOT = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, VERIFY, COMPARE, PLOT)}
+ZOO = Kind(
+    "zoo", "Zoo rows",
+    "`lwbench list --format csv|json|md`: one row per network of the zoo at its native resolution (batch 1, "
+    "float32), with its source in full. No machine block (nothing is measured): CSV and Markdown are the bare "
+    "table, JSON a list of rows.",
+    (MODEL, _c("family", "", "str", "The network family (the YAML file's `family:`).", True),
+     _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224.", True), PARAMS, MADDS, MAC_ELEMS,
+     _c("source", "", "str", "The paper (and code) the YAML reproduces, in full (the table shortens it).", True)),
+    config=("model",),
+)
+
+
+def _derived(kind: Kind, row_type, after: tuple[str, ...] = ()) -> Kind:
+    """`kind` with its columns in the order of `row_type`'s fields (report.rows), then `after`; a field with
+    no column, or an exact column that is neither a field nor in `after`, is a programming error."""
+    from dataclasses import fields
+
+    names = [f.name for f in fields(row_type)]
+    undocumented = [n for n in names if kind.column(n) is None]
+    exact = {c.name: c for c in kind.columns if c.pattern is None}
+    stray = [n for n in exact if n not in names and n not in after]
+    if undocumented or stray:
+        raise RuntimeError(f"schema {kind.name}: fields without a column {undocumented}, columns without a "
+                           f"field {stray} (report/rows.py and report/schema.py disagree)")
+    ordered: list[Column] = []
+    for n in (*names, *after):
+        c = exact.get(n) or kind.column(n)   # a family (`<quantity>_analytic`) where its first field is
+        if c is not None and c not in ordered:
+            ordered.append(c)
+    ordered += [c for c in kind.columns if c not in ordered]
+    return Kind(kind.name, kind.title, kind.doc, tuple(ordered), kind.config)
+
+
+def _rows_types():
+    from lwbench.report import rows
+
+    return rows
+
+
+TIMING = _derived(TIMING, _rows_types().BenchRow, after=("samples_ms",))
+ZOO = _derived(ZOO, _rows_types().ZooRow)
+VERIFY = _derived(VERIFY, _rows_types().VerifyRow)
+LAYERS = _derived(LAYERS, _rows_types().LayerRow, after=("time_ms", "time_pct", "madds_pct", "mac_pct",
+                                                         "gflop_per_s", "gb_per_s"))
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LAYERS, SUMMARY, TIMING, GUIDELINES, BREAKDOWN, VERIFY, ZOO, COMPARE,
+                                              PLOT)}
 INPUT_KINDS = tuple(k for k in KINDS if k not in ("compare", "plot"))  # kinds that compare and plot read
 
 
@@ -451,58 +413,3 @@ def validate(frame, kind: str | None = None, source: str = "") -> str:
 
 
 # --- rendering -------------------------------------------------------------------------------------------
-def as_rows(kind: str | None = None) -> list[dict]:
-    names = [kind] if kind else list(KINDS)
-    return [{"kind": n, "column": c.name, "unit": c.unit, "type": c.type, "required": c.required,
-             "better": c.better, "meaning": c.meaning} for n in names for c in get_kind(n).columns]
-
-
-def as_json(kind: str | None = None) -> dict:
-    names = [kind] if kind else list(KINDS)
-    return {"version": 1, "conventions": CONVENTIONS, "kinds": {
-        n: {"title": KINDS[n].title, "doc": KINDS[n].doc, "config": list(KINDS[n].config),
-            "columns": [{"name": c.name, "unit": c.unit, "type": c.type, "required": c.required,
-                         "better": c.better, "meaning": c.meaning} for c in KINDS[n].columns]} for n in names}}
-
-
-CONVENTIONS = (
-    "Every column name carries its unit (madds, mac_elems, mac_bytes, median_ms, images_per_s). "
-    "madds = multiply-adds (one multiply-add = 1; papers' FLOPs); mac = memory access cost as ShuffleNet V2 "
-    "defines it (input + output feature maps + weights). Counts are exact integers for the whole batch "
-    "(params: once). CSV: leading `# key: value` comment lines carry metadata, `# machine: {json}` the machine "
-    "block; JSON: a `machine` key; Markdown: an HTML comment `<!-- machine: {json} -->`. The exports of profile, bench, "
-    "guidelines, compare and `plot --data` carry the machine block (an analytic profile never loads torch: its "
-    "torch and gpu fields are null). The format follows "
-    "`--output`'s extension (.csv, .json, .md, .markdown) or `--format`; any other extension, or a `--format` "
-    "that contradicts the extension, is refused (exit code 2). Empty CSV cells are missing "
-    "values. Lists (samples_ms) are JSON text in CSV. `better` says which way a metric improves (lwbench compare "
-    "colours ratios by it)."
-)
-
-
-def as_markdown(kind: str | None = None) -> str:
-    names = [kind] if kind else list(KINDS)
-    out = ["# lwbench export schema", "",
-           "Generated by `lwbench schema --format md` from `lwbench/report/schema.py`; do not edit by hand.", "",
-           CONVENTIONS, ""]
-    if kind is None:
-        out += ["## Reading an export", "", "```python",
-                "from lwbench.report.load import load_export",
-                "ex = load_export(\"results/zoo.csv\")   # CSV, JSON or Markdown; typed by this schema",
-                "ex.kind, ex.frame, ex.machine            # 'summary', a pandas DataFrame, the machine block",
-                "", "import pandas as pd                     # or plain pandas, skipping the `#` lines:",
-                "df = pd.read_csv(\"results/zoo.csv\", comment=\"#\")",
-                "```", "",
-                "`lwbench compare A B` and `lwbench plot FILE` recognise the kind of an export from its columns "
-                "(the required ones below) and refuse, in one line, a file that is not one.", ""]
-    for n in names:
-        k = KINDS[n]
-        out += [f"## `{n}`: {k.title}", "", k.doc, ""]
-        if k.config:
-            out += [f"Rows are identified by: {', '.join(f'`{c}`' for c in k.config)}.", ""]
-        out += ["| column | unit | type | required | better | meaning |", "|---|---|---|---|---|---|"]
-        for c in k.columns:
-            out.append(f"| `{c.name}` | {c.unit} | {c.type} | {'yes' if c.required else ''} | {c.better} | "
-                       f"{c.meaning.replace('|', '/')} |")
-        out.append("")
-    return "\n".join(out)

@@ -70,7 +70,7 @@ def measure_guarded(job, timed, cleanup=None):
 
     from lwbench.errors import LwbenchError
     from lwbench.measure.cpus import pin
-    from lwbench.measure.jobs import Result
+    from lwbench.measure.protocol import Result
     from lwbench.measure.timer import failure_message, is_oom
 
     try:

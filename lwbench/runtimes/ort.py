@@ -10,7 +10,7 @@ not apply); layout nchw (ORT picks its own blocked layouts: they show as Reorder
 from __future__ import annotations
 
 from lwbench.errors import InputError, suggest
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 
 OPTIONS = {"ort_opt": ("disable", "basic", "extended", "all")}
 DTYPES = ("float32", "int8")

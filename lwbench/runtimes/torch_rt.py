@@ -4,7 +4,7 @@ TorchScript (frozen) or torch.compile mode, NCHW or channels-last, float32/bfloa
 from __future__ import annotations
 
 from lwbench.errors import InputError
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 
 
 def check(job: Job, device: bool | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 
 
 class Target:

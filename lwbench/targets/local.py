@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 from lwbench.targets.base import Target
 
 

@@ -22,7 +22,7 @@ import re
 import time
 
 from lwbench.errors import LwbenchError
-from lwbench.measure.jobs import Job, Result
+from lwbench.measure.protocol import Job, Result
 from lwbench.targets.base import Target
 from lwbench.targets.bundle import bundle, digest, tar_bytes
 from lwbench.targets.export import Exported, Exports, check_output
