@@ -44,8 +44,10 @@ def build(net: Net, seed: int | None = 0, device: str | torch.device | None = No
             _place(root, n.name, get_op(n.op).build(n.attrs, n.in_shapes))
     graph = fx.Graph()
     values: dict[Ref, fx.Node] = {Ref("input"): graph.placeholder("x")}
-    for n in net.nodes:
-        out = graph.call_module(n.name, tuple(values[r] for r in n.inputs))
+    for i, n in enumerate(net.nodes):
+        # the fx value gets a plain name of its own: derived from the layer's name it could shadow `self` or a
+        # builtin in the generated forward (the module is still called at its layer name)
+        out = graph.create_node("call_module", n.name, tuple(values[r] for r in n.inputs), name=f"n{i}")
         if len(n.out_shapes) == 1:
             values[Ref(n.name)] = out
         else:

@@ -33,3 +33,15 @@ def suggest(word: str, choices, n: int = 3) -> str:
     """' (did you mean: a, b?)' for the closest choices, or '' when none is close."""
     close = difflib.get_close_matches(str(word), sorted(map(str, choices)), n=n, cutoff=0.5)
     return f" (did you mean: {', '.join(close)}?)" if close else ""
+
+
+def debug_enabled() -> bool:
+    """LWBENCH_DEBUG set to anything but '', 0, false, no or off: show tracebacks instead of one line."""
+    import os
+
+    return os.environ.get("LWBENCH_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def one_line(text: object) -> str:
+    """A message as one line: newlines and runs of blanks become single spaces (the CLI's promise)."""
+    return " ".join(str(text).split())

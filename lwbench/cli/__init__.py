@@ -35,15 +35,21 @@ def _register() -> None:
         mod.register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    """An eager option's callback runs while the options are parsed, before click asks for a command."""
+    if value:
         from lwbench import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"lwbench {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    pass
 
 
 _register()
@@ -51,15 +57,20 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: known errors become one line on stderr and exit code 2 (LWBENCH_DEBUG=1: traceback)."""
-    from lwbench.errors import LwbenchError
+    from lwbench.errors import LwbenchError, debug_enabled, one_line
 
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="lwbench")
         return rv if isinstance(rv, int) else 0
     except LwbenchError as e:
-        if os.environ.get("LWBENCH_DEBUG"):
+        if debug_enabled():
             raise
-        print(f"lwbench: error: {e}", file=sys.stderr)
+        print(f"lwbench: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # raised by user code (a --module factory): not lwbench's exit, say where it came from
+        if debug_enabled():
+            raise
+        print(f"lwbench: error: {_system_exit(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lwbench: interrupted (rows already written are kept)", file=sys.stderr)
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print("lwbench: aborted", file=sys.stderr)
             return 130
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # a usage error: one line, like ours
-            if os.environ.get("LWBENCH_DEBUG"):
+            if debug_enabled():
                 raise
             ctx = getattr(e, "ctx", None)
             where = ctx.command_path if ctx is not None else "lwbench"
@@ -80,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{where}: error: {msg} (see '{where} -h')", file=sys.stderr)
             return int(e.exit_code)
         raise
+
+
+def _system_exit(e: SystemExit) -> str:
+    """'code called sys.exit(3) at model.py:12': the last frame of the traceback outside lwbench itself."""
+    import traceback
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if not os.path.abspath(f.filename).startswith(here)]
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"the code being run called sys.exit({e.code!r}){where}; lwbench stopped (exit 2)"
 
 
 def run() -> None:

@@ -1,5 +1,6 @@
 """`lwbench guidelines`: ShuffleNet V2's G1–G4 experiments (Tables 1–4) measured on this machine, beside the
-paper's figures; `--breakdown`: its Figure 2 (share of time per op category)."""
+paper's figures; `--breakdown`: its Figure 2 (share of time per op category). Options -> lwbench.guidelines
+-> lwbench.report.emit (the tables and export texts: lwbench.report.tables.guidelines)."""
 
 from __future__ import annotations
 
@@ -7,47 +8,50 @@ from typing import Annotated
 
 import typer
 
-from lwbench.cli.common import FormatOpt, OutputOpt, console
-from lwbench.guidelines import DEFAULT_MIN_TIME, DEFAULT_ROUNDS
+from lwbench.cli.options import FormatOpt, OutputOpt, console
+from lwbench.guidelines.run import DEFAULT_MIN_TIME, DEFAULT_ROUNDS
+
+WhichArg = Annotated[list[str] | None, typer.Argument(
+    help="G1 G2 G3 G4 (default: all four), or guideline YAML files.", show_default=False)]
+DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="cpu (speeds in images/s) or cuda (batches/s).")]
+ScaleOpt = Annotated[str | None, typer.Option(
+    "--scale", help="Columns to run, a comma list of x1, x2, x4 (default: all three; --quick: x1). G1/G2: 1x, 2x, "
+    "4x the x1 madds; G3/G4: the paper's three channel settings.", show_default=False)]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", "-t", min=1, help="Intra-op threads (inter-op 1). Default on cpu: 1, the paper's ARM setup (one "
+    "thread); on cuda: torch's default.")]
+BatchOpt = Annotated[int | None, typer.Option(
+    "--batch", "-b", min=1, help="Images per batch. Default: the paper's (setup.batch of the file), 1 on cpu (ARM), "
+    "8 on cuda (GPU).")]
+ChannelsOpt = Annotated[str | None, typer.Option(
+    "--channels", help="Which of the paper's channel settings to build: gpu or arm. Default: gpu on cuda, arm on "
+    "cpu (the paper's ARM columns are its CPU measurements).")]
+QuickOpt = Annotated[bool, typer.Option(
+    "--quick", help="Tiny settings for CI: 8x8 input, x1 only (unless --scale), 10 ms per row, batch 1.")]
+MinTimeOpt = Annotated[float | None, typer.Option(
+    "--min-time", min=0.0, help=f"Measure each row at least this long (s) and 10 runs in all (default "
+    f"{DEFAULT_MIN_TIME:g}; --quick: 0.01).")]
+RoundsOpt = Annotated[int | None, typer.Option(
+    "--rounds", min=1, help="Interleave the rows of each table in this many round-robin slices of --min-time "
+    f"(default {DEFAULT_ROUNDS}; --quick: 2), so that drift and other load hit every row alike.")]
+BreakdownOpt = Annotated[bool, typer.Option(
+    "--breakdown", help="Instead of G1-G4: the paper's Figure 2, the share of time per op category (conv, "
+    "element-wise, shuffle, concat/split, other) of shufflenet_v1_g3_x1_0 and mobilenet_v2 on --device.")]
+NetOpt = Annotated[list[str] | None, typer.Option("--net", help="With --breakdown: these networks instead (repeat "
+                                                  "the option).")]
+FromOpt = Annotated[str | None, typer.Option(
+    "--from", help="Re-render a CSV or JSON saved by an earlier run (G1-G4 rows, or --breakdown rows) without "
+    "measuring; the verdicts are judged again from the saved medians and IQRs.")]
+PlotOpt = Annotated[str | None, typer.Option(
+    "--plot", help="Also draw the measured speed ratios beside the paper's GPU and ARM ratios (the figure of "
+    "`lwbench plot --kind guideline-ratios`) to PATH.png, .svg or .pdf.")]
 
 
-def guidelines(
-    which: Annotated[list[str] | None, typer.Argument(
-        help="G1 G2 G3 G4 (default: all four), or guideline YAML files.", show_default=False)] = None,
-    device: Annotated[str, typer.Option("--device", "-d", help="cpu (speeds in images/s) or cuda (batches/s).")] = "cpu",
-    scale: Annotated[str | None, typer.Option("--scale", help="Columns to run, a comma list of x1, x2, x4 "
-                                              "(default: all three; --quick: x1). G1/G2: 1x, 2x, 4x the x1 madds; "
-                                              "G3/G4: the paper's three channel settings.", show_default=False)] = None,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", "-t", min=1, help="Intra-op threads (inter-op 1). Default on cpu: 1, the paper's ARM "
-        "setup (one thread); on cuda: torch's default.")] = None,
-    batch: Annotated[int | None, typer.Option(
-        "--batch", "-b", min=1, help="Images per batch. Default: the paper's, 1 on cpu (ARM), 8 on cuda (GPU).")] = None,
-    channels: Annotated[str | None, typer.Option(
-        "--channels", help="Which of the paper's channel settings to build: gpu or arm. Default: gpu on cuda, "
-        "arm on cpu (the paper's ARM columns are its CPU measurements).")] = None,
-    quick: Annotated[bool, typer.Option(
-        "--quick", help="Tiny settings for CI: 8x8 input, x1 only (unless --scale), 10 ms per row, batch 1.")] = False,
-    min_time: Annotated[float | None, typer.Option(
-        "--min-time", min=0.0, help=f"Measure each row at least this long (s) and 10 runs in all (default "
-        f"{DEFAULT_MIN_TIME:g}; --quick: 0.01).")] = None,
-    rounds: Annotated[int | None, typer.Option(
-        "--rounds", min=1, help="Interleave the rows of each table in this many round-robin slices of --min-time "
-        f"(default {DEFAULT_ROUNDS}; --quick: 2), so that drift and other load hit every row alike.")] = None,
-    fmt: FormatOpt = None,
-    output: OutputOpt = None,
-    breakdown: Annotated[bool, typer.Option(
-        "--breakdown", help="Instead of G1-G4: the paper's Figure 2, the share of time per op category (conv, "
-        "element-wise, shuffle, concat/split, other) of shufflenet_v1_g3_x1_0 and mobilenet_v2 on --device.")] = False,
-    nets: Annotated[list[str] | None, typer.Option(
-        "--net", help="With --breakdown: these networks instead (repeat the option).")] = None,
-    from_csv: Annotated[str | None, typer.Option(
-        "--from", help="Re-render a CSV or JSON saved by an earlier run (G1-G4 rows, or --breakdown rows) "
-        "without measuring; the verdicts are judged again from the saved medians and IQRs.")] = None,
-    plot: Annotated[str | None, typer.Option(
-        "--plot", help="Also draw the measured speed ratios beside the paper's GPU and ARM ratios (the figure "
-        "of `lwbench plot --kind guideline-ratios`) to PATH.png, .svg or .pdf.")] = None,
-) -> None:
+def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOpt = None, threads: ThreadsOpt = None,
+               batch: BatchOpt = None, channels: ChannelsOpt = None, quick: QuickOpt = False,
+               min_time: MinTimeOpt = None, rounds: RoundsOpt = None, fmt: FormatOpt = None, output: OutputOpt = None,
+               breakdown: BreakdownOpt = False, nets: NetOpt = None, from_csv: FromOpt = None,
+               plot: PlotOpt = None) -> None:
     """Reproduce ShuffleNet V2's guideline experiments G1-G4 (Ma et al., ECCV 2018, Sec. 2, Tables 1-4).
 
     Per guideline, one table: every row's setting, channels, madds and mac_elems (analytic), the measured
@@ -60,25 +64,22 @@ def guidelines(
     duration_s and measured_s.
     """
     from lwbench.errors import InputError
+    from lwbench.measure.timer import check_device
+    from lwbench.report.emit import resolve_format
     from lwbench.report.plots import check_figure_path
-    from lwbench.report.write import file_format
 
-    kind = file_format(fmt.value if fmt else None, output)
+    kind = resolve_format(fmt, output)
     if plot:
         check_figure_path(plot, "--plot")  # before anything is measured
     if from_csv:
-        _rerender(from_csv, kind, output, plot)
-        return
+        return _rerender(from_csv, kind, output, plot)
     if breakdown and plot:
         raise InputError("--plot draws the G1-G4 speed ratios; it does not go with --breakdown")
-    from lwbench.measure.timer import check_device
-
     check_device(device)
     if threads is None and device == "cpu":
         threads = 1
     if breakdown:
-        _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
-        return
+        return _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
     _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot)
 
 
@@ -109,61 +110,109 @@ def _progress():
                     TextColumn("ETA"), TimeRemainingColumn(), console=console(stderr=True), transient=False)
 
 
-def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot) -> None:
-    import time
+class _Sink:
+    """The export so far, rewritten atomically through report.emit after every row; a file that existed before
+    the run is replaced only once some row was measured (a run that fails throughout keeps the good file)."""
 
+    def __init__(self, kind: str, output: str | None, exps, device: str, machine: dict, meta: dict):
+        from pathlib import Path
+
+        self.kind, self.output, self.exps, self.device, self.machine, self.meta = kind, output, exps, device, machine, meta
+        self.existed = bool(output) and Path(output).exists()
+        self.any_ok = False
+
+    def write(self, result: dict, output: str | None = None) -> None:
+        from lwbench.report.emit import emit
+        from lwbench.report.tables.guidelines import export
+
+        rows, how = export(self.kind, self.exps, result, self.device, self.machine, self.meta)
+        emit(self.kind, rows, output=output, **how)
+
+    def add(self, result: dict, rec: dict) -> None:
+        self.any_ok = self.any_ok or not rec.get("error")
+        if self.output and (self.any_ok or not self.existed):
+            self.write(result, self.output)
+
+
+def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot) -> None:
     from lwbench.errors import InputError
-    from lwbench.guidelines import SETUPS, Budget, RunConfig, load_all, render, rich_table, run_experiments
-    from lwbench.measure.machine import machine_info
-    from lwbench.report.write import atomic_write, emit
+    from lwbench.guidelines import SETUPS, RunConfig, load_all, plan_all
 
     if channels is not None and channels not in SETUPS:
         raise InputError(f"--channels: expected gpu or arm, got {channels}")
     exps = load_all(list(which) if which else None)
-    scales = _scales(scale or ("x1" if quick else "x1,x2,x4"))
-    rc = RunConfig.make(quick, device=device, scales=scales, threads=threads, batch=batch, setup=channels,
-                        min_time_s=min_time, rounds=rounds)
+    rc = RunConfig.make(quick, device=device, scales=_scales(scale or ("x1" if quick else "x1,x2,x4")),
+                        threads=threads, batch=batch, setup=channels, min_time_s=min_time, rounds=rounds)
+    planned = plan_all(exps, rc)              # every row counted, every spread checked: a bad file stops here
+    config = {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
+              "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution, "quick": quick,
+              "rounds": rc.rounds, "timer": rc.timer_config().to_dict()}
+    with _locked(output):
+        _measure(exps, rc, planned, config, kind, output, plot)
+
+
+def _measure(exps, rc, planned, config: dict, kind: str, output: str | None, plot: str | None) -> None:
+    import time
+
+    from lwbench.guidelines import LIMITS, Budget, run_experiments
+    from lwbench.measure.machine import machine_info
+
     budget = Budget.of(exps, rc)
     err = console(stderr=True)
     err.print(budget.text())
-    machine = machine_info()
-    meta = {"config": {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
-                       "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution,
-                       "quick": quick, "rounds": rc.rounds, "timer": rc.timer_config().to_dict()},
-            "budget": budget.to_dict()}
-    live: dict = {"rows": [], "spreads": {}, "verdicts": {}}
+    sink = _Sink(kind, output, exps, rc.device, machine_info(), {"config": config, "budget": budget.to_dict()})
+    live: dict = {"rows": [], "spreads": {}, "verdicts": {}, "limits": dict(LIMITS)}
     t0 = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("counting", total=budget.rows * budget.rounds)
 
-        def on_row(rec: dict) -> None:        # the file so far, rewritten atomically after every row
+        def on_row(rec: dict) -> None:
             live["rows"].append(rec)
             live["duration_s"] = round(time.perf_counter() - t0, 3)
-            if output:
-                atomic_write(output, render(kind, exps, live, device, machine, meta))
+            sink.add(live, rec)
             bar.advance(task)
 
         result = run_experiments(exps, rc, on_row=on_row, on_start=lambda label: bar.update(task, description=label),
-                                 on_tick=lambda: bar.advance(task))
+                                 on_tick=lambda: bar.advance(task), planned=planned)
     if plot:
         _plot(result["rows"], plot)
-    if kind == "table" or output:
-        con = console()
-        for exp in exps:
-            con.print(rich_table(exp, result, device))
-    if output:
-        atomic_write(output, render(kind, exps, result, device, machine, meta))
-        err.print(f"wrote {len(result['rows'])} rows to {output}")
-    elif kind != "table":
-        emit(render(kind, exps, result, device, machine, meta), None)
+    _finish(sink, result, output, kind)
     err.print(f"duration: {result['duration_s']:.1f} s (planned {budget.planned_s:.0f} s of timing; "
               f"{result['measured_s']:.1f} s in measured runs)")
 
 
+def _locked(output: str | None):
+    """The output checked writable before anything is measured and locked for the run (report.write.output_lock:
+    a second run on the same --output is refused with one line, not left to lose rows)."""
+    from contextlib import nullcontext
+
+    from lwbench.report.write import output_lock
+
+    return output_lock(output) if output else nullcontext()
+
+
+def _finish(sink: _Sink, result: dict, output: str | None, kind: str) -> None:
+    """The whole result: the tables on the terminal (also when writing a file), then the export."""
+    from lwbench.report.tables.guidelines import rich_table
+
+    if kind == "table" or output:
+        con = console()
+        for exp in sink.exps:
+            con.print(rich_table(exp, result, sink.device))
+    if output:
+        if sink.any_ok or not sink.existed:
+            sink.write(result, output)
+            console(stderr=True).print(f"wrote {len(result['rows'])} rows to {output}")
+        else:
+            console(stderr=True).print(f"no row was measured: {output} is left as it was")
+    elif kind != "table":
+        sink.write(result, None)
+
+
 def _plot(rows: list[dict], path: str):
     """The guideline-ratios figure of `lwbench plot`, from the rows as they are exported."""
-    from lwbench.guidelines import export_rows
     from lwbench.report.plots import plot_rows
+    from lwbench.report.tables.guidelines import export_rows
 
     data = plot_rows(export_rows(rows), path, kind="guideline-ratios")
     console(stderr=True).print(f"wrote {path}: guideline-ratios, {len(data)} bars per series")
@@ -172,62 +221,48 @@ def _plot(rows: list[dict], path: str):
 
 def _rerender(path: str, kind: str, output: str | None, plot: str | None) -> None:
     from lwbench.errors import InputError
-    from lwbench.guidelines import (
-        breakdown_table,
-        load_all,
-        read_saved,
-        render,
-        render_breakdown,
-        reverdict,
-        rich_table,
-    )
-    from lwbench.report.write import emit
+    from lwbench.guidelines import load_all, read_saved, reverdict
+    from lwbench.report.emit import emit
+    from lwbench.report.tables.guidelines import export, export_breakdown
 
     saved = read_saved(path)
     result, machine = saved.result, saved.machine
     if saved.kind == "breakdown":
         if plot:
             raise InputError(f"--plot draws the G1-G4 speed ratios; {path} holds --breakdown rows")
-        if kind == "table":
-            console().print(breakdown_table(result["rows"]))
-        else:
-            meta = {k: v for k, v in result.items() if k != "rows"}
-            emit(render_breakdown(kind, result["rows"], machine, meta), output)
-        return
+        meta = {k: v for k, v in result.items() if k != "rows"}
+        rows, how = export_breakdown(kind, result["rows"], machine, meta)
+        return emit(kind, rows, output=output, **how)
     device = str(result["config"].get("device") or result["rows"][0]["device"])
     exps = load_all(list(dict.fromkeys(str(r["guideline"]) for r in result["rows"])))
     result["verdicts"] = reverdict(exps, result, device)
     if plot:
         _plot(result["rows"], plot)
-    if kind == "table":
-        con = console()
-        for exp in exps:
-            con.print(rich_table(exp, result, device))
-        return
     meta = {k: result[k] for k in ("config", "budget") if result.get(k)}
-    emit(render(kind, exps, result, device, machine, meta), output)
+    rows, how = export(kind, exps, result, device, machine, meta)
+    emit(kind, rows, output=output, **how)
 
 
 def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> None:
     import time
 
-    from lwbench.guidelines import breakdown, breakdown_table, render_breakdown
+    from lwbench.guidelines import breakdown
     from lwbench.measure.machine import machine_info
-    from lwbench.report.write import emit
+    from lwbench.report.emit import emit
+    from lwbench.report.tables.guidelines import breakdown_table, export_breakdown
 
     err = console(stderr=True)
     t = (0.01 if quick else DEFAULT_MIN_TIME) if min_time is None else min_time
     t0 = time.perf_counter()
-    with err.status(f"timing every layer on {device}"):
-        rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch, min_time_s=t,
-                         resolution=32 if quick else None, on_skip=lambda msg: err.print(msg))
-    meta = {"duration_s": round(time.perf_counter() - t0, 3)}
-    machine = machine_info()
-    if kind == "table" or output:
-        console().print(breakdown_table(rows))
-    if kind == "table":
-        return
-    emit(render_breakdown(kind, rows, machine, meta), output)
+    with _locked(output):
+        with err.status(f"timing every layer on {device}"):
+            rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch,
+                             min_time_s=t, resolution=32 if quick else None, on_skip=lambda msg: err.print(msg))
+        meta = {"duration_s": round(time.perf_counter() - t0, 3)}
+        if output:
+            console().print(breakdown_table(rows))
+        rows, how = export_breakdown(kind, rows, machine_info(), meta)
+        emit(kind, rows, output=output, **how)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,27 +18,36 @@ def list_networks(
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
     cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
     import fnmatch
+    import sys
     from dataclasses import asdict
 
     from lwbench.count import count
+    from lwbench.errors import LwbenchError
     from lwbench.report.emit import emit, resolve_format
     from lwbench.report.rows import ZooRow
     from lwbench.report.tables.zoo import zoo_table
     from lwbench.spec import compile_doc, read_doc
-    from lwbench.spec.zoo import index
+    from lwbench.spec.zoo import errors, index
 
     kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
+    problems = list(errors())  # files that could not be read: one warning line each, the rest is listed
     for name, (file, variant) in index().items():
         if pattern and not fnmatch.fnmatch(name, pattern if "*" in pattern else f"*{pattern}*"):
             continue
-        doc = docs.setdefault(file, read_doc(file))
-        net = compile_doc(doc, file, variant)
+        try:
+            doc = docs.setdefault(file, read_doc(file))
+            net = compile_doc(doc, file, variant)
+        except LwbenchError as e:
+            problems.append(f"{name}: {e}")
+            continue
         tot = count(net).totals
         rows.append(asdict(ZooRow(model=name, family=net.family, input="x".join(map(str, net.input_shape)),
                                   params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
                                   source=" ".join(net.source.split()))))
+    for p in problems:
+        print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
     emit(kind, rows, output=output, table=zoo_table)
 
 

@@ -256,3 +256,42 @@ def load_export(path: str | Path, kind: str | None = None) -> Export:
 def load_frame(path: str | Path, kind: str | None = None):
     """Just the DataFrame of `load_export`."""
     return load_export(path, kind).frame
+
+
+def read_rows(path: str | Path, expected: str = "expected a CSV or JSON export") -> tuple[list[dict], dict]:
+    """A CSV or JSON export as plain rows and its metadata, without pandas (for a command that re-renders
+    its own export, e.g. `lwbench guidelines --from`): CSV cells typed as written (True/False, integers,
+    floats, text; an empty cell is None), leading `# key: value` lines as metadata (split_comments); JSON a
+    `{..., "rows": [...]}` document. Anything else is one InputError naming the file and `expected`."""
+    import csv
+
+    text = read_text(path, expected)
+    if text.lstrip()[:1] in "[{":
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            raise InputError(f"{path}: not valid JSON ({e}); {expected}") from None
+        if isinstance(doc, dict) and isinstance(doc.get("rows"), list) and all(isinstance(r, dict) for r in doc["rows"]):
+            return [dict(r) for r in doc["rows"]], {k: v for k, v in doc.items() if k != "rows"}
+        raise InputError(f"{path}: a JSON document without a rows list; {expected}")
+    meta, body = split_comments(text)
+    try:
+        rows = [{k: _cell(v) for k, v in r.items() if k is not None} for r in csv.DictReader(io.StringIO(body))]
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV ({e}); {expected}") from None
+    return rows, meta
+
+
+def _cell(v):
+    if not isinstance(v, str):          # a short row's missing cells (csv gives None) stay missing
+        return None if v is None else v
+    if v in ("True", "False"):
+        return v == "True"
+    if v == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v

@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from lwbench.errors import InputError
@@ -24,8 +25,13 @@ def infer_format(fmt: str | None, output: str | None, option: str = "--output") 
     extension (`-f json -o x.csv`), is one line (InputError, exit code 2) before anything runs: a file must
     never get a format its name does not say."""
     accepted = ", ".join(f".{e}" for e in EXTENSIONS)
+    if output is not None and not output.strip():
+        raise InputError(f"{option}: an empty path; name a file (or leave {option} out to print to the terminal)")
     ext = Path(output).suffix.lower().lstrip(".") if output else ""
     if fmt:
+        if output and ext in EXTENSIONS and fmt == "table":
+            raise InputError(f"--format table prints to the terminal, not to {option} {output}; drop --format to "
+                             f"write {EXTENSIONS[ext]} there, or drop {option}")
         if output and ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
             raise InputError(f"--format {fmt} contradicts {option} {output} (a .{ext} file); drop --format or "
                              f"name the file .{fmt}")
@@ -62,20 +68,95 @@ def machine_comment(machine: dict, key: str = "machine") -> str:
 
 
 def atomic_write(path: str | Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder and one rename. Any failure (no folder,
+    a directory in the way, disk full, a file that cannot be replaced) is one InputError line; the temp file is
+    removed and the old file, if any, is left exactly as it was."""
+    with atomic_file(path, "w") as f:
+        f.write(text)
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "w"):
+    """`with atomic_file(p) as f:` a file object (text, or binary with mode "wb") whose content replaces `p`
+    only when the block ends without an error: the one write path of every lwbench writer (exports, figures)."""
     path = Path(path)
+    check_writable(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise InputError(f"{path}: cannot write ({e.strerror})") from None
+        raise _write_error(path, e) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+            yield f
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file gets the usual permissions
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, e) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse, before anything is measured, an output that cannot be written: a directory of that name, a
+    parent that is a file, or a folder where no file can be created (tried with a temp file, then removed)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; name a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _write_error(path: Path, e: OSError) -> InputError:
+    why = e.strerror or e.__class__.__name__
+    if isinstance(e, (FileExistsError, NotADirectoryError)) and not path.parent.is_dir():
+        why = "a part of its folder path is a file, not a folder"
+    kept = "; the existing file is unchanged" if path.is_file() else ""
+    return InputError(f"{path}: cannot write ({why}){kept}")
+
+
+@contextmanager
+def output_lock(path: str | Path):
+    """Hold an advisory lock on `path` for a whole run (fcntl on a sidecar `.NAME.lock` beside it): a second
+    lwbench run writing the same output is refused with one line instead of silently replacing the first's
+    rows. The sidecar is removed when the run ends."""
+    import fcntl
+
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    check_writable(path)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise _write_error(lock, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = lock.read_text(errors="replace").strip() if lock.exists() else ""
+            raise InputError(f"{path}: another lwbench run is writing this file ({holder or 'lock ' + str(lock)}); "
+                             "wait for it to finish or choose another --output") from None
+        try:  # the holder before us may have removed the sidecar between our open and our lock: retry
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        yield lock
+    finally:
+        Path(lock).unlink(missing_ok=True)
+        os.close(fd)
 
 
 def _umask() -> int:

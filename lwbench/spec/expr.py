@@ -15,6 +15,8 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 
+from lwbench.spec.limits import MAX_EXPR_CHARS, MAX_INT_BITS
+
 _NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _PREFIX = "_v_"
 
@@ -68,7 +70,48 @@ def evaluate(text: str, env: Mapping[str, object], funcs: Mapping[str, Callable]
     m = _NAME.fullmatch(text)
     if m:
         return _lookup(m.group(1), env)
-    return _walk(_parse(text), env, funcs, text)
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression of {len(text)} characters (at most {MAX_EXPR_CHARS})")
+    try:
+        return _walk(_parse(text), env, funcs, text)
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression too deeply nested or too large: '{text[:60]}'") from None
+
+
+def _bounded(v, text: str):
+    """Every value an expression computes stays a plain, bounded number: an integer of at most MAX_INT_BITS
+    bits, a finite float (so nothing downstream meets a 10**(64**5) or an inf)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v.bit_length() > MAX_INT_BITS:
+        raise ExprError(f"value too large (more than {MAX_INT_BITS} bits) in '{text}'")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ExprError(f"value is not a finite number ({v}) in '{text}'")
+    return v
+
+
+def _number(v, text: str):
+    if not isinstance(v, (int, float)):
+        raise ExprError(f"arithmetic on {v!r}, which is not a number, in '{text}'")
+    return v
+
+
+def _binop(op, a, b, text: str):
+    a, b = _number(a, text), _number(b, text)
+    if op is operator.pow:
+        if abs(b) > 64:
+            raise ExprError(f"exponent too large in '{text}'")
+        if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS + 64:
+            raise ExprError(f"value too large (more than {MAX_INT_BITS} bits) in '{text}'")
+    try:
+        v = op(a, b)
+    except OverflowError:
+        raise ExprError(f"value too large in '{text}'") from None
+    except (ArithmeticError, TypeError, ValueError) as e:  # ZeroDivision, Overflow ("1e300 ** 2"), complex
+        raise ExprError(f"{e} in '{text}'") from None
+    if isinstance(v, complex):  # (-8) ** 0.5
+        raise ExprError(f"value is not a real number in '{text}'")
+    return _bounded(v, text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -78,7 +121,7 @@ def _parse(text: str) -> ast.AST:
     src = _NAME.sub(lambda mm: _PREFIX + mm.group(1), text)
     try:
         return ast.parse(src, mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a literal over 4,300 digits
         raise ExprError(f"cannot parse expression '{text}'") from None
 
 
@@ -92,7 +135,7 @@ def _lookup(name: str, env: Mapping[str, object]) -> object:
 
 def _walk(node: ast.AST, env, funcs, text):  # noqa: C901 - one branch per allowed node type
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
-        return node.value
+        return _bounded(node.value, text)
     if isinstance(node, ast.Name):
         if node.id.startswith(_PREFIX):
             return _lookup(node.id[len(_PREFIX):], env)
@@ -101,15 +144,12 @@ def _walk(node: ast.AST, env, funcs, text):  # noqa: C901 - one branch per allow
         raise BareNameError(f"bare name '{node.id}' in '{text}' (parameters are written $name)")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _walk(node.left, env, funcs, text), _walk(node.right, env, funcs, text)
-        if isinstance(node.op, ast.Pow) and abs(b) > 64:
-            raise ExprError(f"exponent too large in '{text}'")
-        try:
-            return _BINOPS[type(node.op)](a, b)
-        except (ZeroDivisionError, TypeError) as e:
-            raise ExprError(f"{e} in '{text}'") from None
+        return _binop(_BINOPS[type(node.op)], a, b, text)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         v = _walk(node.operand, env, funcs, text)
-        return -v if isinstance(node.op, ast.USub) else (+v if isinstance(node.op, ast.UAdd) else not v)
+        if isinstance(node.op, ast.Not):
+            return not v
+        return -_number(v, text) if isinstance(node.op, ast.USub) else +_number(v, text)
     if isinstance(node, ast.BoolOp):
         vals = (_walk(v, env, funcs, text) for v in node.values)
         return all(vals) if isinstance(node.op, ast.And) else any(vals)
@@ -117,8 +157,11 @@ def _walk(node: ast.AST, env, funcs, text):  # noqa: C901 - one branch per allow
         left = _walk(node.left, env, funcs, text)
         for op, right_node in zip(node.ops, node.comparators):
             right = _walk(right_node, env, funcs, text)
-            if not _CMPOPS[type(op)](left, right):
-                return False
+            try:
+                if not _CMPOPS[type(op)](left, right):
+                    return False
+            except TypeError:
+                raise ExprError(f"cannot compare {left!r} with {right!r} in '{text}'") from None
             left = right
         return True
     if isinstance(node, ast.IfExp):
@@ -132,7 +175,8 @@ def _walk(node: ast.AST, env, funcs, text):  # noqa: C901 - one branch per allow
             raise ExprError(f"unknown function '{node.func.id}'{suggest(node.func.id, funcs)}")
         args = [_walk(a, env, funcs, text) for a in node.args]
         try:
-            return fn(*args)
-        except (TypeError, ValueError) as e:
+            v = fn(*args)
+        except (TypeError, ValueError, ArithmeticError) as e:
             raise ExprError(f"{node.func.id}(): {e} in '{text}'") from None
+        return _bounded(v, text)
     raise ExprError(f"'{text}' uses something other than arithmetic on $names")

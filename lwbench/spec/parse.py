@@ -8,22 +8,22 @@ See configs/README.md for the format.
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
+from math import prod
 
 from lwbench.errors import ConfigError, UnknownNameError, suggest
 from lwbench.ir import Net, Node, Ref, Shape
 from lwbench.ops import REQUIRED, ShapeError, get_op
 from lwbench.ops.registry import Attr
+from lwbench.spec.docs import EXPECT_FIGURES, EXPECT_KEYS, TOP_KEYS, read_doc, variant_names
 from lwbench.spec.expr import BASE_FUNCS, BareNameError, ExprError, evaluate, make_divisible
-from lwbench.spec.yamlio import line_of, read_yaml
+from lwbench.spec.limits import MAX_DIM, MAX_ELEMS, MAX_LAYERS, MAX_NESTING, MAX_REPEAT
+from lwbench.spec.names import name_problem
+from lwbench.spec.yamlio import line_of
 
-TOP_KEYS = ("name", "family", "source", "notes", "input", "params", "channels", "variants", "expect",
-            "blocks", "layers")
+__all__ = ["compile_doc", "read_doc", "variant_names", "TOP_KEYS", "EXPECT_FIGURES", "EXPECT_KEYS"]
 FORMS = ("op", "block", "layers", "parallel")
 COMMON = ("name", "if", "repeat", "first")
 MERGES = ("add", "mul", "concat")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 RESERVED_PARAMS = ("in", "in_size", "width", "resolution")
 
 
@@ -44,6 +44,9 @@ class _Compiler:
         self.nodes: list[Node] = []
         self.shapes: dict[Ref, Shape] = {Ref("input"): input_shape}
         self.names: set[str] = {"input"}
+        self.containers: set[str] = set()  # every proper prefix of a layer name (a plain torch container)
+        self.depth = 0  # nested layer lists being compiled (bounded by MAX_NESTING)
+        self.stack: list[str] = []  # blocks being expanded, outermost first (a block may not use itself)
         self.funcs = dict(BASE_FUNCS)
         rule = doc.get("channels")
         if rule is not None:
@@ -59,7 +62,7 @@ class _Compiler:
             self.fail("channels", "expected a mapping like {round: make_divisible, divisor: 8}", rule)
         rules = _round_rules()
         kind = rule.get("round", "make_divisible")
-        if kind not in rules:
+        if not isinstance(kind, str) or kind not in rules:
             self.fail("channels.round", f"expected one of {', '.join(rules)}{suggest(kind, rules)}", kind, rule, "round")
         for k in rule:
             if k not in ("round", "divisor", "min_value", "min_ratio", "doc"):
@@ -132,12 +135,13 @@ class _Compiler:
             if not v.is_integer():
                 self.fail(key, "expected an integer (use round(), floor(), ceil() or ch())", v, mapping, sub)
             v = int(v)
+        if abs(v) > MAX_DIM:
+            self.fail(key, f"expected an integer of at most {MAX_DIM:,}", v, mapping, sub)
         return v
 
     # ------------------------------------------------------------ graph building
     def add_node(self, name, op, attrs, inputs, key, mapping):
-        if name in self.names:
-            self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
+        self.check_name(name, key, mapping)
         in_shapes = [self.shapes[r] for r in inputs]
         opdef = get_op(op)
         try:
@@ -145,11 +149,38 @@ class _Compiler:
         except ShapeError as e:
             k = f"{key}.{e.key}" if e.key else key
             self.fail(k, str(e), mapping=mapping, sub=e.key or None)
+        self.check_size(opdef, attrs, in_shapes, outs, key, mapping)
         self.names.add(name)
+        parts = name.split(".")
+        self.containers.update(".".join(parts[:i]) for i in range(1, len(parts)))
         self.nodes.append(Node(name, op, attrs, list(inputs), in_shapes, outs, key))
         for i, s in enumerate(outs):
             self.shapes[Ref(name, i)] = s
         return Ref(name, 0)
+
+    def check_name(self, name, key, mapping):
+        if name == "input":
+            self.fail(key + ".name", "'input' names the network's input; choose another name", mapping=mapping,
+                      sub="name")
+        if name in self.names:
+            self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
+        if len(self.nodes) >= MAX_LAYERS:
+            self.fail(key, f"more than {MAX_LAYERS:,} layers after expansion", mapping=mapping)
+        parts = name.split(".")
+        leaf = next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.names), None)
+        if leaf or name in self.containers:
+            self.fail(key + ".name", f"layer name '{name}' nests {'inside layer ' + repr(leaf) if leaf else 'other layers'}"
+                      " (a torch module cannot be both a layer and a container)", mapping=mapping, sub="name")
+
+    def check_size(self, opdef, attrs, in_shapes, outs, key, mapping):
+        """Tensors and weights a machine could hold: refused at load, not when torch runs out of memory."""
+        big = max((prod(s) for s in outs), default=0)
+        if big > MAX_ELEMS or max((d for s in outs for d in s), default=0) > MAX_DIM:
+            self.fail(key, f"output {'x'.join(map(str, max(outs, key=prod)))} is larger than {MAX_ELEMS:,} "
+                      "elements", mapping=mapping)
+        params = opdef.cost(attrs, in_shapes, outs).params
+        if params > MAX_ELEMS:
+            self.fail(key, f"{params:,} parameters in one layer (at most {MAX_ELEMS:,})", mapping=mapping)
 
     def local_env(self, env, x: Ref):
         s = self.shapes[x]
@@ -160,8 +191,12 @@ class _Compiler:
             return x
         if not isinstance(items, list):
             self.fail(key, "expected a list of layers", type(items).__name__, mapping, sub)
+        if self.depth >= MAX_NESTING:
+            self.fail(key, f"layers nested deeper than {MAX_NESTING} levels", mapping=mapping, sub=sub)
+        self.depth += 1
         for i, item in enumerate(items):
             x = self.item(item, f"{key}[{i}]", prefix, x, env, str(i))
+        self.depth -= 1
         return x
 
     def item(self, item, key, prefix, x: Ref, env, default_name) -> Ref:
@@ -173,9 +208,11 @@ class _Compiler:
         lenv = self.local_env(env, x)
         if "if" in item and not self.typed(item["if"], Attr("bool"), lenv, f"{key}.if", item, "if"):
             return x
-        name = str(item.get("name", default_name))
-        if not _NAME_RE.match(name):
-            self.fail(f"{key}.name", "expected letters, digits and _ only", name, item, "name")
+        name = item.get("name", default_name)
+        problem = name_problem(name)
+        if problem:
+            self.fail(f"{key}.name", problem, name, item, "name")
+        name = str(name)
         full = f"{prefix}.{name}" if prefix else name
         if "repeat" not in item:
             if "first" in item:
@@ -184,6 +221,8 @@ class _Compiler:
         n = self.as_int(self.expr(item["repeat"], lenv, f"{key}.repeat", item, "repeat"), f"{key}.repeat", item, "repeat")
         if n < 1:
             self.fail(f"{key}.repeat", "must be at least 1 (use if: to drop a layer)", n, item, "repeat")
+        if n > MAX_REPEAT:
+            self.fail(f"{key}.repeat", f"must be at most {MAX_REPEAT:,}", n, item, "repeat")
         first = item.get("first") or {}
         if not isinstance(first, dict):
             self.fail(f"{key}.first", "expected a mapping of keys for the first repeat", first, item, "first")
@@ -238,8 +277,8 @@ class _Compiler:
         return self.add_node(full, opdef.kind, attrs, [x], key, item)
 
     def call(self, item, key, full, x, env) -> Ref:
-        bname = str(item["block"])
-        if bname not in self.blocks:
+        bname = item["block"]
+        if not isinstance(bname, str) or bname not in self.blocks:
             self.fail(f"{key}.block", f"unknown block '{bname}'{suggest(bname, self.blocks)}", mapping=item, sub="block")
         bdef = self.blocks[bname]
         bkey = f"blocks.{bname}"
@@ -266,8 +305,14 @@ class _Compiler:
                 if default == "required":
                     self.fail(f"{key}", f"missing argument '{k}' of block {bname}", mapping=item, sub="block")
                 args[k] = self.loose(default, lenv, f"{bkey}.args.{k}", spec, k)
+        if bname in self.stack:
+            chain = " > ".join([*self.stack[self.stack.index(bname):], bname])
+            self.fail(f"{key}.block", f"block {bname} uses itself ({chain}); write repeat: to repeat layers",
+                      mapping=item, sub="block")
         benv = {**self.env, **args}
+        self.stack.append(bname)
         y = self.seq(bdef["layers"], f"{key} > {bkey}.layers", full, x, benv, bdef, "layers")
+        self.stack.pop()
         renv = self.local_env(benv, x)
         y = self.residual(bdef, f"{key} > {bkey}", full, x, y, renv)
         return self.residual(item, key, full, x, y, renv)
@@ -313,60 +358,30 @@ class _Compiler:
             inputs = [Ref(s.node, i) for i in range(len(named))]
         outs = []
         for (bname, branch), xin in zip(named, inputs):
-            if not _NAME_RE.match(str(bname)):
-                self.fail(f"{key}.parallel.{bname}", "expected letters, digits and _ only", bname, branches)
+            problem = name_problem(bname)
+            if problem:
+                self.fail(f"{key}.parallel.{bname}", problem, bname, branches, bname)
             outs.append(self.seq(branch, f"{key}.parallel.{bname}", f"{full}.{bname}", xin, env, branches, bname))
         if merge == "mul" and len(outs) != 2:
             self.fail(f"{key}.merge", "mul takes exactly two branches", len(outs), item, "merge")
         return self.add_node(f"{full}.{merge}", merge, {}, outs, f"{key}.merge", item)
 
 
-# ---------------------------------------------------------------- documents, variants, loading
-def read_doc(path: str | Path) -> dict:
-    doc = read_yaml(path)
-    if not isinstance(doc, dict):
-        raise ConfigError(str(path), "", "expected a mapping at the top (name, input, layers, ...)", type(doc).__name__)
-    for k in doc:
-        if k not in TOP_KEYS:
-            raise ConfigError(str(path), str(k), f"unknown top-level key{suggest(k, TOP_KEYS)}", line=line_of(doc, k))
-    for k in ("name", "layers"):
-        if k not in doc:
-            raise ConfigError(str(path), k, "missing (required)")
-    _check_expect_keys(doc.get("expect"), str(path), "expect", doc)
-    variants = doc.get("variants")
-    if isinstance(variants, dict):
-        for v, over in variants.items():
-            if isinstance(over, dict):
-                _check_expect_keys(over.get("expect"), str(path), f"variants.{v}.expect", over)
-    return doc
-
-
-EXPECT_FIGURES = tuple(f"{b}{u}" for b in ("params", "madds", "madds_conv") for u in ("", "_m", "_b"))
-EXPECT_KEYS = (*EXPECT_FIGURES, "source", "notes", "doc")
-
-
-def _check_expect_keys(expect, file: str, key: str, holder) -> None:
-    """An `expect:` block names published figures (lwbench.count.check_expect): a misspelt one is an error at
-    load, not a figure silently never checked."""
-    if expect is None:
-        return
-    if not isinstance(expect, dict):
-        raise ConfigError(file, key, "expected a mapping of figure: value (params, madds, madds_conv, each also _m "
-                          "or _b)", type(expect).__name__, line_of(holder, "expect"))
-    for k in expect:
-        if k not in EXPECT_KEYS:
-            raise ConfigError(file, f"{key}.{k}", f"unknown figure{suggest(str(k), EXPECT_KEYS)}; known: params, madds, "
-                              "madds_conv (each also _m, _b), source, notes", line=line_of(expect, k))
-
-
+# ---------------------------------------------------------------- variants, loading
 def _check_width(width, file: str, key: str, line: int | None = None) -> None:
     """A width multiplier is a finite number above 0 (0 or less would make channel counts of 0 or less)."""
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
         raise ConfigError(file, key, "expected a width multiplier above 0 (a finite number)", width, line)
 
 
-def variant_names(doc: dict) -> list[str]:
-    return [str(doc["name"]), *map(str, doc.get("variants") or {})]
+def _input(doc: dict, over: dict, file: str) -> tuple:
+    inp = doc.get("input") or {}
+    if not isinstance(inp, dict):
+        raise ConfigError(file, "input", "expected {channels: C, resolution: R}", inp)
+    for k in inp:
+        if k not in ("channels", "resolution"):
+            raise ConfigError(file, f"input.{k}", f"unknown key{suggest(k, ('channels', 'resolution'))}", line=line_of(inp, k))
+    return inp.get("channels", 3), over.get("resolution", inp.get("resolution", 224))
 
 
 def compile_doc(doc: dict, file: str, variant: str | None = None, width: float | None = None,
@@ -390,14 +405,7 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
     for k in params:
         if k in RESERVED_PARAMS and k != "width":
             raise ConfigError(file, f"params.{k}", "is a reserved name (in, in_size, resolution: use input.resolution)")
-    inp = doc.get("input") or {}
-    if not isinstance(inp, dict):
-        raise ConfigError(file, "input", "expected {channels: C, resolution: R}", inp)
-    for k in inp:
-        if k not in ("channels", "resolution"):
-            raise ConfigError(file, f"input.{k}", f"unknown key{suggest(k, ('channels', 'resolution'))}", line=line_of(inp, k))
-    chans = inp.get("channels", 3)
-    res = over.get("resolution", inp.get("resolution", 224))
+    chans, res = _input(doc, over, file)
     name = variant or base_name
     expect = dict((over if over else doc).get("expect") or {})  # a variant states its own figures, or none
     tag = []
@@ -423,6 +431,8 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
     for k, v in (("input.channels", chans), (res_key, res)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(file, k, "expected a positive integer", v)
+        if v > MAX_DIM:
+            raise ConfigError(file, k, f"expected a positive integer of at most {MAX_DIM:,}", v)
     params["resolution"] = res
     shape = (chans, res, res)
     comp = _Compiler(file, doc, params, shape)

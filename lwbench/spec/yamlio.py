@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from lwbench.errors import ConfigError
+from lwbench.spec.limits import MAX_SCALAR_DIGITS, LimitError, check_nodes, read_limited
 
 
 class LineDict(dict):
@@ -27,37 +28,80 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out.lines = {}
     out.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+            raise ConfigError(loader.name, "", f"a key must be a plain word, got {kind}", line=line)
         key = loader.construct_object(key_node, deep=True)
         if key in out:
-            raise ConfigError(loader.name, str(key), "duplicate key", line=key_node.start_mark.line + 1)
+            raise ConfigError(loader.name, str(key), "duplicate key", line=line)
         out[key] = loader.construct_object(value_node, deep=True)
-        out.lines[key] = key_node.start_mark.line + 1
+        out.lines[key] = line
     return out
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    digits = sum(c.isalnum() for c in node.value)
+    if digits > MAX_SCALAR_DIGITS:
+        raise ConfigError(loader.name, "", f"integer with {digits} digits (at most {MAX_SCALAR_DIGITS})",
+                          line=node.start_mark.line + 1)
+    return loader.construct_yaml_int(node)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def read_yaml(path: str | Path) -> object:
-    """Parse one YAML file safely; syntax errors become ConfigError with the line number."""
+    """Parse one YAML file safely, within the bounds of lwbench.spec.limits (size, aliases, depth); every
+    failure is one ConfigError naming the file and, where there is one, the line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), "", f"cannot read file ({e.__class__.__name__})") from None
+    text = read_text(path)
     loader = _Loader(text)
     loader.name = str(path)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_nodes(node)
+        return loader.construct_document(node)
+    except LimitError as e:
+        raise ConfigError(str(path), "", str(e)) from None
     except yaml.MarkedYAMLError as e:
         line, msg = _describe(e, text)
         raise ConfigError(str(path), "", f"invalid YAML: {msg}", line=line) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1 if isinstance(e.position, int) else None
+        what = f"character {e.character!r}" if isinstance(e.character, str) else f"byte {e.character!r}"
+        raise ConfigError(str(path), "", f"invalid YAML: {what} not allowed ({e.reason})", line=line) from None
     except yaml.YAMLError as e:
-        raise ConfigError(str(path), "", f"invalid YAML: {e}") from None
+        raise ConfigError(str(path), "", f"invalid YAML: {' '.join(str(e).split())}") from None
     finally:
         loader.dispose()
+
+
+def read_text(path: Path) -> str:
+    """A text file as UTF-8, read within MAX_FILE_BYTES; a UTF-16 file, a NUL byte or a byte that is not UTF-8
+    is one ConfigError with the line where it is."""
+    try:
+        data = read_limited(path)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except LimitError as e:
+        raise ConfigError(str(path), "", str(e)) from None
+    except OSError as e:
+        raise ConfigError(str(path), "", f"cannot read file ({e.strerror or e.__class__.__name__})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(str(path), "", "file is UTF-16; save it as UTF-8", line=1)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ConfigError(str(path), "", "NUL byte (a binary or UTF-16 file? save it as UTF-8 text)",
+                          line=data.count(b"\n", 0, nul) + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(path), "", f"byte 0x{data[e.start]:02x} is not UTF-8 (save the file as UTF-8)",
+                          line=data.count(b"\n", 0, e.start) + 1) from None
 
 
 # constructs whose opening mark is where the mistake is (an unclosed bracket or quote), not where the parser

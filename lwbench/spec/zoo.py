@@ -7,13 +7,16 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lwbench.errors import ConfigError, UnknownNameError, suggest
+from lwbench.errors import ConfigError, InputError, LwbenchError, UnknownNameError, suggest
 
 
 def configs_dir() -> Path:
-    """LWBENCH_CONFIGS if set, else configs/ beside the package (a source checkout or editable install)."""
+    """LWBENCH_CONFIGS if set (it must be a folder), else configs/ beside the package (a source checkout or
+    editable install)."""
     env = os.environ.get("LWBENCH_CONFIGS")
-    if env:
+    if env is not None:
+        if not env.strip() or not Path(env).is_dir():
+            raise InputError(f"LWBENCH_CONFIGS={env!r}: not a folder (it names the folder of network YAML files)")
         return Path(env)
     here = Path(__file__).resolve().parent.parent
     for cand in (here.parent / "configs", here / "_configs"):
@@ -32,7 +35,7 @@ def _index(root: str) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
         try:  # one broken file must not hide the rest of the zoo
             doc = read_doc(path)
             names = variant_names(doc)
-        except ConfigError as e:
+        except LwbenchError as e:
             errors.append(str(e))
             continue
         for name in names:
