@@ -273,3 +273,34 @@ def test_bench_sweeps_local_and_ssh_targets(ssh_env, tmp_path, capsys):
         assert not r["error"] and r["valid"] is True and r["rel_err"] <= 1e-4 and r["n"] >= 5
         assert r["ep"] == "CPUExecutionProvider"
     assert rows[0]["max_abs_err"] == pytest.approx(rows[1]["max_abs_err"], rel=0.5, abs=1e-6)
+
+
+def test_guidelines_on_the_target(ssh_env, tmp_path, capsys):
+    """`guidelines G2 --target ...`: every row timed on the target (frozen TorchScript of the row's network, a
+    fresh runner per slice), the analytic columns as locally, the target's machine block and the target in the
+    run's config."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    import lwbench
+
+    doc = yaml.safe_load((Path(lwbench.__file__).parent.parent / "configs/guidelines/g2.yaml").read_text())
+    doc["rows"] = doc["rows"][:2]                       # g=1 and g=2 only: two remote rows keep the test short
+    doc["claim"].update(chains=[["g=1", "g=2"]], headline=["g=1", "g=2"])
+    g2 = tmp_path / "g2-two.yaml"
+    g2.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "g2.json"
+    rc, _, err = _cli(["guidelines", str(g2), "--quick", "--rounds", "1", "--target", ssh_env.url, "-o", str(out)],
+                      capsys)
+    assert rc == 0, err
+    got = json.loads(out.read_text())
+    rows = got["rows"]
+    assert len(rows) == 2 and all(not r["error"] and r["n"] >= 2 and r["images_per_s"] > 0 for r in rows)
+    assert got["machine"]["target"] == ssh_env.url and got["config"]["target"] == ssh_env.url
+    from lwbench.guidelines import RunConfig, load_all, plan_all
+
+    plans, _ = plan_all(load_all(["G2"]), RunConfig.quick())
+    local = {x["row"].setting: x["madds"] for x in next(iter(plans.values()))[0]["rows"]}
+    assert {r["setting"]: r["madds"] for r in rows} == {k: local[k] for k in ("g=1", "g=2")}
