@@ -11,7 +11,10 @@ import sys
 
 import typer
 
-COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot", "target")
+COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot",
+            "predict",  # calibrate + predict (issue 16)
+            "target",   # target check (issue 14)
+            )
 
 app = typer.Typer(
     name="lwbench",

@@ -1,0 +1,200 @@
+"""`lwbench calibrate` and `lwbench predict`: a device's latency model, and networks' latency from it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lwbench.cli.options import BatchOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
+
+CalOpt = Annotated[str, typer.Option("--calibration", "-c", help="A calibration file from `lwbench calibrate`.")]
+
+
+def calibrate_cmd(
+    output: Annotated[str, typer.Option("--output", "-o", help="Write the calibration here (JSON).")],
+    device: Annotated[str, typer.Option("--device", help="cpu (or cuda).")] = "cpu",
+    threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Intra-op threads.")] = 1,
+    runtime: Annotated[str, typer.Option("--runtime", help="torch (eager); onnxruntime is refused so far.")] = "torch",
+    target: Annotated[str | None, typer.Option("--target", help="Where to measure: local (this machine).")] = None,
+    batch: BatchOpt = 1,
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
+    seed: Annotated[int, typer.Option("--seed", help="The grid's sampling seed.")] = 0,
+    max_minutes: Annotated[float, typer.Option("--max-minutes", help="Stop measuring after this long; the "
+                                               "partial file keeps what was measured, run again to resume.")] = 15.0,
+    refit: Annotated[str | None, typer.Option("--refit", help="Measure nothing: fit the model again from the raw "
+                                              "measurements of this calibration file.")] = None,
+) -> None:
+    """Measure single layers and small blocks on a designed grid (no zoo network), fit the latency model."""
+    from lwbench.errors import InputError
+    from lwbench.predict.calibrate import calibrate
+
+    if not output.endswith(".json"):
+        raise InputError(f"--output {output}: a calibration is JSON; name it .json")
+    err = console(stderr=True)
+    if refit:
+        import json
+
+        from lwbench.predict import calfile, fitcal
+        from lwbench.report.write import atomic_write
+
+        doc = fitcal.refit(calfile.load(refit))
+        atomic_write(output, json.dumps(doc, separators=(",", ":")))
+    else:
+        doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes,
+                        progress=lambda m: err.print(f"calibrate: {m}", markup=False))
+    c, h = doc["cost"], doc["checks"]["heldout_layers"]["all"]
+    b = doc["checks"]["blocks_summary"]
+    err.print(f"calibrate: {c['measurements']} of {c['probes_in_grid']} probes in {c['seconds_last_run'] / 60:.1f} min"
+              f"{'' if c['complete'] else ' (incomplete: run again to resume)'}; held-out layers: median "
+              f"{h.get('median_abs_pct', float('nan')):.1f}% error, {h.get('within_10_pct', float('nan')):.0f}% "
+              f"within ±10%; blocks: median {b.get('median_abs_pct', float('nan')):.1f}% (in-context scale "
+              f"{doc['model']['context_scale']['scale']:.3f}); "
+              f"{c['contended_probes']} contended probes -> {output}", markup=False)
+
+
+def _predictor(cal: dict, module: str | None, input_: str | None, faults: bool = False):
+    from lwbench.predict.predict import add_faults, predict_module, predict_net
+    from lwbench.spec import load
+
+    fitted = cal["model"]
+
+    def one(name: str, width, resolution, batch: int) -> dict:
+        res = predict_net(load(name, width, resolution), fitted, batch)
+        if faults:
+            from lwbench.predict import faults as pf
+
+            add_faults(res, pf.count(name, width, resolution, batch, cal["fingerprint"]["threads"]), fitted)
+        return res
+
+    def mod(batch: int) -> dict:
+        return predict_module(module, input_, fitted, batch)
+
+    return one, mod
+
+
+def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: bool) -> None:
+    from lwbench.predict.calfile import check_fingerprint
+
+    machine = None
+    if here:
+        from lwbench.measure.machine import machine_info
+
+        machine = machine_info()
+    check_fingerprint(cal, {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype,
+                            "batch": batch}, path, machine)
+
+
+def predict_cmd(
+    nets: Annotated[list[str] | None, typer.Argument(help="Zoo names or YAML paths.", show_default=False)] = None,
+    calibration: CalOpt = ...,
+    width: WidthOpt = None,
+    resolution: ResolutionOpt = None,
+    batch: BatchOpt = 1,
+    module: Annotated[str | None, typer.Option("--module", help="Also any nn.Module: package.module:factory or "
+                                               "path.py:factory.")] = None,
+    input_: Annotated[str | None, typer.Option("--input", help="With --module: input shape per image.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="Refuse unless calibrated for it.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", "-t", min=1, help="Refuse unless calibrated with "
+                                                "this many threads.")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="Refuse unless calibrated for it.")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="Refuse unless calibrated in it.")] = None,
+    here: Annotated[bool, typer.Option("--here", help="Refuse unless the calibration was made on this machine.")] = False,
+    faults: Annotated[bool, typer.Option("--faults", help="Also count the page faults of one untimed forward of "
+                                         "each network on this machine (a fresh process) and add faults × the "
+                                         "calibrated cost per fault (implies --here; runs the network).")] = False,
+    validate: Annotated[list[str] | None, typer.Option("--validate", help="Join predictions to these bench exports "
+                                                       "(repeat the option) and score them beside the best "
+                                                       "madds-only fit.")] = None,
+    plot: Annotated[str | None, typer.Option("--plot", help="With --validate: predicted vs measured figure.")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="One row per network instead of per layer.")] = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Predicted latency per layer (beside madds and mac) and in total, from a device's calibration."""
+    from lwbench.errors import InputError
+    from lwbench.predict import calfile
+    from lwbench.report.emit import resolve_format
+
+    kind = resolve_format(fmt, output)
+    if plot and not validate:
+        raise InputError("predict --plot: draws predicted vs measured; give --validate BENCH.csv")
+    if plot:
+        from lwbench.report.plots import check_figure_path
+
+        check_figure_path(plot, "--plot")
+    cal = calfile.load(calibration)
+    if faults and module:
+        raise InputError("predict --faults: counts faults of zoo networks and YAML files; not with --module")
+    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults)
+    one, mod = _predictor(cal, module, input_, faults)
+    if validate:
+        _validate(cal, validate, one, plot, kind, output)
+        return
+    if not nets and not module:
+        raise InputError("predict: name at least one network (or --module, or --validate BENCH.csv)")
+    results = [one(n, width, resolution, batch) for n in nets or []]
+    if module:
+        results.append(mod(batch))
+    _emit_predictions(cal, results, summary, kind, output)
+
+
+def _summary_row(r: dict) -> dict:
+    return {"model": r["model"], "input": r["input"], "batch": r["batch"], "layers": len(r["layers"]),
+            "params": r["params"], "madds": r["madds"], "mac_elems": r["mac_elems"], "fixed_ms": r["fixed_ms"],
+            "predicted_ms": r["total_ms"], "uncalibrated_layers": r["uncalibrated_layers"],
+            "outside_range_layers": r["outside_range_layers"],
+            **{k: r[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in r}}
+
+
+def _meta(cal: dict) -> dict:
+    return {"calibration": {k: cal["fingerprint"].get(k) for k in ("device", "threads", "runtime", "dtype", "batch",
+                                                                   "cpu_model", "torch")}}
+
+
+def _emit_predictions(cal: dict, results: list[dict], summary: bool, kind: str, output: str | None) -> None:
+    from lwbench.report.emit import emit
+    from lwbench.report.write import machine_block
+
+    totals = [_summary_row(r) for r in results]
+    rows = totals if summary else [row for r in results for row in r["layers"]]
+
+    def table(_rows):
+        from lwbench.predict.tables import layers_table, summary_table
+
+        return [*([] if summary else [layers_table(r, cal) for r in results]), summary_table(totals, cal)]
+
+    emit(kind, rows, output=output, machine=machine_block(), meta={**_meta(cal), "totals": totals},
+         title=f"predicted latency ({cal['fingerprint'].get('cpu_model')}, {cal['fingerprint'].get('threads')} "
+               "thread(s))", table=table)
+
+
+def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, output: str | None) -> None:
+    from lwbench.predict.validate import bench_rows, figure, validate_rows
+    from lwbench.report.emit import emit
+    from lwbench.report.write import machine_block
+
+    rows, notes, bench_machine = [], [], {}
+    for path in paths:
+        r, m, n = bench_rows(path, cal["fingerprint"])
+        rows, notes, bench_machine = rows + r, notes + n, {**bench_machine, path: m}
+    joined, summary = validate_rows(rows, one)
+    err = console(stderr=True)
+    for n in notes:
+        err.print(f"lwbench: note: {n}", markup=False)
+    if plot:
+        figure(joined, summary, plot)
+
+    def table(_rows):
+        from lwbench.predict.tables import validate_table
+
+        return validate_table(joined, summary)
+
+    emit(kind, joined, output=output, machine=machine_block(),
+         meta={"bench_machine": bench_machine, **_meta(cal), "summary": summary}, title="predicted vs measured",
+         table=table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate_cmd)
+    app.command("predict")(predict_cmd)

@@ -1,0 +1,213 @@
+"""`lwbench calibrate`: measure the grid (lwbench.predict.design), fit the model, write plain JSON.
+
+Measurement: one fresh worker process per probe group (`python -m lwbench.predict.calibrate JOB.json`), so
+thread pools, allocator and oneDNN caches start clean for every kind; each probe is a built IR network timed
+by `lwbench.measure.timer.time_module` (warm-up, median of many calls, CPU share), exactly as `bench` times
+a network. Every finished probe is appended as one JSON line to `OUTPUT.partial` (header line first: the
+settings and the machine fingerprint), so an interrupted calibration resumes where it stopped when run again
+with the same settings; the final file replaces OUTPUT atomically and the partial file is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lwbench.errors import ConfigError, InputError
+from lwbench.predict import calfile
+from lwbench.predict.design import FAULT_ENV, GROUPS, Probe, probe_net
+from lwbench.predict.grid import grid
+
+TIMER = {"warmup_runs": 3, "warmup_s": 0.05, "min_runs": 15, "min_time_s": 0.15, "max_time_s": 1.5,
+         "max_runs": 2000}
+RUNTIMES = ("torch",)
+MAX_MEASUREMENTS = 1500
+RETRY_SHARE = 0.85     # a probe timed with less CPU than this (other load took the core) is measured again
+
+
+# --------------------------------------------------------------------------- the worker side
+def _record(p: Probe, t, share, clean: dict) -> dict:
+    from lwbench.measure.timer import percentile
+
+    s = sorted(t.samples_ms)
+    stats = {k: v for k, v in t.stats().items() if k != "compile_s"}
+    return {"id": p.id, "group": p.group, "timing": stats, "cpu_share": share, **clean,
+            "deciles_ms": [percentile(s, q) for q in range(0, 101, 10)]}
+
+
+def measure(job: dict) -> None:
+    """Time each probe of `job["probes"]` and append its record to `job["partial"]` (one JSON line each)."""
+    from lwbench.build import build, example_input
+    from lwbench.measure.timer import TimerConfig, set_threads
+    from lwbench.predict.probetime import time_probe
+
+    st = job["settings"]
+    set_threads(st["threads"])
+    cfg = TimerConfig(**st["timer"])
+    deadline = job.get("deadline")
+    retry: list[dict] = []
+    with open(job["partial"], "a", encoding="utf-8") as f:
+        for d in job["probes"]:
+            if deadline and time.time() > deadline:
+                return
+            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe)
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            f.flush()
+            if (rec.get("cpu_share") or 1.0) < RETRY_SHARE and rec.get("clean_median_ms") is None:
+                retry.append(d)
+        for d in retry[: job.get("max_retries", 0)]:  # once more, the better record is kept
+            if deadline and time.time() > deadline:
+                return
+            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe)
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            f.flush()
+
+
+def _time_probe(p: Probe, st: dict, cfg, build, example_input, time_probe) -> dict:
+    try:
+        net = probe_net(p)
+        model, x = build(net), example_input(net, st["batch"])
+        t, clean = time_probe(model, x, cfg, device=st["device"], threads=st["threads"], dtype=st["dtype"])
+        rec = _record(p, t, t.extra.get("cpu_share"), clean)
+        if p.group in ("fault", "fault-base", "block"):
+            from lwbench.predict.faults import faults_per_call
+
+            rec["faults_per_call"] = faults_per_call(model, x)
+        return rec
+    except Exception as e:  # noqa: BLE001 - one failing probe is recorded, the grid goes on
+        return {"id": p.id, "group": p.group, "error": f"{type(e).__name__}: {e}"[:300]}
+
+
+def _run_worker(job: dict, timeout_s: float) -> str | None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lwbench-cal-") as tmp:
+        path = os.path.join(tmp, "job.json")
+        Path(path).write_text(json.dumps(job), encoding="utf-8")
+        env = dict(os.environ)
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(job["settings"]["threads"])
+        if job.get("fault_mode"):
+            env.update(FAULT_ENV)
+        try:
+            p = subprocess.run([sys.executable, "-m", "lwbench.predict.calibrate", path], env=env,
+                               capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return f"worker timed out after {timeout_s:.0f} s"
+        if p.returncode != 0:
+            tail = [ln for ln in (p.stderr or "").splitlines() if ln.strip()]
+            return f"worker exited with code {p.returncode}" + (f": {tail[-1]}" if tail else "")
+    return None
+
+
+# --------------------------------------------------------------------------- the partial file
+def read_partial(path: Path, header: dict) -> dict[str, dict]:
+    """Records already measured with these settings, by probe id; a damaged last line is dropped."""
+    if not path.exists():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        head = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        head = None
+    if head != header:
+        raise InputError(f"{path}: a partial calibration made with other settings or on another machine; "
+                         "delete it, or resume with the settings it was started with")
+    out: dict[str, dict] = {}
+    for ln in lines[1:]:
+        try:
+            rec = json.loads(ln)
+        except json.JSONDecodeError:
+            continue  # the line being written when the run was stopped
+        if isinstance(rec, dict) and "id" in rec and "error" not in rec:
+            old = out.get(rec["id"])
+            if old is None or (rec.get("cpu_share") or 0) > (old.get("cpu_share") or 0):
+                out[rec["id"]] = rec   # a re-measured probe: the record whose process had more of its CPU
+    return out
+
+
+def _header(settings: dict, fp: dict) -> dict:
+    return {"format": "lwbench-calibration-partial", "settings": settings, "fingerprint": fp}
+
+
+# --------------------------------------------------------------------------- checks before measuring
+def check_request(device: str, runtime: str, target: str | None) -> None:
+    from lwbench.errors import suggest
+    from lwbench.measure.timer import check_device
+
+    if runtime == "onnxruntime":
+        raise InputError("--runtime onnxruntime: calibrate measures the torch eager runtime only so far (ONNX "
+                         "Runtime fuses layers; its model needs the fused groups of its profiler)")
+    if runtime not in RUNTIMES:
+        raise InputError(f"--runtime: expected torch{suggest(runtime, RUNTIMES)}, got {runtime}")
+    if target not in (None, "local"):
+        raise InputError(f"--target {target}: calibrate runs on this machine only (local) so far")
+    check_device(device)
+
+
+def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str = "torch", target: str | None = None,
+              batch: int = 1, dtype: str = "float32", seed: int = 0, max_minutes: float = 15.0,
+              timer: dict | None = None, probes: list[Probe] | None = None, progress=None) -> dict:
+    """Measure the grid (resuming OUTPUT.partial), fit, write OUTPUT; returns the calibration document."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.measure.timer import check_dtype
+    from lwbench.predict.fitcal import build_document
+    from lwbench.report.write import atomic_write
+
+    check_request(device, runtime, target)
+    check_dtype(dtype)
+    if threads < 1 or batch < 1 or not max_minutes > 0:
+        raise InputError("calibrate: --threads, --batch and --max-minutes must be positive")
+    probes = grid(seed) if probes is None else probes
+    if len(probes) > MAX_MEASUREMENTS:
+        raise InputError(f"calibrate: {len(probes)} probes; at most {MAX_MEASUREMENTS:,} measurements")
+    settings = {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype, "batch": batch,
+                "target": target or "local", "seed": seed, "timer": {**TIMER, **(timer or {})}}
+    machine = machine_info()
+    fp = calfile.fingerprint(settings, machine)
+    header = _header(settings, fp)
+    partial = Path(f"{output}.partial")
+    done = read_partial(partial, header)
+    if not partial.exists():
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
+    t0 = time.time()
+    deadline = t0 + 60.0 * max_minutes
+    problems = []
+    for group in GROUPS:
+        todo = [p.to_dict() for p in probes if p.group == group and p.id not in done]
+        if not todo or time.time() > deadline:
+            continue
+        if progress:
+            progress(f"{group}: {len(todo)} probes")
+        spare = max(0, MAX_MEASUREMENTS - len(probes)) * len(todo) // len(probes)   # retries within the cap
+        job = {"probes": todo, "settings": settings, "partial": str(partial), "deadline": deadline,
+               "max_retries": spare, "fault_mode": group == "fault"}
+        err = _run_worker(job, max(30.0, deadline - time.time() + 60.0))
+        if err:
+            problems.append(f"{group}: {err}")
+        done = read_partial(partial, header)
+    seconds = time.time() - t0
+    doc = build_document(probes, done, settings, fp, machine, seconds, problems)
+    atomic_write(output, json.dumps(doc, separators=(",", ":")))
+    if doc["cost"]["complete"]:
+        partial.unlink(missing_ok=True)
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m lwbench.predict.calibrate JOB.json", file=sys.stderr)
+        return 2
+    measure(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["calibrate", "measure", "read_partial", "check_request", "ConfigError"]

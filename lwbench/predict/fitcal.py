@@ -1,0 +1,162 @@
+"""From measured probes to the calibration document: layer times, the fit, the held-out checks."""
+
+from __future__ import annotations
+
+from lwbench.predict import calfile, model
+from lwbench.predict.design import Probe, probe_net
+from lwbench.predict.features import node_key
+from lwbench.predict.probetime import probe_ms
+
+
+def overhead_points(probes: list[Probe], records: dict[str, dict]) -> list[tuple[int, float]]:
+    return [(len(p.nodes), probe_ms(records[p.id])) for p in probes
+            if p.group == "overhead" and p.id in records]
+
+
+def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1) -> list[dict]:
+    """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
+    median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too)."""
+    from lwbench.count import count
+
+    out = []
+    for p in probes:
+        rec = records.get(p.id)
+        if rec is None or p.target is None or p.group == "overhead":
+            continue
+        if p.minus is not None and p.minus not in records:
+            continue
+        net = probe_net(p)
+        node = net.nodes[p.target]
+        key, x = node_key(node)
+        row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
+        base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec) - base),
+                    "madds": row.madds, "mac_elems": row.mac_elems})
+    return out
+
+
+def _pooled_heldout(samples: list[dict], fitted: dict) -> dict:
+    errs, by_cat = [], {}
+    by_key: dict[str, list[dict]] = {}
+    for s in samples:
+        by_key.setdefault(s["key"], []).append(s)
+    for key, data in by_key.items():
+        m = fitted["kinds"][key]
+        if m["method"] == "constant":
+            continue
+        e = model._cv_errors(m["method"], data)
+        errs += e
+        by_cat.setdefault(key.split(":")[0], []).extend(e)
+    return {"all": model.summarize(errs), "by_op": {k: model.summarize(v) for k, v in sorted(by_cat.items())}}
+
+
+def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
+    """Per measured block: measured ms, faults per call, fixed cost and the unscaled Σ of predicted layers."""
+    from lwbench.predict.predict import predict_net
+
+    raw = dict(fitted, context_scale={"scale": 1.0})
+    out = []
+    for p in probes:
+        rec = records.get(p.id)
+        if p.group != "block" or rec is None:
+            continue
+        res = predict_net(probe_net(p), raw, batch)
+        out.append({"label": p.label, "measured_ms": probe_ms(rec), "faults": rec.get("faults_per_call") or 0.0,
+                    "layers_ms": res["total_ms"] - res["fixed_ms"], "fixed_ms": res["fixed_ms"]})
+    return out
+
+
+def _block_error(b: dict, scale: float, per_fault: float) -> float:
+    pred = b["fixed_ms"] + scale * b["layers_ms"] + b["faults"] * per_fault
+    return pred / b["measured_ms"] - 1.0
+
+
+def context_scale(blocks: list[dict], per_fault: float | None) -> dict:
+    """The factor between layers timed alone and the same layers inside a block (inputs just written by another
+    layer, other weights in between), fitted on the calibration's blocks (never on networks): the median of
+    measured (less fixed cost and page faults) / Σ layers. Kept only when it lowers the blocks' leave-one-out
+    error; the figures with and without it are stored."""
+    pf = per_fault or 0.0
+    ratios = [(b["measured_ms"] - b["fixed_ms"] - b["faults"] * pf) / b["layers_ms"] for b in blocks
+              if b["layers_ms"] > 0]
+    if len(ratios) < 5:
+        return {"scale": 1.0, "n": len(ratios), "reason": "too few blocks"}
+
+    def med(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+    loo = [_block_error(b, med(ratios[:i] + ratios[i + 1:]), pf) for i, b in enumerate(blocks)]
+    plain = [_block_error(b, 1.0, pf) for b in blocks]
+    better = med([abs(e) for e in loo]) < med([abs(e) for e in plain])
+    return {"scale": med(ratios) if better else 1.0, "fitted_scale": med(ratios), "n": len(ratios),
+            "heldout_blocks_scaled": model.summarize(loo), "heldout_blocks_unscaled": model.summarize(plain)}
+
+
+def block_checks(blocks: list[dict], fitted: dict) -> list[dict]:
+    """Measured block latency against fixed + scale·Σ predicted layers + its page faults × their cost."""
+    scale = fitted["context_scale"]["scale"]
+    pf = (fitted.get("faults") or {}).get("ms_per_fault") or 0.0
+    return [{"label": b["label"], "measured_ms": b["measured_ms"], "faults": b["faults"],
+             "predicted_ms": b["fixed_ms"] + scale * b["layers_ms"] + b["faults"] * pf,
+             "error_pct": 100.0 * _block_error(b, scale, pf)} for b in blocks]
+
+
+def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
+    """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
+    base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
+    per = []
+    for p in probes:
+        b, f = base.get(p.input), records.get(p.id)
+        if p.group != "fault" or b is None or f is None:
+            continue
+        df = (f.get("faults_per_call") or 0) - (b.get("faults_per_call") or 0)
+        if df >= 16:
+            per.append((probe_ms(f) - probe_ms(b)) / df)
+    per.sort()
+    return {"ms_per_fault": per[len(per) // 2] if per else None, "pairs": len(per),
+            "spread_ms": [per[0], per[-1]] if per else None}
+
+
+def refit(doc: dict) -> dict:
+    """The calibration fitted again from its own raw measurements (a model change needs no new measurement)."""
+    probes = [Probe.from_dict(m) for m in doc["measurements"]]
+    records = {m["id"]: m for m in doc["measurements"]}
+    out = build_document(probes, records, doc["settings"], doc["fingerprint"], doc.get("machine") or {},
+                         doc["cost"].get("seconds_last_run", 0.0), doc["cost"].get("problems", []))
+    out["cost"] = {**doc["cost"], "refitted": True}
+    return out
+
+
+def build_document(probes: list[Probe], records: dict[str, dict], settings: dict, fp: dict, machine: dict,
+                   seconds: float, problems: list[str]) -> dict:
+    """The calibration file's content (plain JSON types only)."""
+    from lwbench.errors import InputError
+
+    pts = overhead_points(probes, records)
+    if len(pts) < 2:
+        raise InputError("calibrate: the overhead probes (identity chains) were not measured; nothing to fit "
+                         f"({'; '.join(problems) or 'no worker finished'}); the partial file is kept, run again")
+    overhead = model.fit_overhead(pts)
+    samples = layer_samples(probes, records, overhead, settings["batch"])
+    fitted = model.fit(samples, overhead)
+    fitted["faults"] = fault_cost(probes, records)
+    measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
+                for p in probes if p.id in records]
+    raw_blocks = _blocks(probes, records, fitted, settings["batch"])
+    fitted["context_scale"] = context_scale(raw_blocks, fitted["faults"]["ms_per_fault"])
+    blocks = block_checks(raw_blocks, fitted)
+    block_errs = [b["error_pct"] / 100 for b in blocks if b["error_pct"] is not None]
+    shares = [r.get("cpu_share") for r in records.values() if r.get("cpu_share") is not None]
+    return {
+        "format": calfile.FORMAT, "version": calfile.VERSION, "fingerprint": fp, "machine": machine,
+        "settings": settings,
+        "cost": {"measurements": len(measured), "probes_in_grid": len(probes), "seconds_last_run": round(seconds, 1),
+                 "complete": len(measured) == len(probes), "problems": problems,
+                 "min_cpu_share": min(shares) if shares else None,
+                 "contended_probes": sum(s < 0.85 for s in shares)},
+        "measurements": measured,
+        "model": fitted,
+        "checks": {"heldout_layers": _pooled_heldout(samples, fitted), "blocks": blocks,
+                   "blocks_summary": model.summarize(block_errs)},
+    }

@@ -1,0 +1,108 @@
+"""Predicted latency of a network from a calibration: per layer, beside its madds and mac, and the total.
+
+total = fixed + scale · Σ layer: `fixed` is one forward call of a graph with no layer (the calibration's identity
+chains), each layer is its kind's fitted model (lwbench.predict.model) at its sizes, and `scale` is the
+calibration's in-context factor (layers inside its blocks against the same layers alone; 1 when it does not
+lower the blocks' held-out error). Zoo networks and YAML
+files are read as IR (the same nodes the counter walks, so every layer has its kind, attributes and shapes);
+`--module` models are counted by lwbench.torchcount and each counted row is matched to its module's
+attributes (kernel, stride, groups) where it has a module.
+"""
+
+from __future__ import annotations
+
+from lwbench.ir import Net
+from lwbench.predict.features import layer_key, node_key
+from lwbench.predict.model import predict_layer
+
+
+def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict) -> tuple[list[dict], float]:
+    fixed = fitted["overhead"]["fixed_ms"]
+    scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
+    rows, total = [], fixed
+    for r, (key, x) in zip(profile.layers, keyed):
+        ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+        ms *= scale
+        total += ms
+        rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,
+                     "in_shape": r.in_shape, "out_shape": r.out_shape, "model_key": key, "params": r.params,
+                     "madds": r.madds, "mac_elems": r.mac_elems, "mac_bytes": r.mac_bytes, "predicted_ms": ms,
+                     "note": note})
+    for row in rows:
+        row["predicted_pct"] = 100.0 * row["predicted_ms"] / total if total > 0 else None
+    return rows, total
+
+
+def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") -> dict:
+    """{"model", "layers": rows, "fixed_ms", "total_ms", "madds", "mac_elems"} for an IR network."""
+    from lwbench.count import count
+
+    prof = count(net, batch, dtype)
+    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted)
+    return _result(prof, rows, total, fitted)
+
+
+def _result(prof, rows, total, fitted) -> dict:
+    tot = prof.totals
+    return {"model": prof.model, "input": prof.input, "batch": prof.batch, "layers": rows,
+            "fixed_ms": fitted["overhead"]["fixed_ms"], "total_ms": total, "madds": tot["madds"],
+            "mac_elems": tot["mac_elems"], "params": tot["params"],
+            "uncalibrated_layers": sum("not calibrated" in r["note"] for r in rows),
+            "outside_range_layers": sum("outside" in r["note"] for r in rows)}
+
+
+def add_faults(res: dict, faults: float, fitted: dict) -> dict:
+    """The opt-in correction: `faults` page faults per forward (counted on this machine) × the calibrated cost."""
+    from lwbench.errors import InputError
+
+    per = (fitted.get("faults") or {}).get("ms_per_fault")
+    if per is None:
+        raise InputError("predict --faults: this calibration has no page-fault cost (calibrate again with this "
+                         "lwbench)")
+    res.update(faults_per_forward=faults, fault_ms=faults * per, total_with_faults_ms=res["total_ms"] + faults * per)
+    return res
+
+
+def _shapes(text: str) -> list[tuple[int, ...]]:
+    out = []
+    for part in str(text).split("+"):
+        try:
+            out.append(tuple(int(v) for v in part.split("x") if v))
+        except ValueError:
+            out.append(())
+    return out or [()]
+
+
+_MODULE_ATTRS = {"Conv2d": ("kernel_size", "stride", "groups", "dilation"), "MaxPool2d": ("kernel_size", "stride"),
+                 "AvgPool2d": ("kernel_size", "stride"), "ChannelShuffle": ("groups",)}
+
+
+def _module_key(row, mod) -> tuple[str, list[float]]:
+    ins, outs = _shapes(row.in_shape), _shapes(row.out_shape)
+    attrs: dict = {}
+    if mod is not None:
+        for a in _MODULE_ATTRS.get(type(mod).__name__, ()):
+            v = getattr(mod, a)
+            attrs[{"kernel_size": "kernel"}.get(a, a)] = tuple(v) if isinstance(v, (list, tuple)) else v
+        if type(mod).__name__ in ("MaxPool2d", "AvgPool2d") and attrs.get("stride") is None:
+            attrs["stride"] = attrs["kernel"]
+    if "shuffle" in row.kind:
+        attrs.setdefault("groups", 2)
+    kind = row.kind.split(":")[-1]
+    try:
+        if any(len(s) == 0 for s in ins + outs):
+            raise ValueError
+        return layer_key(kind, attrs, ins, outs)
+    except (KeyError, ValueError, IndexError, TypeError, ZeroDivisionError):
+        return f"module:{row.kind}", []
+
+
+def predict_module(spec: str, input_shape: str | None, fitted: dict, batch: int = 1, dtype: str = "float32") -> dict:
+    """A `--module package.module:factory` model: torchcount's rows, each keyed by its module's attributes."""
+    from lwbench.measure.torchcount import load_factory, profile_factory
+
+    prof = profile_factory(spec, input_shape, batch, dtype)
+    named = dict(load_factory(spec).named_modules())
+    keyed = [_module_key(r, named.get(r.layer)) for r in prof.layers]
+    rows, total = _rows(prof, keyed, fitted)
+    return _result(prof, rows, total, fitted)

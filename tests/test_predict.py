@@ -1,0 +1,314 @@
+"""lwbench calibrate / predict (issue 16): the fit and the prediction on synthetic calibrations with a known
+answer, additivity and the overhead terms, the fingerprint refusal, the calibration file round trip, bad
+calibration files, resuming a partial calibration. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from lwbench.cli import main
+from lwbench.count import count
+from lwbench.errors import InputError
+from lwbench.predict import calfile, model
+from lwbench.predict.calibrate import read_partial
+from lwbench.predict.design import probe_net
+from lwbench.predict.features import node_key
+from lwbench.predict.fitcal import build_document
+from lwbench.predict.grid import grid
+from lwbench.predict.predict import predict_net
+from lwbench.predict.validate import band_tau, madds_fit, parse_model, scores, validate_rows
+from lwbench.spec import load
+
+FIXED, PER_LAYER = 0.004, 0.0015           # ms: one forward call; one module call (the identity)
+PER_FAULT = 0.0025                          # ms per page fault
+PEAK = {"conv2d": 5e7, "linear": 2e7}       # synthetic machine: madds per ms
+BW = {"conv2d": 4e6, "batchnorm": 1e6, "relu": 2e6, "maxpool": 5e5}   # mac elements per ms (others 1.5e6)
+
+
+def truth_layer(key: str, madds: int, mac: int) -> float:
+    """The synthetic machine's time for one layer (ms): a per-op roofline with a per-layer overhead."""
+    if key == "free":
+        return PER_LAYER
+    op = key.split(":")[0]
+    return PER_LAYER + 0.002 + madds / PEAK.get(op, 1e7) + mac / BW.get(op, 1.5e6)
+
+
+def truth_net(net) -> float:
+    rows = count(net).layers
+    return FIXED + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems) for n, r in zip(net.nodes, rows))
+
+
+SETTINGS = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1, "target": "local",
+            "seed": 0, "timer": {}}
+MACHINE = {"cpu_model": "Synthetic CPU", "arch": "x86_64", "cores_logical": 2, "torch": {"version": "2.13.0+cpu"}}
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A calibration of the synthetic machine: every probe's 'median' is its exact synthetic latency."""
+    probes = grid(0)
+    records = {p.id: {"timing": {"median_ms": truth_net(probe_net(p))}, "cpu_share": 1.0} for p in probes}
+    for p in probes:   # the fault probes: their whole output faults, PER_FAULT ms a page
+        if p.group == "fault":
+            pages = math.prod(p.input) * 4 // 4096
+            records[p.id]["timing"]["median_ms"] += pages * PER_FAULT
+            records[p.id]["faults_per_call"] = pages
+        elif p.group == "fault-base":
+            records[p.id]["faults_per_call"] = 0.0
+    fp = calfile.fingerprint(SETTINGS, MACHINE)
+    return probes, build_document(probes, records, SETTINGS, fp, MACHINE, 1.0, [])
+
+
+def test_grid_is_bounded_designed_and_covers_the_zoo_kinds():
+    probes = grid(0)
+    assert 1000 <= len(probes) <= 1500
+    assert [p.id for p in grid(0)] == [p.id for p in probes]          # the same seed, the same grid
+    assert all(len(p.nodes) <= 12 for p in probes if p.group != "overhead")   # layers, small blocks: no network
+    keys = {node_key(n)[0] for p in probes for n in probe_net(p).nodes}
+    zoo_keys = {node_key(n)[0] for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "shufflenet_v1_g8_x1_0",
+                                            "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_1", "xception",
+                                            "resnext50_32x4d", "mnasnet1_0") for n in load(name).nodes}
+    assert zoo_keys <= keys
+
+
+def test_overhead_fit_recovers_fixed_and_per_layer_cost():
+    fit = model.fit_overhead([(n, FIXED + n * PER_LAYER) for n in (1, 2, 4, 8, 16, 32)])
+    assert fit["fixed_ms"] == pytest.approx(FIXED, rel=1e-9)
+    assert fit["per_layer_ms"] == pytest.approx(PER_LAYER, rel=1e-9)
+
+
+def test_fit_on_synthetic_calibration_recovers_known_layer_times(synthetic):
+    _, doc = synthetic
+    fitted = doc["model"]
+    assert fitted["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)
+    held = doc["checks"]["heldout_layers"]["all"]
+    assert held["median_abs_pct"] < 1.0 and held["within_5_pct"] > 95     # a roofline machine is learnt
+    # a conv kind chose the roofline candidate (the synthetic truth) on held-out error
+    assert fitted["kinds"]["conv2d:k1x1:s1x1:dense"]["method"] == "roofline"
+    assert all(abs(b["error_pct"]) < 2.0 for b in doc["checks"]["blocks"])  # blocks are the sum of their layers
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1", "mobilenet_v3_small"])
+def test_prediction_is_fixed_plus_sum_of_layers(synthetic, name):
+    _, doc = synthetic
+    net = load(name)
+    res = predict_net(net, doc["model"])
+    assert res["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)
+    assert res["total_ms"] == pytest.approx(res["fixed_ms"] + sum(r["predicted_ms"] for r in res["layers"]))
+    assert res["total_ms"] == pytest.approx(truth_net(net), rel=0.02)
+    assert len(res["layers"]) == len(net.nodes) and res["madds"] == count(net).totals["madds"]
+    free = [r for r in res["layers"] if r["model_key"] == "free"]        # flatten/dropout: one module call
+    assert all(r["predicted_ms"] == pytest.approx(PER_LAYER, rel=1e-6) for r in free)
+
+
+def test_page_fault_cost_is_fitted_and_added(synthetic):
+    from lwbench.predict.predict import add_faults
+
+    _, doc = synthetic
+    assert doc["model"]["faults"]["ms_per_fault"] == pytest.approx(PER_FAULT, rel=1e-6)
+    assert doc["model"]["faults"]["pairs"] == 16
+    res = add_faults(predict_net(load("mobilenet_v3_small"), doc["model"]), 1000.0, doc["model"])
+    assert res["fault_ms"] == pytest.approx(1000 * PER_FAULT)
+    assert res["total_with_faults_ms"] == pytest.approx(res["total_ms"] + 1000 * PER_FAULT)
+    with pytest.raises(InputError, match="no page-fault cost"):
+        add_faults({"total_ms": 1.0}, 10.0, {"faults": {"ms_per_fault": None}})
+
+
+def test_width_and_resolution_scale_the_prediction(synthetic):
+    _, doc = synthetic
+    small = predict_net(load("mobilenet_v1", 0.5, 160), doc["model"])["total_ms"]
+    big = predict_net(load("mobilenet_v1"), doc["model"])["total_ms"]
+    assert small < big
+    assert small == pytest.approx(truth_net(load("mobilenet_v1", 0.5, 160)), rel=0.02)
+
+
+def _write(tmp_path, doc, name="cal.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+def test_calibration_file_round_trip(tmp_path, synthetic):
+    _, doc = synthetic
+    back = calfile.load(_write(tmp_path, doc))
+    assert back == json.loads(json.dumps(doc))
+    net = load("mobilenet_v2")
+    assert predict_net(net, back["model"])["total_ms"] == predict_net(net, doc["model"])["total_ms"]
+
+
+def test_fingerprint_refusal_is_one_line(tmp_path, capsys, synthetic):
+    path = _write(tmp_path, synthetic[1])
+    assert main(["predict", "mobilenet_v2", "-c", path, "--threads", "2", "-f", "csv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "calibrated with threads=1, asked for threads=2" in err
+    assert main(["predict", "mobilenet_v2", "-c", path, "--here", "-f", "csv"]) == 2   # made on "Synthetic CPU"
+    assert "made on another machine" in capsys.readouterr().err
+    assert main(["predict", "mobilenet_v2", "-c", path, "--batch", "4", "-f", "csv"]) == 2
+    assert "batch=1, asked for batch=4" in capsys.readouterr().err
+    assert main(["predict", "mobilenet_v2", "-c", path, "--threads", "1", "-f", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "predicted_ms" in out and "stem.conv" in out
+
+
+def _bad(doc):
+    cases = {"other version": dict(doc, version=2),
+             "wrong type": dict(doc, model={**doc["model"], "overhead": {"fixed_ms": "fast", "per_layer_ms": 0.1}}),
+             "bad method": dict(doc, model={**doc["model"], "kinds": {"relu": {"method": "magic"}}}),
+             "bad points": dict(doc, model={**doc["model"], "kinds": {"relu": {"method": "loess", "points": "x"}}}),
+             "threads text": dict(doc, fingerprint={**doc["fingerprint"], "threads": "one"}),
+             "not a calibration": [1, 2]}
+    return cases
+
+
+@pytest.mark.parametrize("case,needle", [("truncated", "not valid JSON"), ("other version", "version: expected 1"),
+                                         ("wrong type", "model.overhead.fixed_ms: expected a number"),
+                                         ("bad method", "model.kinds.relu.method"),
+                                         ("bad points", "model.kinds.relu.points"),
+                                         ("threads text", "fingerprint.threads"),
+                                         ("not a calibration", "expected a JSON object")])
+def test_bad_calibration_files_are_one_line_exit_2(tmp_path, capsys, synthetic, case, needle):
+    doc = synthetic[1]
+    if case == "truncated":
+        path = tmp_path / "cal.json"
+        text = json.dumps(doc)
+        path.write_text(text[: len(text) // 2], encoding="utf-8")
+        path = str(path)
+    else:
+        path = _write(tmp_path, _bad(doc)[case])
+    assert main(["predict", "mobilenet_v2", "-c", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and needle in err and path in err and "Traceback" not in err
+
+
+def test_missing_calibration_and_refused_runtime(tmp_path, capsys):
+    assert main(["predict", "mobilenet_v2", "-c", str(tmp_path / "none.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "onnxruntime"]) == 2
+    assert "onnxruntime" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_partial_file_resume_rules(tmp_path):
+    head = {"format": "lwbench-calibration-partial", "settings": {"threads": 1}, "fingerprint": {}}
+    path = tmp_path / "c.json.partial"
+    lines = [json.dumps(head), json.dumps({"id": "a", "timing": {"median_ms": 1.0}, "cpu_share": 0.5}),
+             json.dumps({"id": "a", "timing": {"median_ms": 0.8}, "cpu_share": 0.99}),
+             json.dumps({"id": "b", "error": "boom"}), '{"id": "c", "timi']
+    path.write_text("\n".join(lines), encoding="utf-8")
+    done = read_partial(path, head)
+    assert set(done) == {"a"} and done["a"]["timing"]["median_ms"] == 0.8   # the better record; cut line dropped
+    with pytest.raises(InputError, match="other settings"):
+        read_partial(path, {**head, "settings": {"threads": 2}})
+
+
+def test_calibrate_resumes_and_measures_only_what_is_missing(tmp_path):
+    """A real (tiny) calibration: the partial file already holds the overhead chains (synthetic records), so
+    only the one missing probe is measured, by a real worker, and the fit uses both."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.predict import calibrate as cal
+
+    probes = [p for p in grid(0) if p.group == "overhead"]
+    relu = next(p for p in grid(0) if p.label.startswith("relu (8, 8, 8)") or
+                (p.group == "norm-act" and p.nodes[0][0] == "relu"))
+    out = tmp_path / "c.json"
+    settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1, "target": "local",
+                "seed": 0, "timer": {**cal.TIMER, "min_time_s": 0.02, "warmup_s": 0.01}}
+    head = cal._header(settings, calfile.fingerprint(settings, machine_info()))
+    recs = [{"id": p.id, "timing": {"median_ms": FIXED + len(p.nodes) * PER_LAYER}, "cpu_share": 1.0} for p in probes]
+    (tmp_path / "c.json.partial").write_text("\n".join(json.dumps(x) for x in [head, *recs]) + "\n")
+    doc = cal.calibrate(str(out), probes=probes + [relu], timer={"min_time_s": 0.02, "warmup_s": 0.01})
+    assert doc["cost"]["complete"] and doc["cost"]["measurements"] == len(probes) + 1
+    assert doc["model"]["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)   # the resumed records
+    measured = next(m for m in doc["measurements"] if m["id"] == relu.id)
+    assert measured["timing"]["median_ms"] > 0 and len(measured["deciles_ms"]) == 11
+    assert not (tmp_path / "c.json.partial").exists() and calfile.load(str(out))["version"] == 1
+
+
+def test_validation_figures_on_known_numbers():
+    assert parse_model("mobilenet_v2[width=0.75,resolution=160]") == ("mobilenet_v2", 0.75, 160)
+    assert parse_model("xception") == ("xception", None, None)
+    a, b = madds_fit([1e8, 2e8, 4e8], [3.0, 5.0, 9.0])                   # t = 1 + 2e-8·madds exactly
+    assert a == pytest.approx(1.0) and b == pytest.approx(2e-8)
+    # pairs within 15% madds: (0,1) concordant, (2,3) discordant; (1,2) is 20% apart: not a pair
+    t = band_tau([100, 110, 132, 140], [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 4.0, 3.0])
+    assert t == {"pairs": 2, "tau": 0.0, "concordant": 1, "discordant": 1}
+    s = scores([10.0, 10.0, 10.0, 10.0], [10.4, 10.8, 11.2, 7.0], [1, 2, 3, 4])
+    assert (s["within_5_pct"], s["within_10_pct"], s["within_15_pct"]) == (25.0, 50.0, 75.0)
+    assert s["median_abs_pct"] == pytest.approx(10.0) and s["worst_abs_pct"] == pytest.approx(30.0)
+    assert s["rmspe_pct"] == pytest.approx(100 * math.sqrt((0.04**2 + 0.08**2 + 0.12**2 + 0.3**2) / 4))
+
+
+def test_validate_rows_joins_and_scores_beside_madds_fit(synthetic):
+    _, doc = synthetic
+    names = ["mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v1[width=0.5,resolution=160]", "squeezenet1_1"]
+    rows = []
+    for n in names:
+        base, w, r = parse_model(n)
+        rows.append({"model": n, "median_ms": truth_net(load(base, w, r)), "batch": 1})
+
+    def pred(name, w, r, batch):
+        return predict_net(load(name, w, r), doc["model"], batch)
+
+    joined, summary = validate_rows(rows, pred)
+    assert [j["model"] for j in joined] == names
+    assert summary["model"]["within_5_pct"] == 100.0 and summary["model"]["worst_abs_pct"] < 2
+    assert summary["madds_fit"]["n"] == 4 and "a_ms" in summary["madds_fit"]
+
+
+def test_context_scale_is_fitted_on_blocks_and_kept_only_when_it_helps():
+    from lwbench.predict.fitcal import context_scale
+
+    blocks = [{"label": str(i), "measured_ms": 0.01 + 1.3 * ms + 0.002 * f, "faults": f, "layers_ms": ms,
+               "fixed_ms": 0.01} for i, (ms, f) in enumerate([(0.1, 0), (0.5, 10), (1.0, 0), (2.0, 100), (0.3, 0),
+                                                               (0.7, 0)])]
+    got = context_scale(blocks, 0.002)
+    assert got["scale"] == pytest.approx(1.3) and got["heldout_blocks_scaled"]["worst_abs_pct"] < 1e-6
+    exact = [dict(b, measured_ms=0.01 + b["layers_ms"] + 0.002 * b["faults"]) for b in blocks]
+    assert context_scale(exact, 0.002)["scale"] == 1.0             # no gain on held-out blocks: not applied
+    assert context_scale(blocks[:3], 0.002)["scale"] == 1.0        # too few blocks
+
+
+def test_refit_from_raw_measurements_gives_the_same_model(synthetic):
+    from lwbench.predict.fitcal import refit
+
+    _, doc = synthetic
+    again = refit(json.loads(json.dumps(doc)))
+    assert again["model"]["overhead"] == doc["model"]["overhead"]
+    net = load("mobilenet_v2")
+    assert predict_net(net, again["model"])["total_ms"] == pytest.approx(predict_net(net, doc["model"])["total_ms"])
+    assert again["cost"]["refitted"] is True
+
+
+def test_predict_reads_yaml_files_and_json_export(tmp_path, capsys, synthetic):
+    from tests.conftest import tiny_net_file
+
+    cal = _write(tmp_path, synthetic[1])
+    path = tiny_net_file(tmp_path, "tiny_predict")
+    assert main(["predict", path, "-c", cal, "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    net = load(path)
+    assert [r["layer"] for r in doc["rows"]] == [n.name for n in net.nodes]
+    assert doc["totals"][0]["predicted_ms"] == pytest.approx(predict_net(net, synthetic[1]["model"])["total_ms"])
+    assert doc["calibration"]["threads"] == 1
+
+
+def test_validate_leaves_out_rows_of_other_settings(tmp_path, capsys, synthetic):
+    from lwbench.predict.validate import bench_rows
+
+    cal = _write(tmp_path, synthetic[1])
+    head = "model,device,mode,layout,threads,batch,dtype,runtime,median_ms,error\n"
+    rows = ["mobilenet_v2,cpu,eager,nchw,1,1,float32,torch,20.0,", "mobilenet_v2,cpu,eager,nchw,2,1,float32,torch,12.0,",
+            "mobilenet_v2,cpu,eager,nchw,1,8,float32,torch,90.0,", "mobilenet_v2,cpu,script,nchw,1,1,float32,torch,18.0,",
+            "shufflenet_v2_x1_0,cpu,eager,nchw,1,1,float32,torch,,worker timed out"]
+    path = tmp_path / "b.csv"
+    path.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    got, _, notes = bench_rows(str(path), synthetic[1]["fingerprint"])
+    assert [r["median_ms"] for r in got] == [20.0]
+    assert any("threads 2" in n for n in notes) and any("batch 8" in n for n in notes)
+    assert any("mode script" in n for n in notes) and any("failed" in n for n in notes)
+    assert main(["predict", "-c", cal, "--validate", str(path), "-f", "csv"]) == 0
+    out = capsys.readouterr()
+    assert "mobilenet_v2" in out.out and "left out" in out.err
