@@ -5,7 +5,9 @@ rules -> per-layer rows) for every network of the zoo, in one process, without t
     python benchmarks/count_speed.py --repeats 21 -o /tmp/speed.csv --models 'resnet*'
 
 Per network: one untimed warm-up call (the first call also builds the zoo index and imports the op
-registry), then `--repeats` timed calls of load and of count; the CSV gives the medians in milliseconds
+registry), then `--repeats` timed calls of load and of count; `load_ms` is lwbench.load as it is (the file
+parsed once, each call checking it, re-inferring every shape through lwbench.spec.cache), `load_cold_ms` the
+same with the cache emptied before the call (YAML parse and block expansion every time, the old load); the CSV gives the medians in milliseconds
 (`total_ms` is the median of load + count per call, not the sum of the two medians); `total_cpu_ms` is the
 same in process CPU time, which other processes competing for the cores inflate far less than wall time
 (the load average at the start and the end of the run is recorded). As timeit does, the garbage collector
@@ -71,10 +73,20 @@ def _timed(fn, *args):
             gc.enable()
 
 
+def _load_cold(target: str):
+    from lwbench.spec import cache
+
+    cache.clear()              # the parse cache emptied: YAML parse + block expansion, as before the cache
+    return lwbench.load(target)
+
+
 def time_network(target: str, repeats: int) -> dict:
     prof = lwbench.count(lwbench.load(target))  # warm-up, untimed
-    loads, counts, totals, cpus = [], [], [], []
+    loads, counts, totals, cpus, colds, cold_cpus = [], [], [], [], [], []
     for _ in range(repeats):
+        _, cold_ms, cold_cpu = _timed(_load_cold, target)
+        colds.append(cold_ms)
+        cold_cpus.append(cold_cpu)
         net, t_load, c_load = _timed(lwbench.load, target)
         prof, t_count, c_count = _timed(lwbench.count, net)
         loads.append(t_load)
@@ -83,6 +95,8 @@ def time_network(target: str, repeats: int) -> dict:
         cpus.append(c_load + c_count)
     return {
         "layers": len(prof.layers),
+        "load_cold_ms": round(statistics.median(colds), 3),
+        "load_cold_cpu_ms": round(statistics.median(cold_cpus), 3),
         "load_ms": round(statistics.median(loads), 3),
         "count_ms": round(statistics.median(counts), 3),
         "total_ms": round(statistics.median(totals), 3),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from math import prod
 
 from lwbench.errors import InputError, suggest
@@ -80,6 +81,9 @@ class Profile:
             "madds_by_kind": {k: v["madds"] for k, v in self.by_kind().items()},
             "mac_elems_by_kind": {k: v["mac_elems"] for k, v in self.by_kind().items()},
             "layers": [asdict(r) for r in self.layers],
+            # the torch-side counter (lwbench.measure.torchcount) says what it could not count: {op: calls}
+            **({"unsupported": self.extra["unsupported"]} if "unsupported" in self.extra else {}),
+            **({"params_not_run": self.extra["params_not_run"]} if "params_not_run" in self.extra else {}),
         }
 
     def summary(self) -> dict:
@@ -113,6 +117,12 @@ def _folded_bns(net: Net) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _shape_text(shapes: tuple) -> str:
+    """'32x112x112' (several inputs joined by '+'); a grid repeats the same few shapes, so each is formatted once."""
+    return "+".join(fmt_shape(s) for s in shapes)
+
+
 def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = False) -> Profile:
     """Per-layer params, madds, mac (elements and bytes) of a Net, for `batch` images of `dtype`."""
     if dtype not in DTYPE_BYTES:
@@ -137,8 +147,7 @@ def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = Fals
         rows.append(LayerRow(
             model=net.name, layer=n.name, kind=n.op,
             category=op.category(n.attrs, n.in_shapes, n.out_shapes),
-            in_shape="+".join(fmt_shape(s) for s in n.in_shapes),
-            out_shape="+".join(fmt_shape(s) for s in n.out_shapes),
+            in_shape=_shape_text(tuple(n.in_shapes)), out_shape=_shape_text(tuple(n.out_shapes)),
             params=params, madds=batch * c.madds, mac_elems=mac, mac_bytes=mac * nbytes,
             out_elems=batch * sum(prod(s) for s in n.out_shapes) if not op.free else 0, note=note,
         ))

@@ -45,3 +45,8 @@ def debug_enabled() -> bool:
 def one_line(text: object) -> str:
     """A message as one line: newlines and runs of blanks become single spaces (the CLI's promise)."""
     return " ".join(str(text).split())
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the CLI's handler so that cleanup runs as for Ctrl-C: a worker child
+    is killed (subprocess.run kills on any exception), temp folders are removed, locks released, rows kept."""

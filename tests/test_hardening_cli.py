@@ -100,7 +100,7 @@ def test_format_table_with_a_file_gives_sensible_advice(capsys, ext):
     assert main(["profile", "mobilenet_v1", "-f", "table", "-o", f"x.{ext}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "name the file .table" not in err and "drop --format" in err, err
-    assert "prints to the terminal" in err
+    assert "writes the table as text" in err and "name the file .txt" in err
 
 
 def test_every_error_message_is_one_line(capsys, monkeypatch):
@@ -115,3 +115,20 @@ def test_every_error_message_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(zoo, "index", boom)
     assert main(["list"]) == 2
     assert capsys.readouterr().err == "lwbench: error: first second third\n"
+
+
+@pytest.mark.parametrize("shape, needle", [("", "--input: an empty shape"), (" ", "--input: an empty shape"),
+                                           ("3x224", "has 2 sizes"), ("3x224x224x2x2", "has 5 sizes"),
+                                           ("3x224x224,3x8", "has 2 sizes")])
+def test_input_shape_is_checked_at_parse(capsys, shape, needle):
+    """Before the module is even imported (this one does not exist): the error is about --input."""
+    assert main(["profile", "--module", "no/such/file.py:make", "--input", shape]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "file.py" not in err, err
+
+
+def test_input_vector_and_image_shapes_are_accepted(tmp_path, capsys):
+    pytest.importorskip("torch")
+    mod = tmp_path / "m.py"
+    mod.write_text("from torch import nn\n\n\ndef make():\n    return nn.Linear(10, 2)\n")
+    assert main(["profile", "--module", f"{mod}:make", "--input", "10", "-f", "csv"]) == 0

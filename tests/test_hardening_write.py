@@ -89,7 +89,7 @@ def test_an_error_inside_the_writer_removes_the_temp_file(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with atomic_file(out, "wb") as f:
             f.write(b"half")
-            1 / 0
+            raise ZeroDivisionError("a writer failing half way")
     assert out.read_bytes() == b"old" and leftovers(tmp_path, {"fig.png"}) == []
 
 

@@ -131,28 +131,28 @@ def test_fvcore_unsupported_ops_are_reported_by_name_and_count(capsys):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_an_op_without_a_rule_is_listed_by_name_not_zero(tmp_path, monkeypatch, capsys):
-    """Make the builder emit a module that runs aten::sin, which neither lwbench's torch-side counter nor fvcore
+    """Make the builder emit a module that runs aten::sort, which neither lwbench's torch-side counter nor fvcore
     has a rule for: verify must name it (and fail), not count it as zero and agree."""
     from torch import nn
 
     from lwbench.ops import registry
 
-    class _Sin(nn.Module):
+    class _Sort(nn.Module):  # (sin had no rule here once; it has one now)
         def forward(self, x):
-            return x.sin()
+            return x.sort(1).values
 
     tanh = registry.get_op("tanh")
-    monkeypatch.setitem(registry.OPS, "tanh", replace(tanh, build=lambda attrs, ins: _Sin()))
+    monkeypatch.setitem(registry.OPS, "tanh", replace(tanh, build=lambda attrs, ins: _Sort()))
     path = tmp_path / "sin.yaml"
     path.write_text("name: sin\ninput: {channels: 3, resolution: 8}\nlayers:\n  - {name: conv, op: conv2d, out: 4}\n"
                     "  - {name: act, op: tanh}\n  - {name: act2, op: tanh}\n")
     res = verify_net(lwbench.load(str(path)))
-    assert res.lwbench_unsupported == {"sin": 2}
-    assert res.fvcore_unsupported == {"aten::sin": 2}
+    assert res.lwbench_unsupported == {"sort": 2}
+    assert res.fvcore_unsupported == {"aten::sort": 2}
     assert not res.ok and {m["quantity"] for m in res.mismatches if m["layer"] == "(ops)"} == {"no rule"}
     assert main(["verify", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "lwbench no rule: sin×2" in out and "fvcore unsupported: aten::sin×2" in out and "MISMATCH" in out
+    assert "lwbench no rule: sort×2" in out and "fvcore unsupported: aten::sort×2" in out and "MISMATCH" in out
 
 
 def test_forward_shape_differing_from_the_ir_is_a_mismatch(tmp_path, monkeypatch):

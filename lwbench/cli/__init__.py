@@ -14,6 +14,7 @@ import typer
 COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot",
             "predict",  # calibrate + predict (issue 16)
             "target",   # target check (issue 14)
+            "sweep",  # design-space grids (issue 15)
             )
 
 app = typer.Typer(
@@ -60,10 +61,13 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: known errors become one line on stderr and exit code 2 (LWBENCH_DEBUG=1: traceback)."""
-    from lwbench.errors import LwbenchError, debug_enabled, one_line
+    from lwbench.errors import LwbenchError, Terminated, debug_enabled, one_line
 
+    previous = _on_sigterm()
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="lwbench")
+        if _SIGNALLED or rv == 130:  # typer turns Ctrl-C (so our SIGTERM too) into a return of 130: say which
+            raise Terminated() if _SIGNALLED else KeyboardInterrupt()
         return rv if isinstance(rv, int) else 0
     except LwbenchError as e:
         if debug_enabled():
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lwbench: error: {_system_exit(e)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("lwbench: terminated (rows already written are kept)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("lwbench: interrupted (rows already written are kept)", file=sys.stderr)
         return 130
@@ -94,6 +101,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{where}: error: {msg} (see '{where} -h')", file=sys.stderr)
             return int(e.exit_code)
         raise
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+_SIGNALLED: list[int] = []  # SIGTERM seen during this main() (typer hides the exception it raised)
+
+
+def _on_sigterm():
+    """SIGTERM becomes lwbench.errors.Terminated in the main thread (the default would end the process without
+    any cleanup: a measuring worker child left running, a temp folder left behind). Returns the previous
+    handler, or None when not in the main thread (handlers can only be set there)."""
+    import signal
+    import threading
+
+    from lwbench.errors import Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    _SIGNALLED.clear()
+
+    def handler(signum, frame):
+        _SIGNALLED.append(signum)
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _system_exit(e: SystemExit) -> str:

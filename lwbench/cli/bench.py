@@ -16,7 +16,6 @@ time / (wall time × threads) while timing; a CPU row below 0.85 is `contended` 
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated
 
@@ -36,6 +35,7 @@ from lwbench.cli.options import (
     split_list,
     targets_of,
 )
+from lwbench.errors import debug_enabled
 from lwbench.report.rows import BENCH_COLUMNS as ROW_COLUMNS
 from lwbench.report.tables.bench import bench_table
 from lwbench.vocab import CONTENDED_SHARE
@@ -110,6 +110,7 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
     from lwbench.report.emit import resolve_format
 
     kind = resolve_format(fmt, output)
+    _check_seconds(cooldown=cooldown, min_time=min_time, warmup=warmup, max_time=max_time)
     sweep, nets_by_spec, mask = _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width,
                                        resolution, runtime, target, _timer(min_time, min_runs, max_time, warmup))
     sweep.options["onnxruntime"] = [{"ort_opt": o} for o in split_list(ort_opt, "--ort-opt")]
@@ -122,6 +123,18 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
     _precheck(jobs)
     rows = _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process)
     _finish(rows, output, plot)
+
+
+def _check_seconds(**values) -> None:
+    """--cooldown, --min-time, --warmup, --max-time: finite seconds >= 0 (nan or inf would sleep or measure for
+    ever, found only after the first network); one line before anything runs."""
+    import math
+
+    from lwbench.errors import InputError
+
+    for name, v in values.items():
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise InputError(f"--{name.replace('_', '-')}: expected seconds >= 0 (a finite number), got {v}")
 
 
 def _timer(min_time: float, min_runs: int, max_time: float | None, warmup: float) -> dict:
@@ -214,7 +227,7 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     how = _how(machine, sweep.timer, remote if any(t != "local" for t in sweep.targets) else None)
     sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **how)
     err_con = console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with sink, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_con, transient=not output) as progress:
         task = progress.add_task("bench", total=len(jobs))
 
@@ -245,7 +258,7 @@ def _say(con, label: str, res) -> None:
 
     if res.error:
         con.print(f"[red]✗[/red] {label}: {escape(res.error)}")
-        if os.environ.get("LWBENCH_DEBUG") and res.traceback:
+        if debug_enabled() and res.traceback:
             con.print(res.traceback, markup=False, highlight=False)
     elif res.job.device == "cpu" and (res.cpu_share or 1.0) < CONTENDED_SHARE:
         con.print(f"[yellow]![/yellow] {label}: the process got only {100 * res.cpu_share:.0f}% of its threads' "

@@ -298,19 +298,27 @@ def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> N
     from lwbench.guidelines import breakdown
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import emit
-    from lwbench.report.tables.guidelines import breakdown_table, export_breakdown
+    from lwbench.report.tables.guidelines import breakdown_table, export_breakdown, render_breakdown
+    from lwbench.report.write import atomic_write
 
     err = console(stderr=True)
     t = (0.01 if quick else DEFAULT_MIN_TIME) if min_time is None else min_time
     t0 = time.perf_counter()
     with _locked(output):
+        machine = machine_info()
+
+        def on_row(so_far: list[dict]) -> None:  # each network's row on disk as soon as it is measured
+            if output:
+                atomic_write(output, render_breakdown(kind, so_far, machine, {"complete": False}))
+
         with err.status(f"timing every layer on {device}"):
             rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch,
-                             min_time_s=t, resolution=32 if quick else None, on_skip=lambda msg: err.print(msg))
+                             min_time_s=t, resolution=32 if quick else None, on_skip=lambda msg: err.print(msg),
+                             on_row=on_row)
         meta = {"duration_s": round(time.perf_counter() - t0, 3)}
         if output:
             console().print(breakdown_table(rows))
-        rows, how = export_breakdown(kind, rows, machine_info(), meta)
+        rows, how = export_breakdown(kind, rows, machine, meta)
         emit(kind, rows, output=output, **how)
 
 

@@ -16,13 +16,14 @@ def list_networks(
     output: OutputOpt = None,
 ) -> None:
     """List the networks of the zoo: family, source paper, params, madds (multiply-adds) and mac (memory access
-    cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full."""
+    cost) at the native resolution. The table shortens the source to authors and venue; csv/json/md give it in full.
+    A zoo file that cannot be read is one warning line on stderr; the other networks are still listed."""
     import fnmatch
     import sys
     from dataclasses import asdict
 
     from lwbench.count import count
-    from lwbench.errors import LwbenchError
+    from lwbench.errors import LwbenchError, one_line
     from lwbench.report.emit import emit, resolve_format
     from lwbench.report.rows import ZooRow
     from lwbench.report.tables.zoo import zoo_table
@@ -32,7 +33,7 @@ def list_networks(
     kind = resolve_format(fmt, output)
     rows = []
     docs: dict = {}
-    problems = list(errors())  # files that could not be read: one warning line each, the rest is listed
+    problems = list(errors())  # files that could not be read at all
     for name, (file, variant) in index().items():
         if pattern and not fnmatch.fnmatch(name, pattern if "*" in pattern else f"*{pattern}*"):
             continue
@@ -47,7 +48,7 @@ def list_networks(
                                   params=tot["params"], madds=tot["madds"], mac_elems=tot["mac_elems"],
                                   source=" ".join(net.source.split()))))
     for p in problems:
-        print(f"lwbench: warning: {' '.join(p.split())} (not listed)", file=sys.stderr)
+        print(f"lwbench: warning: {one_line(p)} (not listed)", file=sys.stderr)
     emit(kind, rows, output=output, table=zoo_table)
 
 

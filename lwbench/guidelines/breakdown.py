@@ -20,14 +20,16 @@ def fig2_category(category: str) -> str:
 
 def breakdown(names: list[str] | None, device: str = "cpu", threads: int | None = None, batch: int = 1,
               min_time_s: float = 1.0, resolution: int | None = None,
-              on_skip: Callable[[str], None] | None = None) -> list[dict]:
+              on_skip: Callable[[str], None] | None = None,
+              on_row: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """The paper's Figure 2: share of forward time per op category (conv, element-wise, shuffle, concat/split,
     other), measured on this device by `lwbench.measure.layers` (forward hooks on every layer module, whose
     names are the IR layer names). Each layer's time is its median over the measured runs; shares are of the
     sum over layers. The unhooked forward (median) is reported beside it, so the hooks' overhead is visible.
     Batch norm is a separate element-wise layer here (not folded), as in an unfused inference graph.
     Every network is loaded before any is timed: a name not in configs/ is skipped with `on_skip`'s line, and
-    when no name is found the run is one InputError (nothing to measure is not a success).
+    when no name is found the run is one InputError (nothing to measure is not a success). `on_row(rows so far)`
+    is called after each network (the CLI writes its --output there, so an interrupted run keeps them).
     """
     from lwbench.errors import InputError, UnknownNameError
     from lwbench.spec import load
@@ -43,7 +45,12 @@ def breakdown(names: list[str] | None, device: str = "cpu", threads: int | None 
     for name, _ in missing:
         if on_skip:
             on_skip(f"breakdown: {name} is not in configs/ (skipped)")
-    return [_breakdown_one(net, device, threads, batch, min_time_s) for net in nets]
+    rows: list[dict] = []
+    for net in nets:
+        rows.append(_breakdown_one(net, device, threads, batch, min_time_s))
+        if on_row:
+            on_row(list(rows))
+    return rows
 
 
 def _breakdown_one(net, device: str, threads: int | None, batch: int, min_time_s: float) -> dict:

@@ -178,23 +178,36 @@ def profile_time_cli(names: list[str], width, resolution, batch: int, dtype: str
                      threads: int | None, min_time: float, fmt: str, output: str | None) -> list[dict]:
     """`lwbench profile NET --time`: per-layer time joined to the counts, a by-category summary, the machine
     block, exported through report.emit as `fmt` (table, csv, json, md; report.exports.layer_time_how). Returns
-    the results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`."""
+    the results (one per network: "layers" rows, "by_category", …), e.g. for `profile --time --plot`.
+
+    With --output the file is checked writable and locked before the first network is measured, and rewritten
+    (atomically) after each network, so an interrupted run over several networks keeps those it finished."""
+    from contextlib import ExitStack
+
     from lwbench.count import count
     from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_device
-    from lwbench.report.emit import emit
+    from lwbench.report.emit import emit, render
     from lwbench.report.exports import layer_time_how
+    from lwbench.report.write import atomic_write, output_lock
     from lwbench.spec import load
 
     check_device(device)
     cfg = TimerConfig(min_time_s=min_time, max_time_s=max(10.0, min_time))
-    results = []
-    for n in names:
-        net = load(n, width, resolution)
-        prof = count(net, batch, dtype)
-        res = timed_profile(net, prof, device, threads, cfg)
-        res.update(device=device, batch=batch, dtype=dtype,
-                   layer_sum_ms=sum(r["time_ms"] or 0.0 for r in res["layers"]))
-        results.append(res)
-    emit(fmt, output=output, **layer_time_how(results, machine_info(), cfg.to_dict()))
+    nets = [load(n, width, resolution) for n in names]  # a wrong name or file fails before anything is measured
+    results: list[dict] = []
+    with ExitStack() as hold:
+        if output:
+            hold.enter_context(output_lock(output))  # checks it writable too: before anything is measured
+        machine = machine_info()
+        for net in nets:
+            prof = count(net, batch, dtype)
+            res = timed_profile(net, prof, device, threads, cfg)
+            res.update(device=device, batch=batch, dtype=dtype,
+                       layer_sum_ms=sum(r["time_ms"] or 0.0 for r in res["layers"]))
+            results.append(res)
+            if output:
+                atomic_write(output, render(fmt, **layer_time_how(results, machine, cfg.to_dict())))
+        if not output:
+            emit(fmt, **layer_time_how(results, machine, cfg.to_dict()))
     return results

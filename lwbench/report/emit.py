@@ -22,7 +22,17 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from lwbench.report.write import atomic_write, infer_format, machine_comment, to_csv, to_json, to_markdown
+from lwbench.report.write import (
+    atomic_write,
+    check_writable,
+    holds_lock,
+    infer_format,
+    machine_comment,
+    output_lock,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 
 TABLE_WIDTH = 160
 
@@ -99,8 +109,11 @@ def emit(kind: str, rows: Sequence[Mapping] = (), *, output: str | None = None, 
         _print_all(console(), how["table"](list(rows)))
         return
     text = render(kind, rows, **how)
-    if output:
+    if output and holds_lock(output):  # this run holds it (its sink, or a command's own lock)
         atomic_write(output, text)
+    elif output:
+        with output_lock(output):  # another run writing the same file holds it: refused, not silently replaced
+            atomic_write(output, text)
     else:
         import sys
 
@@ -111,11 +124,19 @@ class RowSink:
     """Collects rows of a long run; with an `output`, rewrites the whole file after each row (atomically).
 
     `order(rows)` sorts what is written; `ok(row)` says whether a row succeeded. A file that existed before the
-    run is replaced only once some row succeeded, so a run that fails throughout keeps the earlier good file."""
+    run is replaced only once some row succeeded, so a run that fails throughout keeps the earlier good file.
+    The output is checked writable when the sink is made (before the first row is measured) and locked for the
+    sink's life (report.write.output_lock): a second run on the same file is refused with one line. Use it as a
+    context manager (or call `close`/`release`) so the lock is released however the run ends."""
 
     def __init__(self, kind: str, output: str | None, *, ok: Callable[[Mapping], bool] = lambda r: True,
                  order: Callable[[list], list] | None = None, **how) -> None:
         self.kind, self.output, self.how = kind, output, how
+        self._lock = None
+        if output:
+            check_writable(output)
+            self._lock = output_lock(output)
+            self._lock.__enter__()
         self._ok, self._order = ok, order or (lambda rs: rs)
         self._rows: list = []
         self._existed = bool(output) and Path(output).exists()
@@ -132,6 +153,21 @@ class RowSink:
             atomic_write(self.output, render(self.kind, self.rows, **self.how))
 
     def close(self) -> None:
-        """At the end: with no output, the rows go to stdout (a table through rich)."""
-        if not self.output:
-            emit(self.kind, self.rows, **self.how)
+        """At the end: with no output, the rows go to stdout (a table through rich). Releases the lock."""
+        try:
+            if not self.output:
+                emit(self.kind, self.rows, **self.how)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Release the output's lock (idempotent); the rows written so far stay."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+    def __enter__(self) -> RowSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -39,37 +39,30 @@ FIGURE_EXTENSIONS = ("png", "svg", "pdf")
 
 def check_figure_path(path: str | Path, option: str = "--plot/--output") -> str:
     """The figure format from the extension (png, svg, pdf); anything else is one line (InputError)."""
+    if not str(path).strip():
+        raise InputError(f"{option}: an empty path; name a .png, .svg or .pdf file")
     ext = Path(path).suffix.lower().lstrip(".")
     if ext not in FIGURE_EXTENSIONS:
         raise InputError(f"{option} {path}: expected a .png, .svg or .pdf file")
+    from lwbench.report.write import check_writable
+
+    check_writable(path)  # before anything is measured: a folder of that name, an unwritable folder
     return ext
 
 
 def _save(fig, path: str | Path) -> None:
-    """Write atomically (temp file + rename), PNG, SVG or PDF by extension."""
-    import os
-    import tempfile
-
+    """Write atomically through report.write.atomic_file (the one write path: a failure is one line, the old
+    figure kept, no temp file left), PNG, SVG or PDF by extension."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
+    from lwbench.report.write import atomic_file
+
     try:
         ext = check_figure_path(path)
-    except InputError:
-        plt.close(fig)
-        raise
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{ext}", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=ext, bbox_inches="tight")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
+        with atomic_file(path, "wb") as f:
+            fig.savefig(f, format=ext, bbox_inches="tight")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _one_model(frame, model: str | None, what: str):

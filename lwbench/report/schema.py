@@ -33,7 +33,7 @@ LAYERS = Kind(
     "layers", "Per-layer rows",
     "`lwbench profile NET --format csv|json|md`: one row per layer of the IR (the layer name is the module path "
     "of the built torch model). CSV: a `# machine: {json}` line, then the rows; JSON: a profile object "
-    "`{machine, model, input, batch, dtype, bn_policy, totals, madds_by_kind, mac_elems_by_kind, layers: [rows]}`, "
+    "`{machine, model, input, batch, dtype, bn_policy, totals, madds_by_kind, mac_elems_by_kind, layers: [rows]}` (with `--module` also `unsupported: {aten op: calls}` and `params_not_run`), "
     "or a list of them for several networks; Markdown: `<!-- machine: {json} -->`, then a table per network. "
     "`lwbench profile NET --time` adds the measured columns (time_ms … gb_per_s; out_elems and note are then "
     "left out) and the machine block: CSV comment lines `# machine:`, `# timer:`, `# end_to_end MODEL:`, "

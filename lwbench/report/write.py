@@ -30,8 +30,8 @@ def infer_format(fmt: str | None, output: str | None, option: str = "--output") 
     ext = Path(output).suffix.lower().lstrip(".") if output else ""
     if fmt:
         if output and ext in EXTENSIONS and fmt == "table":
-            raise InputError(f"--format table prints to the terminal, not to {option} {output}; drop --format to "
-                             f"write {EXTENSIONS[ext]} there, or drop {option}")
+            raise InputError(f"--format table writes the table as text, not the .{ext} file {option} {output} "
+                             f"names; drop --format to write {EXTENSIONS[ext]} there, or name the file .txt")
         if output and ext in EXTENSIONS and EXTENSIONS[ext] != fmt:
             raise InputError(f"--format {fmt} contradicts {option} {output} (a .{ext} file); drop --format or "
                              f"name the file .{fmt}")
@@ -126,12 +126,33 @@ def output_lock(path: str | Path):
     """Hold an advisory lock on `path` for a whole run (fcntl on a sidecar `.NAME.lock` beside it): a second
     lwbench run writing the same output is refused with one line instead of silently replacing the first's
     rows. The sidecar is removed when the run ends."""
+    path = Path(path)
+    key = str(path.resolve())
+    check_writable(path)
+    with _flock(path.parent / f".{path.name}.lock", path) as lock:
+        _HELD[key] = lock
+        try:
+            yield lock
+        finally:
+            del _HELD[key]
+
+
+_HELD: dict[str, Path] = {}  # outputs this process has locked (resolved path -> sidecar)
+
+
+def holds_lock(path: str | Path) -> bool:
+    """Whether this process holds `path`'s output_lock (a run's final write then needs no second lock)."""
+    return str(Path(path).resolve()) in _HELD
+
+
+@contextmanager
+def _flock(lock: Path, path: Path):
     import fcntl
 
-    path = Path(path)
-    lock = path.parent / f".{path.name}.lock"
-    check_writable(path)
     while True:
+        if str(path.resolve()) in _HELD:  # flock would refuse a second descriptor anyway; say who holds it
+            raise InputError(f"{path}: another lwbench run is writing this file (this process); wait for it to "
+                             "finish or choose another --output")
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as e:

@@ -8,10 +8,11 @@ from lwbench.spec.zoo import index, resolve
 
 
 def load(name_or_path: str, width: float | None = None, resolution: int | None = None) -> Net:
-    """A zoo name (`mobilenet_v1_x0_5`) or a YAML path -> Net, optionally re-scaled in width/resolution."""
-    file, variant = resolve(name_or_path)
-    doc = read_doc(file)
-    return compile_doc(doc, file, variant or str(doc["name"]), width, resolution)
+    """A zoo name (`mobilenet_v1_x0_5`) or a YAML path -> Net, optionally re-scaled in width/resolution.
+    Parsed once per file and expanded once per width (lwbench.spec.cache); the Net is compile_doc's."""
+    from lwbench.spec import cache
+
+    return cache.load(name_or_path, width, resolution)
 
 
 __all__ = ["load", "index", "resolve", "compile_doc", "read_doc"]

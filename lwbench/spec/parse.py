@@ -385,8 +385,9 @@ def _input(doc: dict, over: dict, file: str) -> tuple:
 
 
 def compile_doc(doc: dict, file: str, variant: str | None = None, width: float | None = None,
-                resolution: int | None = None) -> Net:
-    """Turn a parsed document (and one of its variants) into a Net with shapes."""
+                resolution: int | None = None, compiler=None) -> Net:
+    """Turn a parsed document (and one of its variants) into a Net with shapes. `compiler`: a _Compiler
+    subclass (lwbench.spec.cache traces a compile with one, to re-infer other resolutions cheaply)."""
     base_name = str(doc["name"])
     variants = doc.get("variants") or {}
     if not isinstance(variants, dict):
@@ -435,7 +436,7 @@ def compile_doc(doc: dict, file: str, variant: str | None = None, width: float |
             raise ConfigError(file, k, f"expected a positive integer of at most {MAX_DIM:,}", v)
     params["resolution"] = res
     shape = (chans, res, res)
-    comp = _Compiler(file, doc, params, shape)
+    comp = (compiler or _Compiler)(file, doc, params, shape)
     out = comp.seq(doc["layers"], "layers", "", Ref("input"), params, doc, "layers")
     if not comp.nodes:
         raise ConfigError(file, "layers", "the network has no layers")

@@ -32,6 +32,7 @@ Cost rules are the analytic ones (lwbench/ops/defs.py):
 from __future__ import annotations
 
 from lwbench.count import Profile
+from lwbench.errors import InputError
 from lwbench.measure.torchcount.counter import _parse_shape, count_module
 from lwbench.measure.torchcount.rules import KNOWN_MODULES, ROOT, known_modules
 from lwbench.measure.torchcount.userload import load_factory
@@ -42,9 +43,25 @@ __all__ = ["count_module", "profile_factory", "load_factory", "warnings_of", "KN
 def profile_factory(spec: str, input_shape: str | None, batch: int = 1, dtype: str = "float32") -> Profile:
     """`lwbench profile --module spec --input 3x224x224`: build with the factory, count with `count_module`.
     What the count could not cover is in the profile (`warnings_of`); the caller says it."""
-    shapes = _parse_shape(input_shape or "3x224x224")  # a malformed --input fails before the import
+    shapes = _parse_cli_shape(input_shape)  # a malformed --input fails before the import
     model = load_factory(spec)
     return count_module(model, shapes, batch=batch, dtype=dtype, name=spec)
+
+
+def _parse_cli_shape(text: str | None) -> list[tuple[int, ...]]:
+    """--input as typed: '' is refused (not the default in disguise); each input is CxHxW (an image) or one size
+    (a vector): '3x224' is the typo of 3x224x224 that torch would read as one channel. (The Python API,
+    count_module, takes any shape.)"""
+    if text is None:
+        return _parse_shape("3x224x224")
+    if not text.strip():
+        raise InputError("--input: an empty shape; give one like 3x224x224 (or leave --input out for that default)")
+    shapes = _parse_shape(text)
+    for s in shapes:
+        if len(s) not in (1, 3):
+            raise InputError(f"--input {text}: {'x'.join(map(str, s))} has {len(s)} sizes; each input is CxHxW "
+                             "(3x224x224) or one size (a vector, 10); several inputs: 3x224x224,10")
+    return shapes
 
 
 def warnings_of(prof: Profile) -> list[str]:

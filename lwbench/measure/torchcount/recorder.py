@@ -12,16 +12,17 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from lwbench.measure.torchcount.rules import (
+    ATEN_KINDS,
     ELEMENTWISE_OPS,
     FIRST_OUTPUT_ONLY,
     FREE_OPS,
-    KNOWN_MODULES,
     MATMUL_OPS,
     ROOT,
     _base,
     _conv_category,
     _madds,
     _numel,
+    module_kind,
 )
 
 
@@ -77,7 +78,8 @@ class _Recorder(TorchDispatchMode):
     def row(self, name: str) -> _Row:
         r = self.rows.get(name)
         if r is None:
-            kind, cat = self.kinds.get("" if name == ROOT else name, (name.rsplit(":", 1)[-1], None))
+            op = name.rsplit(":", 1)[-1]
+            kind, cat = self.kinds.get("" if name == ROOT else name, (ATEN_KINDS.get(op, op), None))
             r = self.rows[name] = _Row(name, kind, cat)
         return r
 
@@ -166,7 +168,7 @@ class _Run:
         out = {}
         for n, m in self.named.items():
             cls = type(m).__name__
-            kind, cat = KNOWN_MODULES.get(cls, (cls, None))
+            kind, cat = module_kind(type(m))
             if cls == "AdaptiveAvgPool2d":
                 size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,) * 2
                 kind, cat = ("global_avgpool" if tuple(size) == (1, 1) else "adaptive_avgpool"), "pooling"

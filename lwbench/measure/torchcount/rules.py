@@ -35,6 +35,9 @@ ELEMENTWISE_OPS = {
         "layer_norm", "group_norm", "instance_norm", "addcmul", "addcdiv", "lerp", "masked_fill",
         "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "bitwise_and",
         "fill", "zero", "var", "var_mean", "std", "std_mean", "linalg_vector_norm", "norm",
+        "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "log1p", "expm1", "log2", "log10",
+        "exp2", "square", "frac", "trunc", "fmod", "remainder", "floor_divide", "bitwise_not", "bitwise_or",
+        "bitwise_xor", "logical_xor", "cumsum", "cumprod", "isnan", "isinf", "nan_to_num",
     ), "element-wise"),
     **dict.fromkeys((
         "max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d_with_indices", "avg_pool2d",
@@ -54,10 +57,35 @@ ELEMENTWISE_OPS = {
 FIRST_OUTPUT_ONLY = frozenset({
     "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d", "native_batch_norm",
     "_native_batch_norm_legit", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit_functional",
-    "native_layer_norm", "native_group_norm", "max", "min", "var_mean", "std_mean",
+    "native_layer_norm", "native_group_norm", "max", "min", "var_mean", "std_mean", *"""
+    _scaled_dot_product_flash_attention_for_cpu _scaled_dot_product_flash_attention
+    _scaled_dot_product_efficient_attention _scaled_dot_product_cudnn_attention""".split(),
 })
+# Fused attention: softmax(Q K^T) V in one op (no attention matrix in memory); reads Q, K, V (and a mask), writes
+# the output. Multiply-adds: Q K^T is B·H·L·S·E, the weights times V is B·H·L·S·Ev (see _madds).
+ATTENTION_OPS = frozenset({"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
+                           "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+                           "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_attention_math"})
 MATMUL_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution",
-                        "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "dot", "mv", "addmv", "_mkldnn_linear"})
+                        "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "dot", "mv", "addmv", "_mkldnn_linear",
+                        *ATTENTION_OPS})
+# aten op names -> lwbench's kind names, for rows of ops called directly (not through a module): one
+# vocabulary with the analytic counter's kinds (batchnorm, not native_batch_norm)
+ATEN_KINDS = {
+    **dict.fromkeys(("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+                     "_native_batch_norm_legit_functional", "batch_norm"), "batchnorm"),
+    **dict.fromkeys(("native_layer_norm", "layer_norm"), "layernorm"),
+    **dict.fromkeys(("native_group_norm", "group_norm"), "groupnorm"),
+    **dict.fromkeys(("convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution"), "conv"),
+    **dict.fromkeys(("addmm", "linear", "_mkldnn_linear"), "linear"),
+    **dict.fromkeys(("mm", "bmm", "baddbmm", "matmul"), "matmul"),
+    **dict.fromkeys(ATTENTION_OPS, "attention"),
+    **dict.fromkeys(("max_pool2d_with_indices", "max_pool2d"), "maxpool"), "avg_pool2d": "avgpool",
+    **dict.fromkeys(("_adaptive_avg_pool2d", "adaptive_avg_pool2d"), "adaptive_avgpool"),
+    "cat": "concat", **dict.fromkeys(("split", "split_with_sizes", "chunk", "unsafe_split"), "split"),
+    **dict.fromkeys(("channel_shuffle", "native_channel_shuffle"), "shuffle"),
+    "hardtanh": "relu6", "silu": "swish", "_softmax": "softmax", "_log_softmax": "log_softmax",
+}
 
 # torch module classes lwbench has no kind for -> (kind, category or None to take the ops' category); the
 # classes lwbench's own kinds build come from the op registry (OpDef.module), see known_modules()
@@ -69,6 +97,16 @@ TORCH_ONLY_MODULES = {
     "Mish": ("mish", "element-wise"), "PReLU": ("prelu", "element-wise"), "Softmax": ("softmax", "element-wise"),
     "AdaptiveMaxPool2d": ("adaptive_maxpool", "pooling"), "Dropout2d": ("dropout", "other"),
 }
+
+
+def module_kind(cls: type) -> tuple[str, str | None]:
+    """(kind, category) of a module class: its own entry, else the nearest known base class (timm's
+    Conv2dSame is a Conv2d: kind conv2d), else the class name."""
+    for c in cls.__mro__:
+        entry = KNOWN_MODULES.get(c.__name__)
+        if entry and (c is cls or c.__module__.startswith(("torch.", "lwbench."))):
+            return entry
+    return cls.__name__, None
 
 
 def known_modules() -> dict[str, tuple[str, str | None]]:
@@ -110,6 +148,9 @@ def _madds(op: str, args, out) -> int:
         return _numel(out) * a.shape[-1]
     if op in ("dot",):
         return _numel(args[0])
+    if op in ATTENTION_OPS:  # q (.., L, E), k (.., S, E), v (.., S, Ev)
+        q, k, v = args[0], args[1], args[2]
+        return math.prod(q.shape[:-1]) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
     if op in ("mv", "addmv"):
         m = args[1] if op == "addmv" else args[0]
         return _numel(m)

@@ -20,10 +20,13 @@ def profile_table(p: Profile):
             ("params", "right", si(tot["params"])), ("madds", "right", si(tot["madds"])),
             ("madds %", "right", "100%"), ("mac_elems", "right", si(tot["mac_elems"])),
             ("mac %", "right", "100%"), ("mac_bytes", "right", si(tot["mac_bytes"]))]
+    notes = any(r.note for r in p.layers)  # the torch-side count says per row what it could not count
+    if notes:
+        cols.append(("note", "left", ""))
     for name, just, footer in cols:
         t.add_column(name, justify=just, footer=footer)
     for r in p.layers:
         t.add_row(r.layer, r.kind,
                   r.in_shape, r.out_shape, si(r.params), si(r.madds), pct(r.madds, tot["madds"]),
-                  si(r.mac_elems), pct(r.mac_elems, tot["mac_elems"]), si(r.mac_bytes))
+                  si(r.mac_elems), pct(r.mac_elems, tot["mac_elems"]), si(r.mac_bytes), *([r.note] if notes else []))
     return t

@@ -1,0 +1,259 @@
+"""Parse a YAML file once; expand width/resolution variants cheaply.
+
+A grid asks for hundreds of variants of one network. `lwbench.spec.load` pays the YAML parse (about 1 ms) and
+the block expansion (2-4 ms) every time; here the parse is cached per file (keyed by path, size, mtime and
+inode; the sha256 of the bytes is kept as the file's identity), and one *traced* compile per (file, variant,
+width) records what the expansion decided. Another resolution is then only shape inference over the recorded
+nodes, which is what compile_doc would do, provided nothing it decided depended on the spatial size:
+
+- no expression read `$in_size` or `$resolution` (a watched environment records it; a traced file that does
+  is compiled in full for every resolution);
+- every node keeps the channel count (and rank) of each output, so every `$in` and `split: half` it read is
+  the same;
+- every `residual: auto` still sees equal (or unequal) shapes;
+- no op's shape inference fails (a ShapeError: the full compile runs and reports it as it always does), and
+  no tensor is over lwbench.spec.limits' bounds (the full compile refuses it with its line).
+
+If any check fails the variant is compiled in full, so the result is always the Net compile_doc gives
+(tests/test_spec_cache.py compares them node by node across the zoo). Nodes with the same op, attributes and
+input shapes share one shape inference and one cost evaluation (a memo per trace), and `totals` gives a
+variant's whole-network counts for several batches and dtypes without building per-layer rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from math import prod
+
+from lwbench.ir import Net, Node
+from lwbench.ops import ShapeError, get_op
+from lwbench.spec.limits import MAX_DIM, MAX_ELEMS
+from lwbench.spec.parse import _Compiler, compile_doc, read_doc
+from lwbench.spec.zoo import resolve
+from lwbench.vocab import DTYPE_BYTES
+
+SPATIAL_NAMES = frozenset(("in_size", "resolution"))
+MAX_DOCS, MAX_TRACES, MAX_MEMO = 64, 256, 200_000   # bounded: a long sweep cannot grow them without limit
+
+
+class _Watch(dict):
+    """The environment an expression is evaluated in; records a read of the spatial size."""
+
+    __slots__ = ("owner",)
+
+    def __getitem__(self, key):
+        if key in SPATIAL_NAMES:
+            self.owner.spatial = True
+        return dict.__getitem__(self, key)
+
+
+class _Tracing(_Compiler):
+    spatial = False
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.autos: list = []
+
+    def local_env(self, env, x):   # _Compiler.local_env's environment, watched (one copy, not two)
+        s = self.shapes[x]
+        w = _Watch(env)
+        w["in"], w["in_size"], w.owner = s[0], s[1] if len(s) == 3 else 1, self
+        return w
+
+    def residual(self, holder, key, full, x, y, env):
+        if holder.get("residual") == "auto":
+            self.autos.append(((x.node, x.index), (y.node, y.index), self.shapes[x] == self.shapes[y]))
+        return super().residual(holder, key, full, x, y, env)
+
+
+def _chans(outs) -> tuple:
+    return tuple((len(s), s[0]) for s in outs)
+
+
+@dataclass
+class Trace:
+    """One traced compile of (file, variant, width) and what a replay at another resolution needs."""
+
+    net: Net
+    base: str
+    width: float | None
+    spatial: bool
+    autos: list                     # (slot of x, slot of y, were they equal) per residual: auto
+    plan: list                      # per node: (signature id, input getter, single input?, channels, node, op)
+    memo: dict = field(default_factory=dict)   # (signature, input shapes) -> (outputs, channels, figures)
+
+
+def _plan(net: Net, comp) -> tuple[list, list]:
+    """Tensors are numbered in order (the input is 0, then each node's outputs), so a replay appends them."""
+    from operator import itemgetter
+
+    slot = {("input", 0): 0}
+    sig_ids: dict = {}
+    plan = []
+    for n in net.nodes:
+        ids = [slot[(r.node, r.index)] for r in n.inputs]
+        sig = sig_ids.setdefault((n.op, tuple(n.attrs.items())), len(sig_ids))
+        plan.append((sig, itemgetter(*ids), len(ids) == 1, _chans(n.out_shapes), n, get_op(n.op)))
+        for i in range(len(n.out_shapes)):
+            slot[(n.name, i)] = len(slot)
+    autos = [(slot[x], slot[y], eq) for x, y, eq in (comp.autos if comp is not None else ())]
+    return plan, autos
+
+
+_DOCS: OrderedDict = OrderedDict()
+_TRACES: OrderedDict = OrderedDict()
+
+
+def _remember(cache: OrderedDict, key, value, limit: int):
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+    return value
+
+
+def document(file: str) -> tuple[dict, str]:
+    """The parsed document of a YAML file and the sha256 of its bytes, parsed once while the file is unchanged."""
+    try:
+        st = os.stat(file)
+        stamp = (file, st.st_size, st.st_mtime_ns, st.st_ino)
+    except OSError:
+        return read_doc(file), ""           # read_doc reports the missing/unreadable file as always
+    hit = _DOCS.get(stamp)
+    if hit is not None:
+        _DOCS.move_to_end(stamp)
+        return hit
+    doc = read_doc(file)
+    with open(file, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return _remember(_DOCS, stamp, (doc, digest), MAX_DOCS)
+
+
+def clear() -> None:
+    """Forget every cached parse and trace (tests and the cold benchmark)."""
+    _DOCS.clear()
+    _TRACES.clear()
+
+
+def _trace(file: str, doc: dict, digest: str, variant: str, width, resolution) -> Trace:
+    key = (file, digest, variant, width, resolution is None)
+    hit = _TRACES.get(key)
+    if hit is not None:
+        return hit
+    box: list[_Tracing] = []
+
+    def factory(*args):
+        box.append(_Tracing(*args))
+        return box[-1]
+
+    net = compile_doc(doc, file, variant, width, resolution, compiler=factory)
+    plan, autos = _plan(net, box[-1])
+    tr = Trace(net=net, base=variant, width=width, spatial=box[-1].spatial, autos=autos, plan=plan)
+    return _remember(_TRACES, key, tr, MAX_TRACES)
+
+
+def _figures(op, attrs, ins: list, outs: tuple, strict: bool = False):
+    """Per image: (params, madds, activations read + written, weights read, output elements), or None where the
+    cost rule fails (strict: it raises, as lwbench.count would)."""
+    try:
+        c = op.cost(attrs, ins, list(outs))
+    except Exception:  # noqa: BLE001 - a load must not fail on it; totals asks again, strict
+        if strict:
+            raise
+        return None
+    return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(prod(s) for s in outs)
+
+
+def _replay(tr: Trace, res: int):
+    """(tensor shapes in slot order, per-node memo entries) at resolution `res`, or None where the traced
+    structure may not hold there (the caller then compiles in full)."""
+    memo = tr.memo
+    if len(memo) > MAX_MEMO:
+        memo.clear()
+    slots = [(tr.net.input_shape[0], res, res)]
+    hits = []
+    try:
+        for sig, get, single, ch, n, op in tr.plan:
+            ins = get(slots)
+            hit = memo.get((sig, ins))
+            if hit is None:
+                il = [ins] if single else list(ins)
+                outs = tuple(op.infer(n.attrs, il))
+                if any(prod(o) > MAX_ELEMS or max(o, default=0) > MAX_DIM for o in outs):
+                    return None          # over the bounds: the full compile reports it with its line
+                hit = memo[(sig, ins)] = (outs, _chans(outs), _figures(op, n.attrs, il, outs))
+            if hit[1] != ch:
+                return None
+            slots.extend(hit[0])
+            hits.append(hit)
+    except ShapeError:
+        return None
+    for x, y, equal in tr.autos:
+        if (slots[x] == slots[y]) != equal:
+            return None
+    return slots, hits
+
+
+def _name_params(tr: Trace, res: int | None) -> tuple[str, dict, dict]:
+    if res is None:
+        return tr.net.name, dict(tr.net.params), dict(tr.net.expect)
+    tag = ([f"width={tr.width:g}"] if tr.width is not None else []) + [f"resolution={res}"]
+    return f"{tr.base}[{','.join(tag)}]", {**tr.net.params, "resolution": res}, {}
+
+
+def _prepare(name_or_path: str, width, resolution):
+    file, variant = resolve(name_or_path)
+    doc, digest = document(file)
+    variant = variant or str(doc["name"])
+    replayable = resolution is None or (type(resolution) is int and 1 <= resolution <= MAX_DIM)
+    if not replayable:
+        return file, doc, variant, None
+    tr = _trace(file, doc, digest, variant, width, resolution)
+    if tr.spatial and resolution is not None and resolution != tr.net.resolution:
+        return file, doc, variant, None
+    return file, doc, variant, tr
+
+
+def load(name_or_path: str, width: float | None = None, resolution: int | None = None) -> Net:
+    """lwbench.spec.load through the caches: the same Net, node for node."""
+    file, doc, variant, tr = _prepare(name_or_path, width, resolution)
+    res = tr.net.resolution if tr is not None and resolution is None else resolution
+    done = _replay(tr, res) if tr is not None else None
+    if done is None:
+        return compile_doc(doc, file, variant, width, resolution)
+    ref = tr.net
+    name, params, expect = _name_params(tr, resolution)
+    nodes = []
+    for (_, get, single, _, n, _), (outs, _, _) in zip(tr.plan, done[1]):
+        ins = get(done[0])
+        nodes.append(Node(n.name, n.op, dict(n.attrs), list(n.inputs), [ins] if single else list(ins), list(outs),
+                          n.src))
+    return Net(name=name, nodes=nodes, input_shape=(ref.input_shape[0], res, res), output=ref.output, file=ref.file,
+               family=ref.family, source=ref.source, notes=ref.notes, params=params, expect=expect)
+
+
+def totals(name_or_path: str, width: float | None = None, resolution: int | None = None,
+           batches=(1,), dtypes=("float32",)) -> tuple[str, str, list[dict]]:
+    """(network name, input shape 'CxHxW', rows): one row per batch × dtype with the whole-network figures
+    lwbench.count gives (params, madds, mac_elems, mac_bytes, out_elems, layers), without per-layer rows."""
+    file, doc, variant, tr = _prepare(name_or_path, width, resolution)
+    res = tr.net.resolution if tr is not None and resolution is None else resolution
+    done = _replay(tr, res) if tr is not None else None
+    if done is None or any(h[2] is None for h in done[1]):  # the full compile, the same sums (and errors)
+        net = compile_doc(doc, file, variant, width, resolution)
+        figs = [_figures(get_op(n.op), n.attrs, n.in_shapes, tuple(n.out_shapes), strict=True) for n in net.nodes]
+        name, shape = net.name, "x".join(map(str, net.input_shape))
+    else:
+        figs = [h[2] for h in done[1]]
+        name, shape = _name_params(tr, resolution)[0], f"{tr.net.input_shape[0]}x{res}x{res}"
+    p, m, act, w, oe = (sum(col) for col in zip(*figs))
+    rows = []
+    for b in batches:
+        for dt in dtypes:
+            mac = b * act + w
+            rows.append({"batch": b, "dtype": dt, "layers": len(figs), "params": p, "madds": b * m,
+                         "mac_elems": mac, "mac_bytes": mac * DTYPE_BYTES[dt], "out_elems": b * oe})
+    return name, shape, rows
