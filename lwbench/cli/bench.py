@@ -57,9 +57,11 @@ def _render(kind: str, rows: list[dict], machine: dict, timer: dict) -> str:
     return render(kind, rows, **_how(machine, timer))
 
 
-def _how(machine: dict, timer: dict) -> dict:
-    """How bench rows are exported: `{machine, timer, rows}`; samples_ms in JSON only; the bench table."""
-    return {"machine": machine, "meta": {"timer": timer}, "title": "lwbench bench", "json_only": ("samples_ms",),
+def _how(machine: dict, timer: dict, targets: dict | None = None) -> dict:
+    """How bench rows are exported: `{machine, timer, rows}` (+ `targets`: the machine block of each remote target,
+    filled as its rows come); samples_ms in JSON only; the bench table."""
+    meta = {"timer": timer, **({"targets": targets} if targets is not None else {})}
+    return {"machine": machine, "meta": meta, "title": "lwbench bench", "json_only": ("samples_ms",),
             "table": lambda rows: bench_table(rows, machine)}
 
 
@@ -147,6 +149,7 @@ def _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width
     from lwbench.measure.cpus import default_threads, format_cpu_list, parse_cores, read_topology
     from lwbench.spec import load
     from lwbench.spec.zoo import index
+    from lwbench.targets.remote import remote_placement
 
     names = list(nets or [])
     if all_:
@@ -158,11 +161,16 @@ def _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width
     lists = {opt: split_list(v, opt) for opt, v in (("--device", device), ("--mode", mode), ("--layout", layout),
                                                        ("--dtype", dtype))}
     topo = read_topology()
-    core_set = parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)
+    targets = targets_of(target)
+    here = "local" in targets     # --cores/--threads defaults from this machine's topology only when it times
+    core_set = (parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)) \
+        if here else None
     thread_list = int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
+    remote_cores, remote_threads = remote_placement(cores, threads, [t for t in targets if t != "local"])
     sweep = Sweep(specs=names, devices=lists["--device"], modes=lists["--mode"], layouts=lists["--layout"],
                   dtypes=lists["--dtype"], threads=thread_list, batches=batches, timer=timer, width=width,
-                  resolution=resolution, cores=core_set, runtimes=runtimes_of(runtime), targets=targets_of(target))
+                  resolution=resolution, cores=core_set, runtimes=runtimes_of(runtime), targets=targets,
+                  remote_cores=remote_cores, remote_threads=remote_threads)
     return sweep, loaded, format_cpu_list(core_set) if core_set else None
 
 
@@ -211,7 +219,9 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     machine = {**machine_info(), **runtime_info(j.runtime for j in jobs)}
     mask = mask or machine.get("affinity")
     counts = counts_of(nets_by_spec, sweep.batches)
-    sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **_how(machine, sweep.timer))
+    remote: dict = {}           # target -> its machine block (bench's own block is this machine's)
+    how = _how(machine, sweep.timer, remote if any(t != "local" for t in sweep.targets) else None)
+    sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **how)
     err_con = console(stderr=True)
     with sink, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_con, transient=not output) as progress:
@@ -221,6 +231,8 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
             return escape(job.label().replace(job.net, nets_by_spec[job.net].name, 1))
 
         def on_result(res) -> None:
+            if res.machine:
+                remote[res.job.target] = res.machine
             sink.add(bench_row(res, nets_by_spec[res.job.net], counts[(res.job.net, res.job.batch)], mask))
             _say(progress.console, label(res.job), res)
             progress.advance(task)

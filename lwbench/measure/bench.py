@@ -31,15 +31,24 @@ class Sweep:
     runtimes: list[str] = field(default_factory=lambda: ["torch"])
     targets: list[str] = field(default_factory=lambda: ["local"])
     options: dict[str, list[dict]] = field(default_factory=dict)   # runtime -> option sets to sweep (--ort-opt)
+    remote_cores: list[int] | None = None     # on a remote target: None = its own default (its big cores)
+    remote_threads: list[int | None] | None = None   # None: the threads list (given); [None]: the target's default
+
+    def _where(self, target: str) -> tuple[tuple[int, ...] | None, list]:
+        """(cores, threads list) of a target: this machine's resolution for local, the target's own otherwise."""
+        if target == "local":
+            return (tuple(self.cores) if self.cores else None), self.threads
+        cores = tuple(self.remote_cores) if self.remote_cores else None
+        return cores, self.remote_threads or self.threads
 
     def jobs(self) -> list[Job]:
         """One Job per combination, networks outermost, batch innermost."""
-        cores = tuple(self.cores) if self.cores else None
+        where = {tg: self._where(tg) for tg in self.targets}
         return [Job(net=s, width=self.width, resolution=self.resolution, batch=b, threads=t, device=d, dtype=dt,
-                    mode=m, layout=lay, cores=cores, runtime=rt, target=tg, timer=self.timer, options=o)
+                    mode=m, layout=lay, cores=where[tg][0], runtime=rt, target=tg, timer=self.timer, options=o)
                 for s in self.specs for rt in self.runtimes for o in self.options.get(rt, [{}])
                 for tg in self.targets for d in self.devices
-                for m in self.modes for lay in self.layouts for dt in self.dtypes for t in self.threads
+                for m in self.modes for lay in self.layouts for dt in self.dtypes for t in where[tg][1]
                 for b in self.batches]
 
 

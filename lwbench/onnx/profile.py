@@ -86,9 +86,13 @@ def _timing_doc(res: dict) -> dict:
 
 
 def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str, device: str, threads: int | None,
-                     min_time: float, fmt: str | None, output: str | None, ort_opt: str = "all") -> list[dict]:
+                     min_time: float, fmt: str | None, output: str | None, ort_opt: str = "all",
+                     target: str | None = None) -> list[dict]:
     """Measure each network, then the table (layers and categories), CSV (rows; timing and categories as `#`
-    comments), JSON or Markdown, with the machine block (onnxruntime facts included)."""
+    comments), JSON or Markdown, with the machine block (onnxruntime facts included). `target`: an SSH target
+    spec; measured there (lwbench.targets.profile), the machine block then being the target's."""
+    from contextlib import nullcontext
+
     from lwbench.count import count
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import emit
@@ -98,12 +102,14 @@ def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str
 
     cfg = TimerConfig(min_time_s=min_time, max_time_s=max(10.0, min_time))
     results = []
-    for s in specs:
-        net = load(s, width, resolution)
-        res = timed_profile(s, width, resolution, count(net, batch, dtype), device, threads, cfg, ort_opt)
-        res.update(model=net.name, device=device, batch=batch, dtype=dtype)
-        results.append(res)
-    machine = {**machine_info(), "onnxruntime": info()}
+    with _opened(target) if target else nullcontext() as remote:
+        measure = remote.timed_profile if remote else timed_profile
+        for s in specs:
+            net = load(s, width, resolution)
+            res = measure(s, width, resolution, count(net, batch, dtype), device, threads, cfg, ort_opt)
+            res.update(model=net.name, device=device, batch=batch, dtype=dtype)
+            results.append(res)
+    machine = results[-1]["machine"] if target else {**machine_info(), "onnxruntime": info()}
     kind = fmt or "table"
     if kind == "table":
         emit("table", output=output, table=lambda _rows: [t for r in results for t in (layer_table(r),
@@ -121,3 +127,10 @@ def profile_time_cli(specs: list[str], width, resolution, batch: int, dtype: str
          meta=meta if kind == "csv" else {"timer": cfg.to_dict()}, document=docs[0] if len(docs) == 1 else docs,
          sections=sections if kind == "md" else None)
     return results
+
+
+def _opened(target: str):
+    from lwbench.targets.profile import RemoteProfiler
+
+    return RemoteProfiler(target)
+
