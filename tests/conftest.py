@@ -79,3 +79,15 @@ def tiny_net_file(folder: Path, name: str) -> str:
     p = Path(folder) / f"{name}.yaml"
     p.write_text(TINY_NET.format(name=name))
     return str(p)
+
+
+def mutated(doc, path, value):
+    """A deep copy of the parsed YAML document `doc` with the value at `path` (keys and indices) replaced."""
+    import copy
+
+    out = copy.deepcopy(doc)
+    holder = out
+    for p in path[:-1]:
+        holder = holder[p]
+    holder[path[-1]] = value
+    return out

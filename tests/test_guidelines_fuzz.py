@@ -9,7 +9,6 @@ the command line). No timing here.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -18,6 +17,7 @@ import yaml
 from lwbench.errors import ConfigError, LwbenchError
 from lwbench.guidelines import GUIDELINES, QUICK_RESOLUTION, SpreadError, guidelines_dir, load_experiment, plan
 from lwbench.guidelines.read import TOP_KEYS
+from tests.conftest import mutated
 
 HUGE = 10**12
 NUMBER_VALUES = [None, "abc", -1, 0, HUGE, True, [1, 2]]            # + a fraction near the value
@@ -42,21 +42,12 @@ def _paths(node, path=()):
             yield from _paths(v, (*path, i))
 
 
-def _set(doc, path, value):
-    out = copy.deepcopy(doc)
-    node = out
-    for p in path[:-1]:
-        node = node[p]
-    node[path[-1]] = value
-    return out
-
-
 def _mutants(doc):
     for path, value in list(_paths(doc)):
         if isinstance(value, (dict, list)):
             values = [v for v in CONTAINER_VALUES if type(v) is not type(value) or v != value]
             if isinstance(value, dict):
-                yield path, "unknown key", _set(doc, path, {**value, "zz_unknown": 1})
+                yield path, "unknown key", mutated(doc, path, {**value, "zz_unknown": 1})
         else:
             if isinstance(value, bool):
                 values = BOOL_VALUES
@@ -65,7 +56,7 @@ def _mutants(doc):
             else:
                 values = TEXT_VALUES
         for v in values:
-            yield path, repr(v), _set(doc, path, v)
+            yield path, repr(v), mutated(doc, path, v)
     yield (), "unknown top key", {**doc, "zz_unknown": 1}
 
 

@@ -28,6 +28,7 @@ import yaml
 
 import lwbench
 from lwbench.errors import ConfigError
+from tests.conftest import mutated
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -106,15 +107,6 @@ def leaves(doc, path=()):
         for i, v in enumerate(doc):
             yield (*path, i), v
             yield from leaves(v, (*path, i))
-
-
-def mutated(doc, path, value):
-    out = copy.deepcopy(doc)
-    holder = out
-    for p in path[:-1]:
-        holder = holder[p]
-    holder[path[-1]] = value
-    return out
 
 
 class _Timeout(Exception):

@@ -13,6 +13,7 @@ import typer
 
 COMMANDS = ("list_cmd", "profile", "verify", "bench", "guidelines", "compare", "schema", "plot",
             "predict",  # calibrate + predict (issue 16)
+            "target",   # target check (issue 14)
             "sweep",  # design-space grids (issue 15)
             )
 

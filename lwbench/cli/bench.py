@@ -23,6 +23,7 @@ import typer
 
 from lwbench.cli.options import (
     FormatOpt,
+    OrtOptOpt,
     OutputOpt,
     ResolutionOpt,
     RuntimeOpt,
@@ -56,9 +57,11 @@ def _render(kind: str, rows: list[dict], machine: dict, timer: dict) -> str:
     return render(kind, rows, **_how(machine, timer))
 
 
-def _how(machine: dict, timer: dict) -> dict:
-    """How bench rows are exported: `{machine, timer, rows}`; samples_ms in JSON only; the bench table."""
-    return {"machine": machine, "meta": {"timer": timer}, "title": "lwbench bench", "json_only": ("samples_ms",),
+def _how(machine: dict, timer: dict, targets: dict | None = None) -> dict:
+    """How bench rows are exported: `{machine, timer, rows}` (+ `targets`: the machine block of each remote target,
+    filled as its rows come); samples_ms in JSON only; the bench table."""
+    meta = {"timer": timer, **({"targets": targets} if targets is not None else {})}
+    return {"machine": machine, "meta": meta, "title": "lwbench bench", "json_only": ("samples_ms",),
             "table": lambda rows: bench_table(rows, machine)}
 
 
@@ -73,8 +76,8 @@ ModeOpt = Annotated[str, typer.Option("--mode", help="eager, script (TorchScript
                                       "(torch.compile); a comma list sweeps.")]
 LayoutOpt = Annotated[str, typer.Option("--layout", help="nchw or nhwc (channels_last); a comma list sweeps.")]
 DTypesOpt = Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16: the precision of the "
-                                        "parameters and the input (no autocast); a comma list sweeps. int8 is "
-                                        "refused (it needs a quantised model).")]
+                                        "parameters and the input (no autocast); a comma list sweeps. int8: "
+                                        "with --runtime onnxruntime (static QDQ quantization); torch refuses it.")]
 CoresOpt = Annotated[str | None, typer.Option(
     "--cores", help="Pin to big, little, all, or a list (4-7, 0,2). Default: the big cores on big.LITTLE, "
     "else the current affinity.")]
@@ -102,7 +105,7 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
           warmup: WarmupOpt = 0.5, cooldown: CooldownOpt = 0.0, width: WidthOpt = None,
           resolution: ResolutionOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, sort: SortOpt = None,
           desc: DescOpt = False, plot: PlotOpt = None, in_process: InProcessOpt = False,
-          runtime: RuntimeOpt = "torch", target: TargetOpt = "local") -> None:
+          runtime: RuntimeOpt = "torch", target: TargetOpt = "local", ort_opt: OrtOptOpt = "all") -> None:
     """Latency of whole networks: median, IQR, p90/p99, throughput, first-run time; a row per configuration."""
     from lwbench.report.emit import resolve_format
 
@@ -110,6 +113,7 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
     _check_seconds(cooldown=cooldown, min_time=min_time, warmup=warmup, max_time=max_time)
     sweep, nets_by_spec, mask = _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width,
                                        resolution, runtime, target, _timer(min_time, min_runs, max_time, warmup))
+    sweep.options["onnxruntime"] = [{"ort_opt": o} for o in split_list(ort_opt, "--ort-opt")]
     _check_sort_plot(sort, desc, plot)
     jobs = sweep.jobs()
     _precheck(jobs)
@@ -145,6 +149,7 @@ def _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width
     from lwbench.measure.cpus import default_threads, format_cpu_list, parse_cores, read_topology
     from lwbench.spec import load
     from lwbench.spec.zoo import index
+    from lwbench.targets.remote import remote_placement
 
     names = list(nets or [])
     if all_:
@@ -156,11 +161,16 @@ def _sweep(nets, all_, device, threads, batch, mode, layout, dtype, cores, width
     lists = {opt: split_list(v, opt) for opt, v in (("--device", device), ("--mode", mode), ("--layout", layout),
                                                        ("--dtype", dtype))}
     topo = read_topology()
-    core_set = parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)
+    targets = targets_of(target)
+    here = "local" in targets     # --cores/--threads defaults from this machine's topology only when it times
+    core_set = (parse_cores(cores, topo) if cores is not None else (topo.big if topo.is_big_little else None)) \
+        if here else None
     thread_list = int_list(threads, "--threads") if threads is not None else [default_threads(topo, core_set)]
+    remote_cores, remote_threads = remote_placement(cores, threads, [t for t in targets if t != "local"])
     sweep = Sweep(specs=names, devices=lists["--device"], modes=lists["--mode"], layouts=lists["--layout"],
                   dtypes=lists["--dtype"], threads=thread_list, batches=batches, timer=timer, width=width,
-                  resolution=resolution, cores=core_set, runtimes=runtimes_of(runtime), targets=targets_of(target))
+                  resolution=resolution, cores=core_set, runtimes=runtimes_of(runtime), targets=targets,
+                  remote_cores=remote_cores, remote_threads=remote_threads)
     return sweep, loaded, format_cpu_list(core_set) if core_set else None
 
 
@@ -203,12 +213,15 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     from lwbench.measure.jobs import run_jobs
     from lwbench.measure.machine import machine_info
     from lwbench.report.emit import RowSink
+    from lwbench.runtimes import runtime_info
     from lwbench.targets import LocalTarget
 
-    machine = machine_info()
+    machine = {**machine_info(), **runtime_info(j.runtime for j in jobs)}
     mask = mask or machine.get("affinity")
     counts = counts_of(nets_by_spec, sweep.batches)
-    sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **_how(machine, sweep.timer))
+    remote: dict = {}           # target -> its machine block (bench's own block is this machine's)
+    how = _how(machine, sweep.timer, remote if any(t != "local" for t in sweep.targets) else None)
+    sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **how)
     err_con = console(stderr=True)
     with sink, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_con, transient=not output) as progress:
@@ -218,6 +231,8 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
             return escape(job.label().replace(job.net, nets_by_spec[job.net].name, 1))
 
         def on_result(res) -> None:
+            if res.machine:
+                remote[res.job.target] = res.machine
             sink.add(bench_row(res, nets_by_spec[res.job.net], counts[(res.job.net, res.job.batch)], mask))
             _say(progress.console, label(res.job), res)
             progress.advance(task)

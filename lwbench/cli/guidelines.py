@@ -4,6 +4,7 @@ paper's figures; `--breakdown`: its Figure 2 (share of time per op category). Op
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -42,6 +43,16 @@ NetOpt = Annotated[list[str] | None, typer.Option("--net", help="With --breakdow
 FromOpt = Annotated[str | None, typer.Option(
     "--from", help="Re-render a CSV or JSON saved by an earlier run (G1-G4 rows, or --breakdown rows) without "
     "measuring; the verdicts are judged again from the saved medians and IQRs.")]
+RuntimeOpt = Annotated[str, typer.Option(
+    "--runtime", help="What runs each row's network: torch (eager) or onnxruntime (exported, checked against "
+    "torch, fused by ORT; --ort-opt its graph optimisation level). Not with --breakdown (use `lwbench profile NET "
+    "--time --runtime onnxruntime`).")]
+OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --runtime onnxruntime: disable, basic, extended or "
+                                        "all.")]
+GTargetOpt = Annotated[str, typer.Option(
+    "--target", help="Where to time the rows: local, or an SSH target (ssh://[user@]host[:port][?python=PATH] or an "
+    "ssh config alias; docs/targets.md): each row's network exported as TorchScript and run frozen there, the "
+    "target's machine block in the export.")]
 PlotOpt = Annotated[str | None, typer.Option(
     "--plot", help="Also draw the measured speed ratios beside the paper's GPU and ARM ratios (the figure of "
     "`lwbench plot --kind guideline-ratios`) to PATH.png, .svg or .pdf.")]
@@ -51,7 +62,8 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
                batch: BatchOpt = None, channels: ChannelsOpt = None, quick: QuickOpt = False,
                min_time: MinTimeOpt = None, rounds: RoundsOpt = None, fmt: FormatOpt = None, output: OutputOpt = None,
                breakdown: BreakdownOpt = False, nets: NetOpt = None, from_csv: FromOpt = None,
-               plot: PlotOpt = None) -> None:
+               plot: PlotOpt = None, runtime: RuntimeOpt = "torch", ort_opt: OrtOptOpt = "all",
+               target: GTargetOpt = "local") -> None:
     """Reproduce ShuffleNet V2's guideline experiments G1-G4 (Ma et al., ECCV 2018, Sec. 2, Tables 1-4).
 
     Per guideline, one table: every row's setting, channels, madds and mac_elems (analytic), the measured
@@ -64,7 +76,6 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
     duration_s and measured_s.
     """
     from lwbench.errors import InputError
-    from lwbench.measure.timer import check_device
     from lwbench.report.emit import resolve_format
     from lwbench.report.plots import check_figure_path
 
@@ -75,12 +86,51 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
         return _rerender(from_csv, kind, output, plot)
     if breakdown and plot:
         raise InputError("--plot draws the G1-G4 speed ratios; it does not go with --breakdown")
-    check_device(device)
+    target = _one_target(target, runtime, breakdown)
+    _check_runtime(runtime, ort_opt, device, breakdown, target)
     if threads is None and device == "cpu":
         threads = 1
     if breakdown:
         return _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
-    _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot)
+    _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot,
+                (runtime, ort_opt), target)
+
+
+def _check_runtime(runtime: str, ort_opt: str, device: str, breakdown: bool, target: str = "local") -> None:
+    """The device, and --runtime/--ort-opt: one line before anything is measured."""
+    from lwbench.errors import InputError
+    from lwbench.measure.timer import check_device
+    from lwbench.runtimes import check_runtime_name
+
+    if check_runtime_name(runtime) == "torch":
+        if target == "local":
+            check_device(device)
+        return
+    if breakdown:
+        raise InputError("guidelines --breakdown --runtime onnxruntime: the per-category breakdown on ONNX Runtime "
+                         "is `lwbench profile NET --time --runtime onnxruntime`")
+    from lwbench.measure.protocol import Job
+    from lwbench.runtimes.ort import check
+
+    check(Job(net="guidelines", device=device, runtime="onnxruntime", options={"ort_opt": ort_opt}, target=target))
+
+
+def _one_target(text: str, runtime: str, breakdown: bool) -> str:
+    """--target: one target (local or remote); --breakdown times layers with hooks, locally only."""
+    from lwbench.cli.options import targets_of
+    from lwbench.errors import InputError
+
+    got = targets_of(text)
+    if len(got) != 1:
+        raise InputError(f"guidelines --target {text}: one target per run (the verdicts compare rows of one machine)")
+    if breakdown and got[0] != "local":
+        raise InputError("guidelines --breakdown --target: the breakdown times layers with forward hooks, locally; "
+                         "on a target use `lwbench profile NET --time --runtime onnxruntime --target ...`")
+    if got[0] != "local":
+        from lwbench.targets.export import check_remote
+
+        check_remote(runtime, "script" if runtime == "torch" else "eager", "cpu")
+    return got[0]
 
 
 def _scales(text: str) -> tuple[str, ...]:
@@ -134,7 +184,8 @@ class _Sink:
             self.write(result, self.output)
 
 
-def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot) -> None:
+def _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot,
+                runtime=("torch", "all"), target: str = "local") -> None:
     from lwbench.errors import InputError
     from lwbench.guidelines import SETUPS, RunConfig, load_all, plan_all
 
@@ -142,25 +193,57 @@ def _guidelines(which, device, scale, threads, batch, channels, quick, min_time,
         raise InputError(f"--channels: expected gpu or arm, got {channels}")
     exps = load_all(list(which) if which else None)
     rc = RunConfig.make(quick, device=device, scales=_scales(scale or ("x1" if quick else "x1,x2,x4")),
-                        threads=threads, batch=batch, setup=channels, min_time_s=min_time, rounds=rounds)
+                        threads=threads, batch=batch, setup=channels, min_time_s=min_time, rounds=rounds,
+                        runtime=runtime[0], ort_opt=runtime[1], target=target)
     planned = plan_all(exps, rc)              # every row counted, every spread checked: a bad file stops here
     config = {"guidelines": [e.guideline for e in exps], "device": device, "scales": list(rc.scales),
               "threads": threads, "batch": batch, "channels": rc.setup, "resolution": rc.resolution, "quick": quick,
-              "rounds": rc.rounds, "timer": rc.timer_config().to_dict()}
+              "rounds": rc.rounds, "timer": rc.timer_config().to_dict(), "runtime": rc.runtime,
+              "options": {"ort_opt": rc.ort_opt} if rc.runtime == "onnxruntime" else {}, "target": rc.target}
     with _locked(output):
         _measure(exps, rc, planned, config, kind, output, plot)
 
 
 def _measure(exps, rc, planned, config: dict, kind: str, output: str | None, plot: str | None) -> None:
-    import time
-
-    from lwbench.guidelines import LIMITS, Budget, run_experiments
+    from lwbench.guidelines import Budget
     from lwbench.measure.machine import machine_info
 
     budget = Budget.of(exps, rc)
     err = console(stderr=True)
     err.print(budget.text())
-    sink = _Sink(kind, output, exps, rc.device, machine_info(), {"config": config, "budget": budget.to_dict()})
+    with _where(rc.target) as targets:
+        from lwbench.runtimes import runtime_info
+
+        machine = targets[rc.target].machine() if targets else {**machine_info(), **runtime_info([rc.runtime])}
+        sink = _Sink(kind, output, exps, rc.device, machine, {"config": config, "budget": budget.to_dict()})
+        result = _run(exps, rc, planned, sink, budget, targets)
+    if plot:
+        _plot(result["rows"], plot)
+    _finish(sink, result, output, kind)
+    err.print(f"duration: {result['duration_s']:.1f} s (planned {budget.planned_s:.0f} s of timing; "
+              f"{result['measured_s']:.1f} s in measured runs)")
+
+
+@contextmanager
+def _where(target: str):
+    """{target: the opened Target} for a remote run (closed at the end: its run directory removed), else {}."""
+    if target == "local":
+        yield {}
+        return
+    from lwbench.targets import resolve
+
+    t = resolve(target)
+    try:
+        yield {target: t}
+    finally:
+        t.close()
+
+
+def _run(exps, rc, planned, sink, budget, targets) -> dict:
+    import time
+
+    from lwbench.guidelines import LIMITS, run_experiments
+
     live: dict = {"rows": [], "spreads": {}, "verdicts": {}, "limits": dict(LIMITS)}
     t0 = time.perf_counter()
     with _progress() as bar:
@@ -172,13 +255,8 @@ def _measure(exps, rc, planned, config: dict, kind: str, output: str | None, plo
             sink.add(live, rec)
             bar.advance(task)
 
-        result = run_experiments(exps, rc, on_row=on_row, on_start=lambda label: bar.update(task, description=label),
-                                 on_tick=lambda: bar.advance(task), planned=planned)
-    if plot:
-        _plot(result["rows"], plot)
-    _finish(sink, result, output, kind)
-    err.print(f"duration: {result['duration_s']:.1f} s (planned {budget.planned_s:.0f} s of timing; "
-              f"{result['measured_s']:.1f} s in measured runs)")
+        return run_experiments(exps, rc, on_row=on_row, on_start=lambda label: bar.update(task, description=label),
+                               on_tick=lambda: bar.advance(task), planned=planned, targets=targets or None)
 
 
 def _locked(output: str | None):

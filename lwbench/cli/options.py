@@ -35,8 +35,10 @@ ResolutionOpt = Annotated[int | None, typer.Option("--resolution", help="Input r
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per batch (madds and activations scale).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for mac_bytes (and, with --time, the "
                                         "precision the network runs in).")]
-RuntimeOpt = Annotated[str, typer.Option("--runtime", help="What runs the network: torch (a comma list sweeps; "
+RuntimeOpt = Annotated[str, typer.Option("--runtime", help="What runs the network: torch or onnxruntime (a comma list sweeps; "
                                          "`lwbench.runtimes.RUNTIMES` lists those registered).")]
+OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --runtime onnxruntime: ORT's graph optimisation "
+                                        "level, disable, basic, extended or all (a comma list sweeps).")]
 TargetOpt = Annotated[str, typer.Option("--target", help="Where it runs: local (a comma list sweeps; "
                                         "`lwbench.targets.TARGETS` lists the kinds registered).")]
 

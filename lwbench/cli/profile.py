@@ -19,6 +19,10 @@ TimeOpt = Annotated[bool, typer.Option("--time", help="Also measure each layer (
 DeviceOpt = Annotated[str, typer.Option("--device", help="With --time: cpu or cuda.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="With --time: intra-op threads.")]
 MinTimeOpt = Annotated[float, typer.Option("--min-time", help="With --time: measure at least this long (s).")]
+ProfTargetOpt = Annotated[str, typer.Option("--target", help="With --time: where to measure: local, or an SSH "
+                                            "target (ssh://[user@]host[:port][?python=PATH] or an ssh config "
+                                            "alias), with --runtime onnxruntime: the per-layer times come from "
+                                            "ONNX Runtime's profiler on the target (docs/targets.md).")]
 SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort by this column (params, madds, mac_elems, "
                                              "mac_bytes, model, …): networks with --summary/--all, else the "
                                              "layers of each network.")]
@@ -30,13 +34,18 @@ ModuleOpt = Annotated[str | None, typer.Option("--module", help="Also count any 
                                                "(torch-side counter, the ops that run).")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="With --module: input shape per image "
                                               "(default 3x224x224).")]
+ProfRuntimeOpt = Annotated[str, typer.Option("--runtime", help="With --time: torch (forward hooks) or onnxruntime "
+                                             "(ORT's profiler, per fused node; --dtype float32 or int8).")]
+OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --time --runtime onnxruntime: disable, basic, "
+                                        "extended or all.")]
 
 
 def profile(nets: NetsArg = None, width: WidthOpt = None, resolution: ResolutionOpt = None, batch: BatchOpt = 1,
             dtype: DTypeOpt = DType.float32, fold_bn: FoldBnOpt = False, fmt: FormatOpt = None,
             output: OutputOpt = None, summary: SummaryOpt = False, all_: AllOpt = False, time_: TimeOpt = False,
             device: DeviceOpt = "cpu", threads: ThreadsOpt = None, min_time: MinTimeOpt = 1.0, sort: SortOpt = None,
-            desc: DescOpt = False, plot: PlotOpt = None, module: ModuleOpt = None, input_: InputOpt = None) -> None:
+            desc: DescOpt = False, plot: PlotOpt = None, module: ModuleOpt = None, input_: InputOpt = None,
+            target: ProfTargetOpt = "local", runtime: ProfRuntimeOpt = "torch", ort_opt: OrtOptOpt = "all") -> None:
     """Count every layer analytically (no torch): params, madds, mac_elems, mac_bytes; a totals line."""
     from lwbench.report.emit import resolve_format
     from lwbench.spec.zoo import index
@@ -47,11 +56,16 @@ def profile(nets: NetsArg = None, width: WidthOpt = None, resolution: Resolution
         summary = True
     kind = resolve_format(fmt, output)
     _check_args(names, module, input_, time_, fold_bn, width, resolution)
+    if target.strip() != "local" and not time_:
+        from lwbench.errors import InputError
+
+        raise InputError(f"profile --target {target}: a target is where --time measures; the counts are exact "
+                         "anywhere (add --time)")
     if plot:
         _check_plot(plot, len(names) + bool(module), summary)
     if time_:
         _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                      kind, output, plot)
+                      kind, output, plot, (runtime, ort_opt), target)
         return
     profiles = _count(names, width, resolution, batch, dtype.value, fold_bn, module, input_)
     if plot:
@@ -135,7 +149,7 @@ def _check_plot(path: str, networks: int, summary: bool) -> None:
 
 
 def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort, device, threads, min_time,
-                  kind, output, plot) -> None:
+                  kind, output, plot, runtime=("torch", "all"), target: str = "local") -> None:
     """`profile --time`: measure (lwbench.measure.layers), export, and with --plot draw madds vs mac vs time
     shares of the rows just measured (the same function as `lwbench plot --kind layer-shares`)."""
     from lwbench.errors import InputError
@@ -145,16 +159,42 @@ def _profile_time(names, width, resolution, batch, dtype, fold_bn, summary, sort
     if sort:
         raise InputError("profile --time: --sort works on its export: `lwbench profile NET --time -o t.csv`, then "
                          "`lwbench compare t.csv t.csv --sort time_ms_A --desc`, or sort the table in pandas")
-    from lwbench.measure.layers import profile_time_cli
-    from lwbench.measure.timer import check_dtype
+    from lwbench.runtimes import check_runtime_name
 
-    check_dtype(dtype.value)  # the model runs in --dtype, so its mac_bytes and GB/s describe that run; int8: refused
+    remote = target.strip() != "local"
+    if remote:
+        from lwbench.targets.profile import check_remote_profile
 
-    results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time, kind, output)
+        check_remote_profile(runtime[0], device)
+    if check_runtime_name(runtime[0]) == "onnxruntime":
+        results = _ort_profile_time(names, width, resolution, batch, dtype.value, device, threads, min_time, kind,
+                                    output, runtime[1], target.strip() if remote else None)
+    else:
+        from lwbench.measure.layers import profile_time_cli
+        from lwbench.measure.timer import check_dtype
+
+        check_dtype(dtype.value)  # the model runs in --dtype: its mac_bytes and GB/s describe that run; int8: refused
+        results = profile_time_cli(names, width, resolution, batch, dtype.value, device, threads, min_time, kind,
+                                   output)
     if plot:
         from lwbench.report.plots import plot_rows
 
         plot_rows(results[0]["layers"], plot, kind="layer-shares")
+
+
+def _ort_profile_time(names, width, resolution, batch, dtype, device, threads, min_time, kind, output, ort_opt,
+                      target: str | None = None):
+    """The onnxruntime path of `profile --time` (lwbench.onnx.profile), checked before anything is exported;
+    `target`: measured there (lwbench.targets.profile)."""
+    from lwbench.measure.jobs import Job
+    from lwbench.onnx.profile import profile_time_cli
+    from lwbench.runtimes.ort import check
+
+    for n in names:
+        check(Job(net=n, batch=batch, threads=threads, device=device, dtype=dtype, runtime="onnxruntime",
+                  options={"ort_opt": ort_opt}, target=target or "local"))
+    return profile_time_cli(names, width, resolution, batch, dtype, device, threads, min_time, kind, output, ort_opt,
+                            target=target)
 
 
 def register(app: typer.Typer) -> None:

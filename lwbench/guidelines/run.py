@@ -68,6 +68,9 @@ class RunConfig:
     min_runs: int = 10
     max_time_s: float = DEFAULT_MAX_TIME
     rounds: int = DEFAULT_ROUNDS  # interleave the rows of a table: each row measured in `rounds` slices, round-robin
+    runtime: str = "torch"        # lwbench.runtimes: torch, or onnxruntime (each row exported, checked, timed by ORT)
+    ort_opt: str = "all"          # onnxruntime's graph optimisation level
+    target: str = "local"         # where the rows run (lwbench.targets): remote torch rows run frozen TorchScript
 
     @classmethod
     def quick(cls, device: str = "cpu", **kw) -> RunConfig:
@@ -186,7 +189,10 @@ def _row_job(exp: Experiment, item: dict, scale: str, setup: str, batch: int, rc
     doc = exp.network_doc(item["row"], scale, setup, rc.resolution)
     path = Path(workdir) / f"{doc['name']}.yaml"
     path.write_text(json.dumps(doc, indent=1), encoding="utf-8")    # JSON is YAML
-    return Job(net=str(path), batch=batch, threads=rc.threads, device=rc.device)
+    options = {"ort_opt": rc.ort_opt} if rc.runtime == "onnxruntime" else {}
+    remote_torch = rc.target != "local" and rc.runtime == "torch"   # a target runs the exported TorchScript
+    return Job(net=str(path), batch=batch, threads=rc.threads, device=rc.device, runtime=rc.runtime,
+               options=options, target=rc.target, mode="script" if remote_torch else "eager")
 
 
 _TIMING_KEYS = ("n", "median_ms", "mean_ms", "std_ms", "iqr_ms", "min_ms", "p90_ms", "p99_ms", "max_ms", "noisy",
@@ -243,7 +249,8 @@ class Hooks:
     on_tick: Callable[[], None] | None = None
 
 
-def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig, hooks: Hooks, workdir) -> list[dict]:
+def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig, hooks: Hooks, workdir,
+                targets: dict | None = None) -> list[dict]:
     """One table at one scale: every row timed in rc.rounds round-robin slices, each slice a Job run by
     lwbench.measure.jobs.run_jobs in this process (a fresh process per slice would add seconds to each of
     them; the rows of a table share the process alike), the samples of a row pooled. Each row's record is
@@ -264,7 +271,7 @@ def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig,
                 hooks.on_start(f"{exp.guideline} {scale} {item['row'].setting}"
                                + (f" ({rnd + 1}/{rounds})" if rounds > 1 else ""))
             if not pool.error:
-                pool.add(run_jobs([replace(job, timer=timer)], in_process=True)[0])
+                pool.add(run_jobs([replace(job, timer=timer)], in_process=not targets, targets=targets)[0])
             if rnd < rounds - 1:
                 if hooks.on_tick:
                     hooks.on_tick()
@@ -291,12 +298,13 @@ def _finish_row(exp: Experiment, scale: str, setup: str, item: dict, pool: _Pool
 
 def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dict], None] | None = None,
                     on_start: Callable[[str], None] | None = None, on_tick: Callable[[], None] | None = None,
-                    planned: tuple[dict, dict] | None = None) -> dict:
+                    planned: tuple[dict, dict] | None = None, targets: dict | None = None) -> dict:
     """Count, check the madds spread of every experiment first (a bad config stops before any timing; or
     `planned`, plan_all's result, when the caller counted already), then
     time every row, the rows of one table at one scale interleaved in `rc.rounds` rounds (their samples
     pooled). `on_row(record)` is called when a row is done, `on_tick()` after an earlier round of a row,
-    `on_start(label)` before each round of a row.
+    `on_start(label)` before each round of a row. `targets`: {rc.target: an opened Target} for a
+    remote run (the rows then run there, each slice a fresh runner process).
 
     Returns {"rows": [...], "spreads": {...}, "verdicts": {...}, "limits": {...}, "duration_s": wall time of
     the whole run (counting, building, warming up, timing), "measured_s": the sum of the measured runs' times}.
@@ -309,7 +317,8 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
     import tempfile
 
     plans, spreads = planned or plan_all(exps, rc)
-    check_device(rc.device)
+    if rc.target == "local":
+        check_device(rc.device)
     hooks = Hooks(on_row, on_start, on_tick)
     rows: list[dict] = []
     verdicts: dict[str, str] = {}
@@ -318,7 +327,7 @@ def run_experiments(exps: list[Experiment], rc: RunConfig, on_row: Callable[[dic
             by_scale = {}
             for scale in rc.scales:
                 p, batch = plans[exp.guideline, scale]
-                by_scale[scale] = _time_table(exp, scale, p, batch, rc, hooks, workdir)
+                by_scale[scale] = _time_table(exp, scale, p, batch, rc, hooks, workdir, targets)
                 rows += by_scale[scale]
             verdicts[exp.guideline] = verdict(exp, by_scale, rc.device)
     measured = sum(sum(r.get("samples_ms") or ()) for r in rows) / 1000

@@ -30,14 +30,25 @@ class Sweep:
     cores: list[int] | None = None
     runtimes: list[str] = field(default_factory=lambda: ["torch"])
     targets: list[str] = field(default_factory=lambda: ["local"])
+    options: dict[str, list[dict]] = field(default_factory=dict)   # runtime -> option sets to sweep (--ort-opt)
+    remote_cores: list[int] | None = None     # on a remote target: None = its own default (its big cores)
+    remote_threads: list[int | None] | None = None   # None: the threads list (given); [None]: the target's default
+
+    def _where(self, target: str) -> tuple[tuple[int, ...] | None, list]:
+        """(cores, threads list) of a target: this machine's resolution for local, the target's own otherwise."""
+        if target == "local":
+            return (tuple(self.cores) if self.cores else None), self.threads
+        cores = tuple(self.remote_cores) if self.remote_cores else None
+        return cores, self.remote_threads or self.threads
 
     def jobs(self) -> list[Job]:
         """One Job per combination, networks outermost, batch innermost."""
-        cores = tuple(self.cores) if self.cores else None
+        where = {tg: self._where(tg) for tg in self.targets}
         return [Job(net=s, width=self.width, resolution=self.resolution, batch=b, threads=t, device=d, dtype=dt,
-                    mode=m, layout=lay, cores=cores, runtime=rt, target=tg, timer=self.timer)
-                for s in self.specs for rt in self.runtimes for tg in self.targets for d in self.devices
-                for m in self.modes for lay in self.layouts for dt in self.dtypes for t in self.threads
+                    mode=m, layout=lay, cores=where[tg][0], runtime=rt, target=tg, timer=self.timer, options=o)
+                for s in self.specs for rt in self.runtimes for o in self.options.get(rt, [{}])
+                for tg in self.targets for d in self.devices
+                for m in self.modes for lay in self.layouts for dt in self.dtypes for t in where[tg][1]
                 for b in self.batches]
 
 
@@ -68,6 +79,9 @@ def bench_row(res: Result, net, totals: dict, mask: str | None) -> dict:
         out["cpu_share"] = res.cpu_share
         out["contended"] = is_contended(res.cpu_share, job.device)
         out["samples_ms"] = list(res.samples_ms)
+    out["options"] = " ".join(f"{k}={v}" for k, v in job.options)
+    for k in ("ep", "valid", "max_abs_err", "rel_err", "l2_rel_err"):
+        out[k] = res.extra.get(k)
     return out
 
 

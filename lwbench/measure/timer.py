@@ -286,6 +286,25 @@ def cast(model, x, device: str = "cpu", dtype: str = "float32", layout: str = "n
     return model, x
 
 
+def torchscript(model, x):
+    """TorchScript of `model` (eval mode): torch.jit.script, else torch.jit.trace on `x` where the network cannot be
+    scripted (the variadic Add/Concat modules take *xs, which TorchScript cannot compile). These networks have no
+    data-dependent control flow, so the traced graph runs the same ops. A ScriptModule (a loaded .pt file, as on
+    a remote target) is returned as it is. The one TorchScript path of local `--mode script` and of export."""
+    import warnings
+
+    import torch
+
+    if isinstance(model, torch.jit.ScriptModule):
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return torch.jit.script(model)
+        except Exception:  # noqa: BLE001 - NotSupportedError / RuntimeError: not scriptable, trace it
+            return torch.jit.trace(model, x, check_trace=False)
+
+
 def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layout: str = "nchw",
             dtype: str = "float32"):
     """(callable, input, prep_s): the model moved to `device`/`dtype`/`layout`, in eval mode, scripted (and
@@ -302,7 +321,7 @@ def prepare(model, example_input, device: str = "cpu", mode: str = "eager", layo
 
         with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; measuring it is still the point
             warnings.simplefilter("ignore", DeprecationWarning)
-            model = torch.jit.freeze(torch.jit.script(model))
+            model = torch.jit.freeze(torchscript(model, x))
     elif mode == "compile":
         model = torch.compile(model)
     return model, x, time.perf_counter() - t0

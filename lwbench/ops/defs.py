@@ -360,7 +360,8 @@ def _merge_build(cls_name):
     def build(attrs, ins):
         from lwbench.ops import modules
 
-        return getattr(modules, cls_name)()
+        many = cls_name != "Mul" and len(ins) > modules.MAX_SCRIPTABLE_INPUTS  # `*xs`: not scriptable
+        return getattr(modules, cls_name + "Many" if many else cls_name)()
 
     return build
 

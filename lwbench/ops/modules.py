@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
+MAX_SCRIPTABLE_INPUTS = 8
+
 
 class Add(nn.Module):
+    """Sum of 2..8 branches. Positional optional inputs instead of `*xs`, which TorchScript cannot compile
+    (`--mode script`); merges of more branches get `AddMany` (eager and compile only)."""
+
+    def forward(self, x0: torch.Tensor, x1: Optional[torch.Tensor] = None, x2: Optional[torch.Tensor] = None,
+                x3: Optional[torch.Tensor] = None, x4: Optional[torch.Tensor] = None,
+                x5: Optional[torch.Tensor] = None, x6: Optional[torch.Tensor] = None,
+                x7: Optional[torch.Tensor] = None) -> torch.Tensor:
+        out = x0
+        for x in [x1, x2, x3, x4, x5, x6, x7]:
+            if x is not None:
+                out = out + x
+        return out
+
+
+class AddMany(nn.Module):
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         out = xs[0]
         for x in xs[1:]:
@@ -20,6 +39,20 @@ class Mul(nn.Module):
 
 
 class Concat(nn.Module):
+    """Channel concatenation of 1..8 inputs (scriptable, as `Add`); more inputs get `ConcatMany`."""
+
+    def forward(self, x0: torch.Tensor, x1: Optional[torch.Tensor] = None, x2: Optional[torch.Tensor] = None,
+                x3: Optional[torch.Tensor] = None, x4: Optional[torch.Tensor] = None,
+                x5: Optional[torch.Tensor] = None, x6: Optional[torch.Tensor] = None,
+                x7: Optional[torch.Tensor] = None) -> torch.Tensor:
+        xs = [x0]
+        for x in [x1, x2, x3, x4, x5, x6, x7]:
+            if x is not None:
+                xs.append(x)
+        return torch.cat(xs, dim=1)
+
+
+class ConcatMany(nn.Module):
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=1)
 

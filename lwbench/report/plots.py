@@ -98,7 +98,7 @@ def latency_data(frame, y: str = "median_ms", summary=None):
             summary[["model", "madds"]].drop_duplicates("model"), on="model", how="left")
     if "madds" not in df.columns or df["madds"].isna().any():
         df = _fill_madds(df)
-    config = [c for c in ("device", "mode", "layout", "threads", "batch", "dtype") if c in df.columns
+    config = [c for c in ("runtime", "device", "mode", "layout", "threads", "batch", "dtype") if c in df.columns
               and df[c].nunique() > 1]
     df["series"] = df.apply(lambda r: " ".join(f"{c}={r[c]}" for c in config), axis=1) if config and len(df) else ""
     if df.empty:

@@ -52,6 +52,12 @@ class BenchRow:
     input: str | None = None
     cores: str | None = None
     interop_threads: int | None = None
+    options: str = ""
+    ep: str | None = None
+    valid: bool | None = None
+    max_abs_err: float | None = None
+    rel_err: float | None = None
+    l2_rel_err: float | None = None
     error: str = ""
 
 

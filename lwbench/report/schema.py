@@ -109,6 +109,16 @@ TIMING = Kind(
         _c("input", "C×H×W", "str", "Input shape per image, e.g. 3x224x224."),
         _c("cores", "", "str", "CPU cores the run was pinned to (a Linux CPU list, e.g. 0-3 or 4-7)."),
         _c("interop_threads", "threads", "int", "Inter-op threads (1 unless the platform refuses)."),
+        _c("options", "", "str", "The runtime's options, `name=value` separated by spaces (onnxruntime: "
+           "`ort_opt=all`, the graph optimisation level); empty for torch."),
+        _c("ep", "", "str", "onnxruntime: the execution provider that ran the graph (CPUExecutionProvider, "
+           "CUDAExecutionProvider); empty for torch."),
+        _c("valid", "", "bool", "onnxruntime: the output matched torch's on the same input within the tolerance "
+           "(float32: rel_err <= 1e-4; int8: l2_rel_err <= 0.75, int8 noise on lively random weights). An invalid row has an error and no latency."),
+        _c("max_abs_err", "output units", "float", "onnxruntime: largest |output − torch output| on the checked input."),
+        _c("rel_err", "fraction", "float", "onnxruntime: max_abs_err / max |torch output| (the float32 tolerance)."),
+        _c("l2_rel_err", "fraction", "float", "onnxruntime: ‖output − torch output‖ / ‖torch output‖ (the int8 "
+           "tolerance)."),
         *TIMING_STATS,
         Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, MADDS.better),

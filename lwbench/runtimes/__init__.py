@@ -23,8 +23,9 @@ from lwbench.errors import InputError, suggest
 
 RUNTIMES: dict[str, str] = {
     "torch": "lwbench.runtimes.torch_rt",
+    "onnxruntime": "lwbench.runtimes.ort",
 }
-INSTALL_HINTS: dict[str, str] = {}   # runtime name -> how to get its package, e.g. "pip install onnxruntime"
+INSTALL_HINTS: dict[str, str] = {"onnxruntime": "pip install 'lwbench[onnx]'"}   # runtime name -> how to get its package, e.g. "pip install onnxruntime"
 
 
 def runtime_names() -> list[str]:
@@ -47,3 +48,39 @@ def get_runtime(name: str) -> ModuleType:
     except ImportError as e:
         hint = INSTALL_HINTS.get(name, f"install the package it needs ({e.name})")
         raise InputError(f"runtime {name}: not available here ({e}); {hint}") from None
+
+
+def runtime_info(names) -> dict:
+    """{runtime: info()} of the runtimes other than torch (whose versions the machine block has already), for the
+    machine block of a result; a runtime that cannot be imported here is left out (its rows say why)."""
+    out = {}
+    for name in sorted(set(names) - {"torch"}):
+        try:
+            out[name] = get_runtime(name).info()
+        except InputError:
+            continue
+    return out
+
+
+def measure_guarded(job, timed, cleanup=None):
+    """A runtime's `measure`: pin to the job's cores (before the runtime starts its threads), then
+    `timed(job, mask) -> Result`. Never raises for a failing job: an LwbenchError is a "config" Result, out of
+    memory "oom", anything else "run" with a traceback; `cleanup()` runs in every case."""
+    import traceback
+
+    from lwbench.errors import LwbenchError
+    from lwbench.measure.cpus import pin
+    from lwbench.measure.protocol import Result
+    from lwbench.measure.timer import failure_message, is_oom
+
+    try:
+        mask = pin(list(job.cores) if job.cores is not None else None)
+        return timed(job, mask)
+    except LwbenchError as e:
+        return Result.failed(job, str(e), "config")
+    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
+        return Result.failed(job, failure_message(e, "the run", job.batch, str(job.device))[:500],
+                             "oom" if is_oom(e) else "run", traceback.format_exc(limit=8))
+    finally:
+        if cleanup is not None:
+            cleanup()

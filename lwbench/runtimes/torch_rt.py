@@ -3,9 +3,7 @@ TorchScript (frozen) or torch.compile mode, NCHW or channels-last, float32/bfloa
 
 from __future__ import annotations
 
-import traceback
-
-from lwbench.errors import InputError, LwbenchError
+from lwbench.errors import InputError
 from lwbench.measure.protocol import Job, Result
 
 
@@ -30,19 +28,9 @@ def info() -> dict:
 def measure(job: Job) -> Result:
     """Pin (before torch starts its threads), check, set threads, load, build, time. Never raises for a failing
     job: an LwbenchError is a "config" Result, out of memory "oom", anything else "run" with a traceback."""
-    from lwbench.measure.cpus import pin
-    from lwbench.measure.timer import failure_message, is_oom
+    from lwbench.runtimes import measure_guarded
 
-    try:
-        mask = pin(list(job.cores) if job.cores is not None else None)
-        return _time(job, mask)
-    except LwbenchError as e:
-        return Result.failed(job, str(e), "config")
-    except Exception as e:  # noqa: BLE001 - a failing row is recorded, the sweep goes on
-        return Result.failed(job, failure_message(e, "the run", job.batch, str(job.device))[:500],
-                             "oom" if is_oom(e) else "run", traceback.format_exc(limit=8))
-    finally:
-        _free_cuda()
+    return measure_guarded(job, _time, _free_cuda)
 
 
 def _time(job: Job, mask: str | None) -> Result:

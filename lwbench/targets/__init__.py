@@ -23,9 +23,9 @@ from lwbench.targets.local import LocalTarget
 
 TARGETS: dict[str, str] = {
     "local": "lwbench.targets.local:LocalTarget",
-    # "ssh": "lwbench.targets.ssh:SshTarget",     <- the SSH target registers here
+    "ssh": "lwbench.targets.remote:SshTarget",      # ssh://[user@]host[:port][?python=PATH]
 }
-SCHEMELESS: str | None = None   # the scheme a spec without "://" (other than "local") goes to, e.g. "ssh"
+SCHEMELESS: str | None = "ssh"  # the scheme a spec without "://" (other than "local") goes to: an ssh alias
 
 
 def scheme_of(spec: str) -> str | None:

@@ -45,8 +45,10 @@ def bench_table(rows: list[dict], machine: dict):
     from rich.table import Table
 
     t = Table(title=escape(_title(machine)), caption=CAPTION)
-    for c, j in COLUMNS:
-        t.add_column(c, justify=j, no_wrap=c in ("model", "noise"))
+    where = any((r.get("target") or "local") != "local" for r in rows)   # a sweep over targets: say where
+    for c, j in COLUMNS[:1] + ((("target", "left"),) if where else ()) + COLUMNS[1:]:
+        t.add_column(c, justify=j, no_wrap=c in ("model", "noise", "target"))
     for r in rows:
-        t.add_row(*_cells(r, escape))
+        cells = _cells(r, escape)
+        t.add_row(*(cells[:1] + [escape(str(r.get("target") or "local"))] + cells[1:] if where else cells))
     return t
