@@ -24,7 +24,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent          # .../lwbench
 COPIED = ("errors.py", "vocab.py", "measure/__init__.py", "measure/timer.py", "measure/cpus.py", "measure/machine.py",
-          "targets/runner.py")
+          "measure/heap.py", "targets/runner.py")
 BOOTSTRAP = '''"""lwbench's runner on this target (shipped by `lwbench --target`; removed after the run)."""
 import os
 import sys

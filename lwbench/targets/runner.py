@@ -213,15 +213,18 @@ def measure_torch(job: dict, path: str, threads: int, cfg) -> dict:
         import torch
     except Exception as e:  # noqa: BLE001
         return _missing("torch", e)
+    from lwbench.measure.heap import keep_heap
     from lwbench.measure.timer import time_module
 
+    heap = keep_heap()             # as the local torch worker does, before the model's memory is allocated
     model = torch.jit.load(path, map_location="cpu")
     x = torch.randn(*job["input_shape"])
     t = time_module(model, x, device="cpu", threads=threads, cfg=cfg, mode=job.get("mode", "script"),
                     layout=job.get("layout", "nchw"), dtype=job.get("dtype", "float32"))
     return {"timing": t.stats(), "samples_ms": t.samples_ms, "warmup_runs": t.warmup_runs,
             "cpu_share": t.extra.get("cpu_share"), "threads": t.extra.get("threads"),
-            "interop_threads": t.extra.get("interop_threads"), "runtime_version": torch.__version__}
+            "interop_threads": t.extra.get("interop_threads"), "runtime_version": torch.__version__,
+            "heap": heap, "minor_faults_per_run": t.extra.get("minor_faults_per_run")}
 
 
 def ort_session(path: str, threads: int, options: dict, profile_prefix: str | None = None,
