@@ -39,8 +39,9 @@ def _code_version() -> str:
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
-    base = Path(root) if root is not None else Path(os.environ.get("LWBENCH_CACHE") or
-                                                     Path.home() / ".cache" / "lwbench")
+    from lwbench.version import cache_root
+
+    base = Path(root) if root is not None else cache_root()
     d = base / "onnx"
     try:
         d.mkdir(parents=True, exist_ok=True)

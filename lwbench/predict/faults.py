@@ -34,11 +34,9 @@ def faults_per_call(model, x, calls: int = 8, warm: int = 3) -> float:
 
 
 def _cache_path():
-    import os
-    from pathlib import Path
+    from lwbench.version import cache_root
 
-    root = os.environ.get("LWBENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lwbench")
-    return Path(root) / "faults.json"
+    return cache_root() / "faults.json"
 
 
 def _cache_key(name: str, width, resolution, batch: int, threads: int) -> str:
