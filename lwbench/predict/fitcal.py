@@ -140,6 +140,8 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     overhead = model.fit_overhead(pts)
     samples = layer_samples(probes, records, overhead, settings["batch"])
     fitted = model.fit(samples, overhead)
+    if settings.get("runtime") == "onnxruntime":     # a network is predicted per fused group (predict.fusion)
+        fitted["fusion"] = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
     fitted["faults"] = fault_cost(probes, records)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]

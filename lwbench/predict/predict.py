@@ -16,12 +16,19 @@ from lwbench.predict.features import layer_key, node_key
 from lwbench.predict.model import predict_layer
 
 
-def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict) -> tuple[list[dict], float]:
+def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
+          fused: dict[str, str] | None = None) -> tuple[list[dict], float]:
+    """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it."""
     fixed = fitted["overhead"]["fixed_ms"]
     scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
     rows, total = [], fixed
+    fused = fused or {}
     for r, (key, x) in zip(profile.layers, keyed):
-        ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+        if r.layer in fused:
+            host = fused[r.layer]
+            ms, note = 0.0, "eliminated (onnxruntime)" if host == "(eliminated)" else f"fused into {host} (onnxruntime)"
+        else:
+            ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
         ms *= scale
         total += ms
         rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,
@@ -38,8 +45,20 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
     from lwbench.count import count
 
     prof = count(net, batch, dtype)
-    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted)
+    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted, fused_layers(net, fitted))
     return _result(prof, rows, total, fitted)
+
+
+def fused_layers(net: Net, fitted: dict) -> dict[str, str]:
+    """The layers the calibrated runtime fuses away (ONNX Runtime: lwbench.predict.fusion; torch eager: none)."""
+    fusion = fitted.get("fusion") or {}
+    if fusion.get("runtime") != "onnxruntime":
+        return {}
+    from lwbench.predict.fusion import costs_nothing, folded
+
+    out = folded(net, fusion.get("ort_opt", "all"))
+    out.update({n.name: "(eliminated)" for n in net.nodes if costs_nothing(n.op, fusion.get("ort_opt", "all"))})
+    return out
 
 
 def _result(prof, rows, total, fitted) -> dict:
@@ -48,6 +67,7 @@ def _result(prof, rows, total, fitted) -> dict:
             "fixed_ms": fitted["overhead"]["fixed_ms"], "total_ms": total, "madds": tot["madds"],
             "mac_elems": tot["mac_elems"], "params": tot["params"],
             "uncalibrated_layers": sum("not calibrated" in r["note"] for r in rows),
+            "fused_layers": sum("fused into" in r["note"] for r in rows),
             "outside_range_layers": sum("outside" in r["note"] for r in rows)}
 
 
