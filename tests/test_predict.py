@@ -186,9 +186,13 @@ def test_bad_calibration_files_are_one_line_exit_2(tmp_path, capsys, synthetic, 
 def test_missing_calibration_and_refused_runtime(tmp_path, capsys):
     assert main(["predict", "mobilenet_v2", "-c", str(tmp_path / "none.json")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "onnxruntime"]) == 2
-    assert "onnxruntime" in capsys.readouterr().err
-    assert not (tmp_path / "c.json").exists()
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "tflite"]) == 2
+    assert "expected torch or onnxruntime" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--ort-opt", "basic"]) == 2      # torch: no ORT level
+    assert "an onnxruntime setting" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "onnxruntime", "--ort-opt", "max"]) == 2
+    assert "--ort-opt: expected one of" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "c.json.partial").exists()
 
 
 def test_partial_file_resume_rules(tmp_path):
