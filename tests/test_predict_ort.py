@@ -20,33 +20,33 @@ from lwbench.predict.features import node_key
 from lwbench.predict.fitcal import build_document
 from lwbench.predict.fusion import folded
 from lwbench.predict.grid import grid, subset
+from lwbench.predict.layout import reorders
 from lwbench.predict.predict import fused_layers, predict_net
 from lwbench.spec import load
 from tests.test_predict import MACHINE, SETTINGS, truth_layer
 
 FIXED = 0.006                      # ms: one session.run of an empty-ish graph
-LAYOUT_PER_ELEM = 2e-7             # ms per element reordered into / out of NCHWc around a lone conv
+LAYOUT_PER_ELEM = 2e-7             # ms per element reordered into / out of NCHWc
+PER_REORDER = 0.002                # ms per conversion
 ORT_SETTINGS = {**SETTINGS, "runtime": "onnxruntime", "ort_opt": "all"}
 ORT_MACHINE = {**MACHINE, "onnxruntime": {"onnxruntime": "1.32.0"}}
 
 
+def _layout(net, ort_opt: str = "all") -> float:
+    """The NCHWc conversions at the borders of the network's blocked regions (a lone convolution pays one on its
+    input and one on its output: what ORT's profiler shows as ReorderInput / ReorderOutput)."""
+    fused = fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": ort_opt}})
+    return sum(PER_REORDER + e * LAYOUT_PER_ELEM for _, e in reorders(net, fused, ort_opt))
+
+
 def truth_ort(net, ort_opt: str = "all") -> float:
     """The synthetic ORT machine: fixed + Σ of the layers ORT does not fold away (the fused group costs what its
-    convolution costs)."""
+    convolution costs) + the layout conversions."""
     gone = folded(net, ort_opt)
     rows = count(net).layers
-    return FIXED + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems) for n, r in zip(net.nodes, rows)
-                       if n.name not in gone and n.op not in ("identity", "dropout"))
-
-
-def _layout(net) -> float:
-    """A lone convolution pays a reorder of its input and output (what ORT's profiler shows as ReorderInput /
-    ReorderOutput); blocks and chains do not (none in this synthetic machine)."""
-    if len(net.nodes) != 1 or net.nodes[0].op != "conv2d":
-        return 0.0
-    n = net.nodes[0]
-    elems = sum(int(__import__("math").prod(s)) for s in (*n.in_shapes, *n.out_shapes))
-    return elems * LAYOUT_PER_ELEM
+    return FIXED + _layout(net, ort_opt) + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems)
+                                               for n, r in zip(net.nodes, rows)
+                                               if n.name not in gone and n.op not in ("identity", "dropout"))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def ort_synthetic():
     for p in probes:
         net = probe_net(p)
         lay = _layout(net)
-        records[p.id] = {"timing": {"median_ms": truth_ort(net) + lay}, "cpu_share": 1.0, "layout_ms": lay}
+        records[p.id] = {"timing": {"median_ms": truth_ort(net)}, "cpu_share": 1.0, "layout_ms": lay}
     fp = calfile.fingerprint(ORT_SETTINGS, ORT_MACHINE, {"torch": "2.13.0+cpu", "onnxruntime": "1.32.0"})
     return probes, build_document(probes, records, ORT_SETTINGS, fp, ORT_MACHINE, 1.0, [])
 
@@ -119,14 +119,16 @@ def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
     assert fitted["fusion"] == {"runtime": "onnxruntime", "ort_opt": "all"}
     assert fitted["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)
     assert doc["checks"]["heldout_layers"]["all"]["median_abs_pct"] < 1.0     # the layout time was taken out
+    assert fitted["layout"]["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
+    assert fitted["layout"]["per_reorder_ms"] == pytest.approx(PER_REORDER, rel=1e-3)
     assert all(abs(b["error_pct"]) < 2.0 for b in doc["checks"]["blocks"])    # blocks = Σ fused groups
     for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "efficientnet_b0"):
         net = load(name)
         res = predict_net(net, fitted)
         assert res["total_ms"] == pytest.approx(truth_ort(net), rel=0.02), name
-        assert res["total_ms"] == pytest.approx(res["fixed_ms"] + sum(r["predicted_ms"] for r in res["layers"]))
+        assert res["total_ms"] == pytest.approx(res["fixed_ms"] + res["layout_ms"] + sum(r["predicted_ms"] for r in res["layers"]))
         gone = folded(net)
-        assert res["fused_layers"] == len(gone)
+        assert res["fused_layers"] == len(gone) and res["layout_ms"] == pytest.approx(_layout(net), rel=1e-3)
         assert all(r["predicted_ms"] == 0.0 and "fused into" in r["note"] for r in res["layers"] if r["layer"] in gone)
     # the same network without fusion (a torch calibration of the same machine) costs more: bn/act/add are paid
     plain = dict(fitted, fusion=None)

@@ -161,7 +161,8 @@ def _summary_row(r: dict) -> dict:
             "params": r["params"], "madds": r["madds"], "mac_elems": r["mac_elems"], "fixed_ms": r["fixed_ms"],
             "predicted_ms": r["total_ms"], "uncalibrated_layers": r["uncalibrated_layers"],
             "outside_range_layers": r["outside_range_layers"],
-            **{k: r[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in r}}
+            **{k: r[k] for k in ("fused_layers", "reorders", "layout_ms", "faults_per_forward", "fault_ms",
+                                 "total_with_faults_ms") if k in r}}
 
 
 def _meta(cal: dict) -> dict:

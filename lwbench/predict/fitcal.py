@@ -30,7 +30,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         key, x = node_key(node)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
         base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec) - base),
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, True) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out
 
@@ -102,6 +102,21 @@ def block_checks(blocks: list[dict], fitted: dict) -> list[dict]:
              "error_pct": 100.0 * _block_error(b, scale, pf)} for b in blocks]
 
 
+def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1) -> dict:
+    """ORT's NCHWc conversion cost (per conversion, per element) from what its profiler timed around lone layers."""
+    from lwbench.predict.layout import fit_cost, probe_reorders
+
+    pts = []
+    for p in probes:
+        rec = records.get(p.id)
+        if rec is None or p.target is None or p.group == "overhead" or rec.get("layout_ms") is None:
+            continue
+        conv = probe_reorders(probe_net(p))
+        if conv:
+            pts.append((len(conv), sum(e for _, e in conv) * batch, rec["layout_ms"]))
+    return fit_cost(pts)
+
+
 def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
     """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
     base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
@@ -142,6 +157,7 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     fitted = model.fit(samples, overhead)
     if settings.get("runtime") == "onnxruntime":     # a network is predicted per fused group (predict.fusion)
         fitted["fusion"] = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
+        fitted["layout"] = layout_cost(probes, records, settings["batch"])
     fitted["faults"] = fault_cost(probes, records)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]

@@ -42,13 +42,16 @@ def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.P
 
 
 def subset(probes: list[d.Probe], per_group: int) -> list[d.Probe]:
-    """The first `per_group` probes of every group (all overhead chains, and the `minus` helpers the kept probes
-    need): a smoke-test calibration that runs in seconds, never one for results."""
-    keep, count = [], {}
-    by_id = {p.id: p for p in probes}
+    """`per_group` probes of every group, evenly spaced through it (so every kind of the group is sampled), all
+    overhead chains, and the `minus` helpers the kept probes need: a smoke-test calibration that runs in seconds
+    or a few minutes, never one for results."""
+    by_group: dict[str, list[d.Probe]] = {}
     for p in probes:
-        if p.group == "overhead" or count.get(p.group, 0) < per_group:
-            count[p.group] = count.get(p.group, 0) + 1
-            keep.append(p)
-    need = {p.minus for p in keep if p.minus} - {p.id for p in keep}
+        by_group.setdefault(p.group, []).append(p)
+    keep: list[d.Probe] = []
+    for group, ps in by_group.items():
+        n = len(ps) if group == "overhead" else min(per_group, len(ps))
+        keep += [ps[round(i * (len(ps) - 1) / max(1, n - 1))] for i in range(n)] if n > 1 else ps[:n]
+    by_id, ids = {p.id: p for p in probes}, {p.id for p in keep}
+    need = sorted({p.minus for p in keep if p.minus} - ids)
     return keep + [by_id[i] for i in need if i in by_id]

@@ -17,11 +17,12 @@ from lwbench.predict.model import predict_layer
 
 
 def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
-          fused: dict[str, str] | None = None) -> tuple[list[dict], float]:
-    """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it."""
+          fused: dict[str, str] | None = None, extra_ms: float = 0.0) -> tuple[list[dict], float]:
+    """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it.
+    extra_ms: time no layer holds (ORT's layout conversions)."""
     fixed = fitted["overhead"]["fixed_ms"]
     scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
-    rows, total = [], fixed
+    rows, total = [], fixed + extra_ms
     fused = fused or {}
     for r, (key, x) in zip(profile.layers, keyed):
         if r.layer in fused:
@@ -45,8 +46,15 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
     from lwbench.count import count
 
     prof = count(net, batch, dtype)
-    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted, fused_layers(net, fitted))
-    return _result(prof, rows, total, fitted)
+    fused = fused_layers(net, fitted)
+    conv = []
+    if fused or fitted.get("layout"):
+        from lwbench.predict.layout import cost_ms, reorders
+
+        conv = reorders(net, fused, (fitted.get("fusion") or {}).get("ort_opt", "all"))
+    layout = cost_ms(conv, fitted, batch) if conv else 0.0
+    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted, fused, layout)
+    return {**_result(prof, rows, total, fitted), "layout_ms": layout, "reorders": len(conv)}
 
 
 def fused_layers(net: Net, fitted: dict) -> dict[str, str]:

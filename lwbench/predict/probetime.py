@@ -53,12 +53,12 @@ def time_probe(model, x, cfg, device: str = "cpu", threads: int = 1, dtype: str 
                "clean_n": len(clean), "cpu_median_ms": percentile(sorted(c for _, c in pairs), 50)}
 
 
-def probe_ms(rec: dict) -> float:
+def probe_ms(rec: dict, less_layout: bool = False) -> float:
     """The time the fit uses for a probe record: the median of its clean calls when it has enough; else (a long
     probe on a loaded machine: every call preempted) the median CPU time of its calls, the time it computed;
-    else the median of all its calls (ONNX Runtime: less the layout conversions its profiler timed around the
-    lone layer, `layout_ms`, at most 80% of the time)."""
-    layout = rec.get("layout_ms") or 0.0     # ONNX Runtime's NCHWc conversions around a lone layer
+    else the median of all its calls (ONNX Runtime, `less_layout`: less the layout conversions its profiler timed
+    around the lone layer, `layout_ms`, at most 80% of the time; lwbench.predict.layout)."""
+    layout = (rec.get("layout_ms") or 0.0) if less_layout else 0.0   # ORT's NCHWc conversions around a lone layer
     for k in ("clean_median_ms", "cpu_median_ms"):
         if rec.get(k) is not None:
             return rec[k]
