@@ -14,9 +14,23 @@ from lwbench.predict.predict import predict_net
 from lwbench.spec import load
 from lwbench.sweep.predicted import Predictor, calibration_id, predicted_points
 from lwbench.sweep.store import read_store
-from tests.test_predict import synthetic  # noqa: F401 - the synthetic torch calibration (a known machine)
 
 TINY = Path(__file__).resolve().parent / "data" / "sweep" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A torch calibration of tests/test_predict.py's synthetic machine (every probe's median its exact latency)."""
+    from lwbench.predict import calfile
+    from lwbench.predict.design import probe_net
+    from lwbench.predict.fitcal import build_document
+    from lwbench.predict.grid import grid
+    from tests.test_predict import MACHINE, SETTINGS, truth_net
+
+    probes = [p for p in grid(0) if p.group not in ("fault", "fault-base")]
+    records = {p.id: {"timing": {"median_ms": truth_net(probe_net(p))}, "cpu_share": 1.0} for p in probes}
+    fp = calfile.fingerprint(SETTINGS, MACHINE)
+    return probes, build_document(probes, records, SETTINGS, fp, MACHINE, 1.0, [])
 
 
 def _cal(tmp_path, doc, name="cal.json") -> str:

@@ -4,8 +4,10 @@ The probe (an IR Net) is built by lwbench.build with lively weights, written to 
 (lwbench.onnx.export, into the worker's own temporary cache: a calibration's 1,400 tiny graphs do not belong
 in the user's cache), loaded in a session with the options every ORT row uses (lwbench.onnx.session: intra-op
 threads, inter-op 1, sequential, graph optimisation `ort_opt`), checked against torch's output on a seeded input
-(a probe beyond tolerance is an error record, not a time) and timed by lwbench.measure.timer.autorange through
-lwbench.onnx.run.time_session: one sample is one `session.run`.
+(a probe beyond tolerance is an error record, not a time) and timed by lwbench.measure.timer.autorange: one sample
+is one `session.run`; with one thread (ORT then computes in the calling thread) the calls another process
+preempted are set apart as for torch probes (lwbench.predict.probetime.autorange_clean), else through
+lwbench.onnx.run.time_session.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ def time_probe_ort(net, st: dict, cfg, cache: str | None):
     chk = check_outputs(sess.run(None, {sess.get_inputs()[0].name: x})[0], ref, "float32")
     if not chk["valid"]:
         raise ValueError(f"onnxruntime output differs from torch's ({chk['why']})")
-    t = time_session(sess, x, st["device"], cfg, st["threads"])
-    return t, {"clean_median_ms": None, "clean_n": 0, "rel_err": chk["rel_err"],
-               "layout_ms": layout_ms(str(path), x, st)}
+    if st["device"] == "cpu" and st["threads"] == 1:   # ORT runs in this thread: preempted calls set apart
+        from lwbench.onnx.run import runner
+        from lwbench.predict.probetime import autorange_clean
+
+        t, clean = autorange_clean(runner(sess, x, st["device"]), cfg)
+    else:
+        t, clean = time_session(sess, x, st["device"], cfg, st["threads"]), {"clean_median_ms": None, "clean_n": 0}
+    return t, {**clean, "rel_err": chk["rel_err"], "layout_ms": layout_ms(str(path), x, st)}
 
 
 def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
