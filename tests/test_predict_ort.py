@@ -23,7 +23,7 @@ from lwbench.predict.grid import grid, subset
 from lwbench.predict.layout import reorders
 from lwbench.predict.predict import fused_layers, predict_net
 from lwbench.spec import load
-from tests.test_predict import MACHINE, SETTINGS, truth_layer
+from tests.test_predict import MACHINE, SETTINGS, _write, truth_layer
 
 FIXED = 0.006                      # ms: one session.run of an empty-ish graph
 LAYOUT_PER_ELEM = 2e-7             # ms per element reordered into / out of NCHWc
@@ -119,6 +119,7 @@ def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
     assert fitted["fusion"] == {"runtime": "onnxruntime", "ort_opt": "all"}
     assert fitted["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)
     assert doc["checks"]["heldout_layers"]["all"]["median_abs_pct"] < 1.0     # the layout time was taken out
+    assert fitted["layout"]["choice"] == "taken_out"                          # chosen on the blocks
     assert fitted["layout"]["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
     assert fitted["layout"]["per_reorder_ms"] == pytest.approx(PER_REORDER, rel=1e-3)
     assert all(abs(b["error_pct"]) < 2.0 for b in doc["checks"]["blocks"])    # blocks = Σ fused groups
@@ -134,12 +135,6 @@ def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
     plain = dict(fitted, fusion=None)
     net = load("mobilenet_v2")
     assert predict_net(net, plain)["total_ms"] > predict_net(net, fitted)["total_ms"] * 1.05
-
-
-def _write(tmp_path, doc, name="ort.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    return str(path)
 
 
 def test_ort_round_trip_and_refit(tmp_path, ort_synthetic):
@@ -227,3 +222,29 @@ def test_tiny_real_ort_calibration(tmp_path):
     assert back["fingerprint"]["runtime"] == "onnxruntime" and back["fingerprint"]["ort_opt"] == "all"
     assert back["fingerprint"]["runtime_versions"]["onnxruntime"]
     assert back["model"]["fusion"]["runtime"] == "onnxruntime"
+
+
+def test_layout_kept_in_when_the_blocks_say_so():
+    """A machine whose layers cost the same alone as in a network (no region borders to pay) while the profiler
+    still shows conversions on lone convolutions: taking them out would under-predict every block, so the fit
+    keeps them in (no layout term) and the blocks and networks come out right."""
+    probes = [p for p in grid(0, runtime="onnxruntime") if p.group != "pointwise" or int(p.id, 16) % 3 == 0]
+
+    def plain(net):
+        gone = folded(net)
+        rows = count(net).layers
+        return FIXED + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems) for n, r in zip(net.nodes, rows)
+                           if n.name not in gone and n.op not in ("identity", "dropout"))
+
+    records = {}
+    for p in probes:
+        net = probe_net(p)
+        ms = plain(net)
+        records[p.id] = {"timing": {"median_ms": ms}, "cpu_share": 1.0, "layout_ms": 0.3 * ms if _layout(net) else 0.0}
+    fp = calfile.fingerprint(ORT_SETTINGS, ORT_MACHINE)
+    doc = build_document(probes, records, ORT_SETTINGS, fp, ORT_MACHINE, 1.0, [])
+    lay = doc["model"]["layout"]
+    assert lay["choice"] == "kept_in" and lay["per_elem_ms"] == 0.0
+    assert lay["blocks_median_abs_pct"]["kept_in"] < lay["blocks_median_abs_pct"]["taken_out"]
+    net = load("mobilenet_v2")
+    assert predict_net(net, doc["model"])["total_ms"] == pytest.approx(plain(net), rel=0.03)

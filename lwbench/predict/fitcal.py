@@ -13,9 +13,11 @@ def overhead_points(probes: list[Probe], records: dict[str, dict]) -> list[tuple
             if p.group == "overhead" and p.id in records]
 
 
-def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1) -> list[dict]:
+def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1,
+                  less_layout: bool = False) -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
-    median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too)."""
+    median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
+    `less_layout` less ORT's layout conversions around it (lwbench.predict.fitort)."""
     from lwbench.count import count
 
     out = []
@@ -30,7 +32,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         key, x = node_key(node)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
         base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, True) - base),
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out
 
@@ -153,11 +155,13 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
         raise InputError("calibrate: the overhead probes (identity chains) were not measured; nothing to fit "
                          f"({'; '.join(problems) or 'no worker finished'}); the partial file is kept, run again")
     overhead = model.fit_overhead(pts)
-    samples = layer_samples(probes, records, overhead, settings["batch"])
-    fitted = model.fit(samples, overhead)
-    if settings.get("runtime") == "onnxruntime":     # a network is predicted per fused group (predict.fusion)
-        fitted["fusion"] = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
-        fitted["layout"] = layout_cost(probes, records, settings["batch"])
+    if settings.get("runtime") == "onnxruntime":     # per fused group (predict.fusion), layout: predict.fitort
+        from lwbench.predict.fitort import fit_ort
+
+        samples, fitted = fit_ort(probes, records, overhead, settings)
+    else:
+        samples = layer_samples(probes, records, overhead, settings["batch"])
+        fitted = model.fit(samples, overhead)
     fitted["faults"] = fault_cost(probes, records)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]

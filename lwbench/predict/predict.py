@@ -133,4 +133,7 @@ def predict_module(spec: str, input_shape: str | None, fitted: dict, batch: int 
     named = dict(load_factory(spec).named_modules())
     keyed = [_module_key(r, named.get(r.layer)) for r in prof.layers]
     rows, total = _rows(prof, keyed, fitted)
+    if (fitted.get("fusion") or {}).get("runtime") == "onnxruntime":   # no IR: ORT's fused groups are not known
+        for r in rows:
+            r["note"] = "; ".join(x for x in (r["note"], "unfused: --module has no IR for ORT's fusion rules") if x)
     return _result(prof, rows, total, fitted)
