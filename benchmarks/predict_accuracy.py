@@ -7,7 +7,7 @@
 and writes every file with `-ort` after `cpu` (predict-calib-cpu-ort.json, predict-validate-cpu-ort.csv, ...).
 `--smoke` checks the pipeline end to end in a few minutes: a calibration of 6 probes per group
 (`calibrate --smoke 6`), three small networks, --min-time 0.2, no wait for a quiet machine; its files get
-`-smoke` in their names and are never results.
+`-smoke` in their names and are never results; it exits 0 when the pipeline ran (the goal is not judged).
 
 1. waits (up to --wait s) for the 1-minute load to fall below 1.0, and records the load it started at;
 2. `lwbench calibrate --device cpu --threads 1 -o OUT/predict-calib-cpu.json` (single layers and small blocks
@@ -185,7 +185,7 @@ def main() -> int:
                ms_per_fault=doc["model"].get("faults"), layout=doc["model"].get("layout"))
     (out / f"predict-run-cpu{tag}.json").write_text(json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
-    return 0 if ok else 1
+    return 0 if ok or a.smoke else 1     # a smoke run checks the pipeline, not the goal
 
 
 if __name__ == "__main__":

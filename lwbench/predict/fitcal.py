@@ -17,7 +17,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
                   less_layout: bool = False) -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
     median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
-    `less_layout` less ORT's layout conversions around it (lwbench.predict.fitort)."""
+    `less_layout` less ORT's layout conversions around it (fit_ort)."""
     from lwbench.count import count
 
     out = []
@@ -135,6 +135,40 @@ def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
             "spread_ms": [per[0], per[-1]] if per else None}
 
 
+# --------------------------------------------------------------------------- ONNX Runtime
+# A lone layer probe pays ORT's NCHWc conversions (ReorderInput / ReorderOutput, timed by the profiler in
+# `layout_ms`). Two fits are made from the same measurements: `taken_out` (the layer is the probe less its
+# conversions; a network pays one conversion per region border, lwbench.predict.layout) and `kept_in` (the layer
+# is the whole probe; no layout term). The one whose predicted blocks (the calibration's small blocks, never a
+# network) are nearer their measured latency is kept; both median block errors are stored in `model.layout`.
+def _sum_error(blocks: list[dict]) -> float | None:
+    errs = sorted(abs((b["fixed_ms"] + b["layers_ms"]) / b["measured_ms"] - 1.0) for b in blocks if b["measured_ms"] > 0)
+    return 100.0 * errs[len(errs) // 2] if errs else None
+
+
+def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list[dict], dict]:
+    """(samples, fitted model) for an ORT calibration: fusion and layout chosen as above."""
+    batch = settings["batch"]
+    fusion = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
+    out, errors = {}, {}
+    for variant in ("taken_out", "kept_in"):
+        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out")
+        fitted = model.fit(samples, overhead)
+        fitted["fusion"] = fusion
+        fitted["layout"] = layout_cost(probes, records, batch) if variant == "taken_out" else \
+            {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}
+        errors[variant] = _sum_error(_blocks(probes, records, fitted, batch))
+        out[variant] = (samples, fitted)
+    e_out, e_in = errors["taken_out"], errors["kept_in"]
+    pick = "kept_in" if e_out is not None and e_in is not None and e_in < e_out else "taken_out"
+    samples, fitted = out[pick]
+    fitted["layout"] = {**fitted["layout"], "choice": pick, "blocks_median_abs_pct": errors}
+    return samples, fitted
+
+
+
+
+
 def refit(doc: dict) -> dict:
     """The calibration fitted again from its own raw measurements (a model change needs no new measurement)."""
     probes = [Probe.from_dict(m) for m in doc["measurements"]]
@@ -155,9 +189,7 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
         raise InputError("calibrate: the overhead probes (identity chains) were not measured; nothing to fit "
                          f"({'; '.join(problems) or 'no worker finished'}); the partial file is kept, run again")
     overhead = model.fit_overhead(pts)
-    if settings.get("runtime") == "onnxruntime":     # per fused group (predict.fusion), layout: predict.fitort
-        from lwbench.predict.fitort import fit_ort
-
+    if settings.get("runtime") == "onnxruntime":     # per fused group (predict.fusion), layout: fit_ort
         samples, fitted = fit_ort(probes, records, overhead, settings)
     else:
         samples = layer_samples(probes, records, overhead, settings["batch"])
