@@ -34,7 +34,8 @@ def time_probe_ort(net, st: dict, cfg, cache: str | None):
         t, clean = autorange_clean(runner(sess, x, st["device"]), cfg)
     else:
         t, clean = time_session(sess, x, st["device"], cfg, st["threads"]), {"clean_median_ms": None, "clean_n": 0}
-    return t, {**clean, "rel_err": chk["rel_err"], "layout_ms": layout_ms(str(path), x, st)}
+    runs = int(min(25, max(5, 50.0 / max(1e-3, t.median_ms))))        # about 50 ms of profiled runs, 5 to 25
+    return t, {**clean, "rel_err": chk["rel_err"], "layout_ms": layout_ms(str(path), x, st, runs)}
 
 
 def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
@@ -52,7 +53,7 @@ def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
     with tempfile.TemporaryDirectory(prefix="lwbench-ortprof-") as d:
         sess = session(path, st["device"], st["threads"], st.get("ort_opt", "all"), profile_prefix=f"{d}/p")
         feeds = {sess.get_inputs()[0].name: x}
-        for _ in range(runs + 3):
+        for _ in range(runs + 2):
             sess.run(None, feeds)
         per_run, meta = kernel_runs(sess.end_profiling())
     lay = sorted(sum(ms for n, ms in r.items() if meta.get(n, {}).get("op") in LAYOUT_OPS) for r in per_run[-runs:])
