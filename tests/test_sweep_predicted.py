@@ -108,3 +108,17 @@ def test_a_bad_calibration_is_one_line_before_anything_runs(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and rows == [] and "\n" not in err and "bad.json" in err and "not valid JSON" in err
     assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_rows_of_an_earlier_run_are_predicted_in_the_report(tmp_path, capsys, synthetic):
+    """A store swept without the calibration: `--resume --calibration` runs nothing, predicts every old row for
+    the front (the append-only store is not rewritten)."""
+    rc, rows = _sweep(tmp_path, "threads: [1]\n")
+    assert rc == 0 and all("pred_ms" not in r for r in rows)
+    capsys.readouterr()
+    before = (tmp_path / "s.jsonl").read_bytes()
+    rc, rows = _sweep(tmp_path, "threads: [1]\n", "--resume", "--calibration", _cal(tmp_path, synthetic[1]))
+    out = capsys.readouterr()
+    assert rc == 0 and "PREDICTED latency" in out.out and "0 new row(s), 8 job(s) done before" in out.err
+    assert all("pred_ms" not in r for r in rows)
+    assert (tmp_path / "s.jsonl").read_bytes().count(b'"kind":"analytic"') == before.count(b'"kind":"analytic"')
