@@ -13,8 +13,8 @@ RuntimeOpt = Annotated[str, typer.Option("--runtime", help="torch (eager) or onn
                                          "fused groups ORT runs).")]
 OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --runtime onnxruntime: ORT's graph optimisation "
                                         "level (disable, basic, extended, all), as `bench --ort-opt`.")]
-SmokeOpt = Annotated[int | None, typer.Option("--smoke", min=1, help="Measure only the first N probes of each "
-                                              "group (a check that calibration runs, in seconds; never for "
+SmokeOpt = Annotated[int | None, typer.Option("--smoke", min=1, help="Measure only N probes of each group, evenly "
+                                              "spaced (a check that calibration runs, in seconds; never for "
                                               "results).")]
 
 
