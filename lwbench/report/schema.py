@@ -247,13 +247,17 @@ PLOT = Kind(
     "so a figure can be checked against its export. Metadata (CSV `# key: {json}` lines, JSON keys, Markdown "
     "`<!-- key: {json} -->`): `machine`, `plot` (the figure kind), `source` (the export it was drawn from), "
     "`figure`, and for a roofline `peaks`. Its columns depend on the figure: latency-vs-madds `model, series, "
-    "madds, <y>`; layer-shares `<group>, madds_share, mac_share, time_share`; roofline `layer, category, "
+    "family, madds, <y>`; layer-shares `<group>, madds_share, mac_share, time_share`; roofline `layer, category, "
     "intensity_flop_per_byte, gflop_per_s`; guideline-ratios `guideline, scale, setting, ratio, paper_gpu_ratio, "
     "paper_arm_ratio`. Not an input of compare or plot: use its `source`.",
     (
         _c("model", "", "str", "latency-vs-madds: the network of the point."),
-        _c("series", "", "str", "latency-vs-madds: the configuration columns that vary in the file (e.g. "
-           "'threads=4'); empty when there is one configuration."),
+        _c("series", "", "str", "latency-vs-madds: the point's series (one colour and legend entry): what ran it "
+           "when runtime, mode, dtype or options vary ('torch eager float32', 'torch compile float32', "
+           "'onnxruntime int8'), then any other varying setting as key=value ('threads=4'); empty when there is "
+           "one configuration."),
+        _c("family", "", "str", "latency-vs-madds: the network's family (the name without its width/resolution "
+           "suffix): the marker shape, and the line joining a series' networks of one family."),
         Column(MADDS.name, MADDS.unit, MADDS.type, "latency-vs-madds: the point's x (multiply-adds per batch)."),
         _c("<y>", "unit of <y>", "float", "latency-vs-madds: the point's y, the column chosen with --y "
            "(median_ms, min_ms, p90_ms, mean_ms, images_per_s, batches_per_s)."),
