@@ -180,10 +180,14 @@ GUIDELINES = Kind(
 
 BREAKDOWN = Kind(
     "breakdown", "Time per op category (ShuffleNet V2, Fig. 2)",
-    "`lwbench guidelines --breakdown`: one row per network, the measured time split by op category (forward "
-    "hooks per layer) next to the end-to-end latency.",
+    "`lwbench guidelines --breakdown [--runtime onnxruntime]`: one row per network, the measured time split by op "
+    "category (torch: forward hooks per layer; onnxruntime: ORT's per-node kernel times joined to the layers, a "
+    "fused node in its main layer's category) next to the end-to-end latency.",
     (
         MODEL,
+        _c("runtime", "", "str", "What ran it: torch (eager, hooks) or onnxruntime (profiler)."),
+        _c("ort_opt", "", "str", "onnxruntime: the graph optimisation level (--ort-opt)."),
+        _c("ep", "", "str", "onnxruntime: the execution provider that ran it."),
         _c("device", "", "str", "Where it ran: cpu or cuda.", True),
         BATCH,
         _c("threads", "threads", "int", "CPU intra-op threads."),
@@ -191,10 +195,21 @@ BREAKDOWN = Kind(
         _c("forward_median_ms", "ms", "float", "End-to-end median latency without hooks.", True, "lower"),
         _c("hooked_median_ms", "ms", "float", "Median latency of the forward with per-layer hooks.", False,
            "lower"),
-        _c("layers_total_ms", "ms", "float", "Sum of the per-layer medians.", True, "lower"),
+        _c("layers_total_ms", "ms", "float", "Sum of the per-layer medians (onnxruntime: of every profiled node's "
+           "kernel median).", True, "lower"),
         _c("<category>_ms", "ms", "float", "Summed per-layer time of one category: conv (with linear), "
            "element_wise, shuffle, concat_split, other.", False, "lower"),
         _c("<category>_pct", "%", "float", "That category's share of layers_total_ms."),
+        _c("ort_own_ms", "ms", "float", "onnxruntime: kernel time of ORT's own nodes (layout reorders, copies, "
+           "Q/DQ), a category of its own.", False, "lower"),
+        _c("ort_own_pct", "%", "float", "onnxruntime: ort_own_ms's share of layers_total_ms."),
+        _c("unattributed_ms", "ms", "float", "onnxruntime: kernel time the join could not place on a layer (0 on "
+           "every zoo network).", False, "lower"),
+        _c("unattributed_pct", "%", "float", "onnxruntime: unattributed_ms's share of layers_total_ms."),
+        _c("fused_groups", "", "int", "onnxruntime: ORT nodes (or merged nodes) that compute more than one layer."),
+        _c("fused_layers", "", "int", "onnxruntime: layers inside those fused groups."),
+        _c("fused_pct", "%", "float", "onnxruntime: the fused groups' share of layers_total_ms."),
+        _c("rel_err", "", "float", "onnxruntime: max |ORT - torch| / max |torch| of the checked output."),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, "lower"),
     ),
     config=("model", "device", "batch", "threads"),
