@@ -216,9 +216,11 @@ def _legends(ax, colors: dict, markers: dict) -> list[str]:
         ax.legend(handles=fam, fontsize=6, ncol=2, title="family", title_fontsize=7)
         return list(markers)
     series = [Line2D([], [], color=c, lw=2, label=s) for s, c in colors.items()]
-    first = ax.legend(handles=series, fontsize=7, loc="upper left", title="series", title_fontsize=7)
-    ax.add_artist(first)
-    ax.legend(handles=fam, fontsize=6, ncol=2, loc="lower right", title="family (marker)", title_fontsize=7)
+    # both outside the axes (no point hidden); the second through the figure, which bbox_inches="tight" keeps
+    ax.legend(handles=series, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="series",
+              title_fontsize=7)
+    ax.figure.legend(handles=fam, fontsize=6, loc="lower left", bbox_to_anchor=(1.01, 0.0),
+                     bbox_transform=ax.transAxes, title="family (marker)", title_fontsize=7)
     return [h.get_label() for h in series]
 
 
