@@ -87,7 +87,7 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
     if breakdown and plot:
         raise InputError("--plot draws the G1-G4 speed ratios; it does not go with --breakdown")
     target = _one_target(target, runtime, breakdown)
-    _check_runtime(runtime, ort_opt, device, breakdown, target)
+    _check_runtime(runtime, ort_opt, device, target)
     if threads is None and device == "cpu":
         threads = 1
     if breakdown:
@@ -96,9 +96,8 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
                 (runtime, ort_opt), target)
 
 
-def _check_runtime(runtime: str, ort_opt: str, device: str, breakdown: bool, target: str = "local") -> None:
+def _check_runtime(runtime: str, ort_opt: str, device: str, target: str = "local") -> None:
     """The device, and --runtime/--ort-opt: one line before anything is measured."""
-    from lwbench.errors import InputError
     from lwbench.measure.timer import check_device
     from lwbench.runtimes import check_runtime_name
 

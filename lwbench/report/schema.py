@@ -206,10 +206,10 @@ BREAKDOWN = Kind(
         _c("unattributed_ms", "ms", "float", "onnxruntime: kernel time the join could not place on a layer (0 on "
            "every zoo network).", False, "lower"),
         _c("unattributed_pct", "%", "float", "onnxruntime: unattributed_ms's share of layers_total_ms."),
-        _c("fused_groups", "", "int", "onnxruntime: ORT nodes (or merged nodes) that compute more than one layer."),
-        _c("fused_layers", "", "int", "onnxruntime: layers inside those fused groups."),
+        _c("fused_groups", "groups", "int", "onnxruntime: ORT nodes (or merged nodes) that compute more than one layer."),
+        _c("fused_layers", "layers", "int", "onnxruntime: layers inside those fused groups."),
         _c("fused_pct", "%", "float", "onnxruntime: the fused groups' share of layers_total_ms."),
-        _c("rel_err", "", "float", "onnxruntime: max |ORT - torch| / max |torch| of the checked output."),
+        _c("rel_err", "fraction", "float", "onnxruntime: max |ORT - torch| / max |torch| of the checked output."),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, "lower"),
     ),
     config=("model", "device", "batch", "threads"),
