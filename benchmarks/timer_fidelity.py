@@ -17,7 +17,7 @@ The model here is made exactly as the worker makes it (lwbench.build seeds 0, th
   perf   an independent onnxruntime.InferenceSession made here (onnxruntime's API, not lwbench.onnx.session) on
          the same .onnx file the worker timed (checked by path and sha256 every round), with the CLI's settings
          written out again: intra-op 1, inter-op 1, ORT_SEQUENTIAL, ORT_ENABLE_ALL (= ort_opt all), CPU EP;
-         onnxruntime_perf_test's way: 10 warm-up runs, then runs timed one by one for >= --min-time s (and >= 20
+         onnxruntime_perf_test's way: --ort-warmup (10) warm-up runs, then runs timed one by one for >= --min-time s (and >= 20
          runs); the median of the per-run times. The reference of cli_ratio.
   timeit timeit.Timer(session.run).autorange() blocks (gc off) for >= --min-time s; the median block mean
 A new session per round and method, as a fresh onnxruntime_perf_test process would make.
@@ -32,6 +32,7 @@ for the worker), the state before issue #18's fix.
 
     python benchmarks/timer_fidelity.py [NET ... | --models A,B] [--rounds 8] [--min-time 1.0] [--heap keep|trim]
                                         [--runtime torch|onnxruntime] [--dtype float32|int8 (onnxruntime)]
+                                        [--ort-warmup 10]
                                         [--output results/timer_fidelity-cli.csv | -ort.csv]
 """
 
@@ -50,14 +51,14 @@ ORT_METHODS = ("cli", "perf", "timeit")             # --runtime onnxruntime; the
 OUTPUTS = {"torch": "timer_fidelity-cli.csv", "onnxruntime": "timer_fidelity-ort.csv"}
 
 
-def torch_case(name: str, min_time: float, dtype: str) -> tuple[dict, str]:
+def torch_case(name: str, min_time: float, dtype: str, ort_warmup: int = 10) -> tuple[dict, str]:
     """The four torch methods of one network ({method: () -> figure}, reference method)."""
     model, x = fc.case(name)
     return {"cli": lambda: fc.cli(name), "inproc": lambda: fc.inproc(model, x),
             "torch": lambda: fc.torch_ref(model, x, min_time), "timm": lambda: fc.timm_loop(model, x)}, "torch"
 
 
-def ort_case(name: str, min_time: float, dtype: str) -> tuple[dict, str]:
+def ort_case(name: str, min_time: float, dtype: str, ort_warmup: int = 10) -> tuple[dict, str]:
     """The ONNX Runtime methods of one network. One untimed CLI run first exports the network (cached) and names the
     .onnx file the worker times; the references load that same file, and every CLI round must time it again."""
     first = fc.cli(name, timer={"min_time_s": 0.05, "warmup_s": 0.05}, runtime="onnxruntime", dtype=dtype)
@@ -70,7 +71,7 @@ def ort_case(name: str, min_time: float, dtype: str) -> tuple[dict, str]:
             raise SystemExit(f"{name}: the worker timed {got['onnx_file']}, not the reference's {path}")
         return got
 
-    return {"cli": cli, "perf": lambda: fc.ort_perf(path, min_time),
+    return {"cli": cli, "perf": lambda: fc.ort_perf(path, min_time, warm=ort_warmup),
             "timeit": lambda: fc.ort_timeit(path, min_time)}, "perf"
 
 
@@ -126,7 +127,7 @@ def report(r: dict) -> str:
 METHOD_NOTE = {"torch": "cli = run_jobs on a fresh LocalTarget worker",
                "onnxruntime": "cli = run_jobs on a fresh LocalTarget worker, --runtime onnxruntime --ort-opt all; perf "
                "= an InferenceSession made here on the same .onnx file (intra 1, inter 1, sequential, "
-               "ORT_ENABLE_ALL), 10 warm-up runs, per-run times for >= --min-time s and 20 runs, median; timeit = "
+               "ORT_ENABLE_ALL), --ort-warmup runs untimed, per-run times for >= --min-time s and 20 runs, median; timeit = "
                "timeit.Timer.autorange blocks for >= --min-time s, median block mean"}
 
 
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--min-time", type=float, default=1.0, help="the references' measured time per round (s)")
     ap.add_argument("--heap", choices=("keep", "trim"), default="keep")
+    ap.add_argument("--ort-warmup", type=int, default=10, help="onnxruntime: perf's untimed runs before timing")
     ap.add_argument("--output", help=f"default results/{OUTPUTS['torch']} (torch), results/{OUTPUTS['onnxruntime']}")
     args = ap.parse_args(argv)
     if args.dtype != "float32" and args.runtime == "torch":
@@ -151,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.heap == "trim":
         os.environ["LWBENCH_HEAP"] = "trim"
     extra = {"runtime": args.runtime, "dtype": args.dtype, "heap": keep_heap()}
+    if args.runtime == "onnxruntime":
+        extra["perf_warmup_runs"] = args.ort_warmup
     make = torch_case if args.runtime == "torch" else ort_case
     load_before = fc.load1()
     rows = []
     for name in nets:
-        run, ref = make(name, args.min_time, args.dtype)
+        run, ref = make(name, args.min_time, args.dtype, args.ort_warmup)
         rounds = [one_round(name, run, r) for r in range(args.rounds)]
         rows.append(summarize(name, rounds, tuple(run), ref, extra))
         fc.write_csv(output, rows, "median over clean rounds of each method's per-round figure; methods rotated "
