@@ -166,9 +166,10 @@ def sweep(
     ray, hosts = _ray_setup(grid, ray_address) if ray_address is not None else (None, None)
     analytic, timing = expand(grid, _fingerprints(grid, hosts, in_process))
     for net in grid.networks:
-        if net.kind == "module" and grid.timing:
-            err.print(f"lwbench: note: {net.label}: a torch factory is counted only (the timing worker builds "
-                      "networks from YAML)", markup=False)
+        if net.kind == "module" and grid.timing and set(net.dims["runtime"]) | set(net.dims["target"]) - {"local"} \
+                != {"torch"}:
+            err.print(f"lwbench: note: {net.label}: a torch factory is timed with runtime torch on target local "
+                      "(or Ray) only; its other points are counted only", markup=False)
     before = _existing(path, resume or plan, err)
     done = before.ids if resume or plan else set()
     if plan:
