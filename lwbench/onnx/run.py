@@ -22,11 +22,29 @@ def lively(model, net, seed: int = 0):
     init shrinks activations ~3x per layer (a deep random network's output is then just the last bias, and a
     graph with a wrong weight would pass). Convolutions and linears get He-normal weights (fan-in, ReLU gain);
     batch norms get running statistics measured on a seeded random batch (train-mode forward, cumulative
-    averages), so each normalises what reaches it. Latency does not depend on the values."""
+    averages), so each normalises what reaches it. Latency does not depend on the values.
+
+    The statistics are measured on one intra-op thread whatever the caller's setting: a reduction's order
+    depends on the thread count, so without this the same seed gave running statistics that differ in the last
+    bits from one process to another, and an export cached by one process (its key has no weights) then
+    disagreed with the model another process checked it against (rel_err 1.8e-4 on shufflenet_v2_x0_5 at
+    resolution 32, for a correct graph)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _lively_weights(model, net, g)
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval()
+
+
+def _lively_weights(model, net, g) -> None:
     import torch
     from torch import nn
 
-    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -37,7 +55,6 @@ def lively(model, net, seed: int = 0):
                 m.momentum = None
         model.train()
         model(torch.randn(4, *net.input_shape, generator=g))
-    return model.eval()
 
 
 def reference(net, batch: int, model):
