@@ -81,12 +81,20 @@ class Trace:
     base: str
     width: float | None
     spatial: bool
-    autos: list                     # (slot of x, slot of y, were they equal) per residual: auto
-    plan: list                      # per node: (signature id, input getter, single input?, channels, node, op)
+    traced_autos: list              # (x, y, were they equal) per residual: auto, as the compile saw them
     memo: dict = field(default_factory=dict)   # (signature, input shapes) -> (outputs, channels, figures)
+    _plan: tuple | None = None
+
+    def plan(self) -> tuple[list, list]:
+        """(per node: (signature id, input getter, single input?, channels, node, op); per residual: auto: (slot
+        of x, slot of y, were they equal)), made at the first replay (a load at the traced resolution needs
+        none)."""
+        if self._plan is None:
+            self._plan = _plan(self.net, self.traced_autos)
+        return self._plan
 
 
-def _plan(net: Net, comp) -> tuple[list, list]:
+def _plan(net: Net, traced_autos) -> tuple[list, list]:
     """Tensors are numbered in order (the input is 0, then each node's outputs), so a replay appends them."""
     from operator import itemgetter
 
@@ -99,7 +107,7 @@ def _plan(net: Net, comp) -> tuple[list, list]:
         plan.append((sig, itemgetter(*ids), len(ids) == 1, _chans(n.out_shapes), n, get_op(n.op)))
         for i in range(len(n.out_shapes)):
             slot[(n.name, i)] = len(slot)
-    autos = [(slot[x], slot[y], eq) for x, y, eq in (comp.autos if comp is not None else ())]
+    autos = [(slot[x], slot[y], eq) for x, y, eq in traced_autos]
     return plan, autos
 
 
@@ -150,8 +158,7 @@ def _trace(file: str, doc: dict, digest: str, variant: str, width, resolution) -
         return box[-1]
 
     net = compile_doc(doc, file, variant, width, resolution, compiler=factory)
-    plan, autos = _plan(net, box[-1])
-    tr = Trace(net=net, base=variant, width=width, spatial=box[-1].spatial, autos=autos, plan=plan)
+    tr = Trace(net=net, base=variant, width=width, spatial=box[-1].spatial, traced_autos=box[-1].autos)
     return _remember(_TRACES, key, tr, MAX_TRACES)
 
 
@@ -173,10 +180,11 @@ def _replay(tr: Trace, res: int):
     memo = tr.memo
     if len(memo) > MAX_MEMO:
         memo.clear()
+    plan, autos = tr.plan()
     slots = [(tr.net.input_shape[0], res, res)]
     hits = []
     try:
-        for sig, get, single, ch, n, op in tr.plan:
+        for sig, get, single, ch, n, op in plan:
             ins = get(slots)
             hit = memo.get((sig, ins))
             if hit is None:
@@ -191,7 +199,7 @@ def _replay(tr: Trace, res: int):
             hits.append(hit)
     except ShapeError:
         return None
-    for x, y, equal in tr.autos:
+    for x, y, equal in autos:
         if (slots[x] == slots[y]) != equal:
             return None
     return slots, hits
@@ -220,19 +228,28 @@ def _prepare(name_or_path: str, width, resolution):
 def load(name_or_path: str, width: float | None = None, resolution: int | None = None) -> Net:
     """lwbench.spec.load through the caches: the same Net, node for node."""
     file, doc, variant, tr = _prepare(name_or_path, width, resolution)
-    res = tr.net.resolution if tr is not None and resolution is None else resolution
-    done = _replay(tr, res) if tr is not None else None
+    if tr is not None and (resolution is None or resolution == tr.net.resolution):
+        return _copy(tr.net)            # the traced compile is compile_doc's Net at this resolution
+    done = _replay(tr, resolution) if tr is not None else None
     if done is None:
         return compile_doc(doc, file, variant, width, resolution)
-    ref = tr.net
+    ref, res = tr.net, resolution
     name, params, expect = _name_params(tr, resolution)
     nodes = []
-    for (_, get, single, _, n, _), (outs, _, _) in zip(tr.plan, done[1]):
+    for (_, get, single, _, n, _), (outs, _, _) in zip(tr.plan()[0], done[1]):
         ins = get(done[0])
         nodes.append(Node(n.name, n.op, dict(n.attrs), list(n.inputs), [ins] if single else list(ins), list(outs),
                           n.src))
     return Net(name=name, nodes=nodes, input_shape=(ref.input_shape[0], res, res), output=ref.output, file=ref.file,
                family=ref.family, source=ref.source, notes=ref.notes, params=params, expect=expect)
+
+
+def _copy(net: Net) -> Net:
+    """A Net of its own (nodes, attributes, lists) for the caller, so nothing it changes reaches the cache."""
+    nodes = [Node(n.name, n.op, dict(n.attrs), list(n.inputs), list(n.in_shapes), list(n.out_shapes), n.src)
+             for n in net.nodes]
+    return Net(name=net.name, nodes=nodes, input_shape=net.input_shape, output=net.output, file=net.file,
+               family=net.family, source=net.source, notes=net.notes, params=dict(net.params), expect=dict(net.expect))
 
 
 def totals(name_or_path: str, width: float | None = None, resolution: int | None = None,

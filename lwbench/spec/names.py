@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from functools import lru_cache
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -32,7 +33,11 @@ def name_problem(name: object) -> str | None:
         return "expected a name (write it in quotes if it is yes/no/true/false/null)"
     if not isinstance(name, (str, int)):
         return "expected a name (letters, digits and _)"
-    text = str(name)
+    return _text_problem(str(name))
+
+
+@lru_cache(maxsize=8192)
+def _text_problem(text: str) -> str | None:
     if not NAME_RE.match(text):
         return "expected letters, digits and _ only"
     if keyword.iskeyword(text) or text in ("None", "True", "False"):

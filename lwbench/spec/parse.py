@@ -25,6 +25,7 @@ FORMS = ("op", "block", "layers", "parallel")
 COMMON = ("name", "if", "repeat", "first")
 MERGES = ("add", "mul", "concat")
 RESERVED_PARAMS = ("in", "in_size", "width", "resolution")
+_BOOL, _INTS = Attr("bool"), Attr("ints")
 
 
 def _round_rules():
@@ -141,8 +142,9 @@ class _Compiler:
 
     # ------------------------------------------------------------ graph building
     def add_node(self, name, op, attrs, inputs, key, mapping):
-        self.check_name(name, key, mapping)
-        in_shapes = [self.shapes[r] for r in inputs]
+        prefixes = self.check_name(name, key, mapping)
+        shapes = self.shapes
+        in_shapes = [shapes[r] for r in inputs]
         opdef = get_op(op)
         try:
             outs = opdef.infer(attrs, in_shapes)
@@ -151,14 +153,17 @@ class _Compiler:
             self.fail(k, str(e), mapping=mapping, sub=e.key or None)
         self.check_size(opdef, attrs, in_shapes, outs, key, mapping)
         self.names.add(name)
-        parts = name.split(".")
-        self.containers.update(".".join(parts[:i]) for i in range(1, len(parts)))
+        self.containers.update(prefixes)
         self.nodes.append(Node(name, op, attrs, list(inputs), in_shapes, outs, key))
-        for i, s in enumerate(outs):
-            self.shapes[Ref(name, i)] = s
+        if len(outs) == 1:
+            shapes[Ref(name, 0)] = outs[0]
+        else:
+            for i, s in enumerate(outs):
+                shapes[Ref(name, i)] = s
         return Ref(name, 0)
 
-    def check_name(self, name, key, mapping):
+    def check_name(self, name, key, mapping) -> list[str]:
+        """Refuse a name the graph cannot hold; returns its proper prefixes ('a', 'a.b' of 'a.b.c')."""
         if name == "input":
             self.fail(key + ".name", "'input' names the network's input; choose another name", mapping=mapping,
                       sub="name")
@@ -166,16 +171,25 @@ class _Compiler:
             self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
         if len(self.nodes) >= MAX_LAYERS:
             self.fail(key, f"more than {MAX_LAYERS:,} layers after expansion", mapping=mapping)
-        parts = name.split(".")
-        leaf = next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.names), None)
+        prefixes, i = [], name.find(".")
+        while i >= 0:
+            prefixes.append(name[:i])
+            i = name.find(".", i + 1)
+        names = self.names
+        leaf = next((p for p in prefixes if p in names), None)
         if leaf or name in self.containers:
             self.fail(key + ".name", f"layer name '{name}' nests {'inside layer ' + repr(leaf) if leaf else 'other layers'}"
                       " (a torch module cannot be both a layer and a container)", mapping=mapping, sub="name")
+        return prefixes
 
     def check_size(self, opdef, attrs, in_shapes, outs, key, mapping):
         """Tensors and weights a machine could hold: refused at load, not when torch runs out of memory."""
-        big = max((prod(s) for s in outs), default=0)
-        if big > MAX_ELEMS or max((d for s in outs for d in s), default=0) > MAX_DIM:
+        if len(outs) == 1:
+            s = outs[0]
+            big, top = prod(s), max(s, default=0)
+        else:
+            big, top = max((prod(s) for s in outs), default=0), max((d for s in outs for d in s), default=0)
+        if big > MAX_ELEMS or top > MAX_DIM:
             self.fail(key, f"output {'x'.join(map(str, max(outs, key=prod)))} is larger than {MAX_ELEMS:,} "
                       "elements", mapping=mapping)
         params = opdef.cost(attrs, in_shapes, outs).params
@@ -206,7 +220,7 @@ class _Compiler:
         if len(forms) != 1:
             self.fail(key, f"expected exactly one of {', '.join(FORMS)}", ", ".join(forms) or "none", item)
         lenv = self.local_env(env, x)
-        if "if" in item and not self.typed(item["if"], Attr("bool"), lenv, f"{key}.if", item, "if"):
+        if "if" in item and not self.typed(item["if"], _BOOL, lenv, f"{key}.if", item, "if"):
             return x
         name = item.get("name", default_name)
         problem = name_problem(name)
@@ -217,7 +231,7 @@ class _Compiler:
         if "repeat" not in item:
             if "first" in item:
                 self.fail(f"{key}.first", "only allowed with repeat", mapping=item, sub="first")
-            return self.one(item, key, full, x, env)
+            return self.one(item, key, full, x, env, lenv)
         n = self.as_int(self.expr(item["repeat"], lenv, f"{key}.repeat", item, "repeat"), f"{key}.repeat", item, "repeat")
         if n < 1:
             self.fail(f"{key}.repeat", "must be at least 1 (use if: to drop a layer)", n, item, "repeat")
@@ -233,12 +247,13 @@ class _Compiler:
                 this.update(first)
             else:
                 this.pop("stride", None)  # the paper-table convention: stride applies to the first repeat
-            x = self.one(this, key, f"{full}.{r}", x, env)
+            x = self.one(this, key, f"{full}.{r}", x, env, lenv if r == 0 else None)
         return x
 
-    def one(self, item, key, full, x: Ref, env) -> Ref:
+    def one(self, item, key, full, x: Ref, env, lenv=None) -> Ref:
+        """One layer form; `lenv`: local_env(env, x) where the caller has it already."""
         if "op" in item:
-            return self.prim(item, key, full, x, env)
+            return self.prim(item, key, full, x, env, lenv)
         if "block" in item:
             return self.call(item, key, full, x, env)
         if "layers" in item:
@@ -253,8 +268,8 @@ class _Compiler:
             if k not in ok:
                 self.fail(f"{key}.{k}", f"unknown key{suggest(k, ok)}", mapping=item, sub=k)
 
-    def prim(self, item, key, full, x, env) -> Ref:
-        lenv = self.local_env(env, x)
+    def prim(self, item, key, full, x, env, lenv=None) -> Ref:
+        lenv = self.local_env(env, x) if lenv is None else lenv
         kind = item["op"]
         if isinstance(kind, str) and "$" in kind:  # `op: $act`: a block argument naming the op
             kind = self.loose(kind, lenv, f"{key}.op", item, "op")
@@ -324,7 +339,7 @@ class _Compiler:
         if raw == "auto":  # add the identity shortcut exactly when the body keeps the shape
             if self.shapes[x] != self.shapes[y]:
                 return y
-        elif not self.typed(raw, Attr("bool"), env, f"{key}.residual", holder, "residual"):
+        elif not self.typed(raw, _BOOL, env, f"{key}.residual", holder, "residual"):
             return y
         return self.add_node(f"{full}.add", "add", {}, [x, y], f"{key}.residual", holder)
 
@@ -351,7 +366,7 @@ class _Compiler:
                 if c % 2:
                     self.fail(f"{key}.split", f"half needs even in-channels, got {c}", mapping=item, sub="split")
                 raw = [c // 2] * len(named) if len(named) == 2 else None
-            sizes = self.typed(raw, Attr("ints"), lenv, f"{key}.split", item, "split")
+            sizes = self.typed(raw, _INTS, lenv, f"{key}.split", item, "split")
             if len(sizes) != len(named):
                 self.fail(f"{key}.split", f"expected {len(named)} sizes, one per branch", list(sizes), item, "split")
             s = self.add_node(f"{full}.split", "split", {"sizes": sizes}, [x], f"{key}.split", item)

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from lwbench.errors import ConfigError
-from lwbench.spec.limits import MAX_SCALAR_DIGITS, LimitError, check_nodes, read_limited
+from lwbench.spec.limits import MAX_DEPTH, MAX_SCALAR_DIGITS, MAX_YAML_NODES, LimitError, check_nodes, read_limited
 
 
 class LineDict(dict):
@@ -63,6 +63,10 @@ def read_yaml(path: str | Path) -> object:
         node = loader.get_single_node()
         if node is None:
             return None
+        try:
+            return _construct_tree(loader, node)
+        except Exception:  # noqa: BLE001 - not a plain tree, or bad: the checked path below decides, as always
+            pass
         check_nodes(node)
         return loader.construct_document(node)
     except LimitError as e:
@@ -78,6 +82,48 @@ def read_yaml(path: str | Path) -> object:
         raise ConfigError(str(path), "", f"invalid YAML: {' '.join(str(e).split())}") from None
     finally:
         loader.dispose()
+
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_SCALARS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
+
+
+class _NotATree(Exception):
+    pass
+
+
+def _construct_tree(loader: _Loader, root) -> object:
+    """The document of a composed graph that is a plain tree (no alias, no merge key, only the core tags) within
+    MAX_YAML_NODES and MAX_DEPTH, built in one walk: for such a tree check_nodes would pass and this is what
+    construct_document builds. Anything else (or any error) raises, and read_yaml takes the checked path, which
+    reports it as always. Touches no node."""
+    seen: set[int] = set()
+    ctors = loader.yaml_constructors
+
+    def build(node, depth):
+        if depth > MAX_DEPTH or id(node) in seen or len(seen) >= MAX_YAML_NODES:
+            raise _NotATree
+        seen.add(id(node))
+        tag = node.tag
+        if tag in _PLAIN_SCALARS and isinstance(node, yaml.ScalarNode):
+            return ctors[tag](loader, node)
+        if tag == _TAG + "seq" and isinstance(node, yaml.SequenceNode):
+            return [build(v, depth + 1) for v in node.value]
+        if tag != _TAG + "map" or not isinstance(node, yaml.MappingNode):
+            raise _NotATree
+        out = LineDict()
+        out.lines, out.line = {}, node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_SCALARS:
+                raise _NotATree
+            key = build(key_node, depth + 1)
+            if key in out:
+                raise _NotATree
+            out[key] = build(value_node, depth + 1)
+            out.lines[key] = key_node.start_mark.line + 1
+        return out
+
+    return build(root, 1)
 
 
 def read_text(path: Path) -> str:
