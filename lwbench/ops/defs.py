@@ -65,7 +65,7 @@ def _same(attrs, shapes):
 
 
 def _elementwise_cost(attrs, ins, outs):
-    return Cost(act_in=sum(prod(s) for s in ins), act_out=sum(prod(s) for s in outs))
+    return Cost(act_in=sum(map(prod, ins)), act_out=sum(map(prod, outs)))
 
 
 def _free_cost(attrs, ins, outs):

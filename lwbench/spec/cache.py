@@ -70,6 +70,9 @@ class _Tracing(_Compiler):
 
 
 def _chans(outs) -> tuple:
+    if len(outs) == 1:
+        s = outs[0]
+        return ((len(s), s[0]),)
     return tuple((len(s), s[0]) for s in outs)
 
 
@@ -171,7 +174,18 @@ def _figures(op, attrs, ins: list, outs: tuple, strict: bool = False):
         if strict:
             raise
         return None
-    return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(prod(s) for s in outs)
+    return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(map(prod, outs))
+
+
+def _step(n: Node, op, single: bool, ins):
+    """One node at new input shapes: (outputs, channels, figures), or None over lwbench.spec.limits' bounds (the
+    full compile then reports it with its line). A ShapeError propagates."""
+    il = [ins] if single else list(ins)
+    outs = tuple(op.infer(n.attrs, il))
+    for o in outs:
+        if prod(o) > MAX_ELEMS or (o and max(o) > MAX_DIM):
+            return None
+    return outs, _chans(outs), _figures(op, n.attrs, il, outs)
 
 
 def _replay(tr: Trace, res: int):
@@ -183,20 +197,20 @@ def _replay(tr: Trace, res: int):
     plan, autos = tr.plan()
     slots = [(tr.net.input_shape[0], res, res)]
     hits = []
+    seen, extend, append = memo.get, slots.extend, hits.append
     try:
         for sig, get, single, ch, n, op in plan:
             ins = get(slots)
-            hit = memo.get((sig, ins))
+            hit = seen((sig, ins))
             if hit is None:
-                il = [ins] if single else list(ins)
-                outs = tuple(op.infer(n.attrs, il))
-                if any(prod(o) > MAX_ELEMS or max(o, default=0) > MAX_DIM for o in outs):
-                    return None          # over the bounds: the full compile reports it with its line
-                hit = memo[(sig, ins)] = (outs, _chans(outs), _figures(op, n.attrs, il, outs))
+                hit = _step(n, op, single, ins)
+                if hit is None:
+                    return None
+                memo[(sig, ins)] = hit
             if hit[1] != ch:
                 return None
-            slots.extend(hit[0])
-            hits.append(hit)
+            extend(hit[0])
+            append(hit)
     except ShapeError:
         return None
     for x, y, equal in autos:

@@ -18,8 +18,22 @@ class LineDict(dict):
     line: int | None = None
 
 
+_RESOLVED: dict = {}  # (node kind, short scalar text, implicit flags) -> tag: the same answer every time
+
+
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present; still safe
-    pass
+    def resolve(self, kind, value, implicit):
+        """The safe resolver's tag, remembered per short value: with no path resolvers (the safe loader has
+        none) it depends on nothing else, and libyaml asks it once per node."""
+        if self.yaml_path_resolvers or (value is not None and len(value) > 64):
+            return super().resolve(kind, value, implicit)
+        key = (kind, value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) < 20_000:
+                _RESOLVED[key] = tag
+        return tag
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
