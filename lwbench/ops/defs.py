@@ -49,12 +49,13 @@ def _window(attrs, shapes, op, default_stride=None, ceil_mode=False):
     d = _pair(attrs.get("dilation", 1))
     p = attrs.get("padding")
     p = _pair(p) if p is not None else (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
-    for name, v in (("kernel", k), ("stride", s), ("dilation", d)):
-        if min(v) < 1:
-            raise ShapeError(name, f"must be at least 1, got {v if v[0] != v[1] else v[0]}")
-    if min(p) < 0:
+    if k[0] < 1 or k[1] < 1 or s[0] < 1 or s[1] < 1 or d[0] < 1 or d[1] < 1:
+        for name, v in (("kernel", k), ("stride", s), ("dilation", d)):
+            if min(v) < 1:
+                raise ShapeError(name, f"must be at least 1, got {v if v[0] != v[1] else v[0]}")
+    if p[0] < 0 or p[1] < 0:
         raise ShapeError("padding", f"must not be negative, got {p[0]}")
-    oh, ow = (_out_len(x, k[i], s[i], p[i], d[i], ceil_mode) for i, x in enumerate((h, w)))
+    oh, ow = _out_len(h, k[0], s[0], p[0], d[0], ceil_mode), _out_len(w, k[1], s[1], p[1], d[1], ceil_mode)
     if oh < 1 or ow < 1:
         raise ShapeError("kernel", f"window {k[0]}x{k[1]} does not fit the {h}x{w} input")
     return c, h, w, k, s, p, d, oh, ow
