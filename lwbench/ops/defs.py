@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from math import ceil, floor, prod
 
-from lwbench.ops.registry import Attr, Cost, OpDef, ShapeError, fixed_category, register
+from lwbench.ops.registry import NO_PARAMS, Attr, Cost, OpDef, ShapeError, fixed_category, register
 
 
 def _pair(v) -> tuple[int, int]:
@@ -421,6 +421,9 @@ def _shuffle_cost(attrs, ins, outs):
     if attrs["groups"] in (1, ins[0][0]):  # the identity permutation: torch's view/transpose/contiguous copies nothing
         return Cost()
     return _elementwise_cost(attrs, ins, outs)
+
+
+NO_PARAMS.update((_elementwise_cost, _free_cost, _shuffle_cost))
 
 
 register(OpDef(

@@ -84,6 +84,7 @@ def fixed_category(name: str) -> Callable[[dict, list[Shape], list[Shape]], str]
 
 
 OPS: dict[str, OpDef] = {}
+NO_PARAMS: set = set()  # cost rules whose `params` is 0 for every input (the loader's size check skips them)
 
 
 def register(op: OpDef) -> OpDef:

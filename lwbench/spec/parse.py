@@ -13,6 +13,7 @@ from math import prod
 from lwbench.errors import ConfigError, UnknownNameError, suggest
 from lwbench.ir import Net, Node, Ref, Shape
 from lwbench.ops import REQUIRED, ShapeError, get_op
+from lwbench.ops.registry import NO_PARAMS
 from lwbench.ops.registry import Attr
 from lwbench.spec.docs import EXPECT_FIGURES, EXPECT_KEYS, TOP_KEYS, read_doc, variant_names
 from lwbench.spec.expr import BASE_FUNCS
@@ -105,7 +106,7 @@ class _Compiler(Values):
         if big > MAX_ELEMS or top > MAX_DIM:
             self.fail(key, f"output {'x'.join(map(str, max(outs, key=prod)))} is larger than {MAX_ELEMS:,} "
                       "elements", mapping=mapping)
-        params = opdef.cost(attrs, in_shapes, outs).params
+        params = 0 if opdef.cost in NO_PARAMS else opdef.cost(attrs, in_shapes, outs).params
         if params > MAX_ELEMS:
             self.fail(key, f"{params:,} parameters in one layer (at most {MAX_ELEMS:,})", mapping=mapping)
 
@@ -129,8 +130,8 @@ class _Compiler(Values):
     def item(self, item, key, prefix, x: Ref, env, default_name) -> Ref:
         if not isinstance(item, dict):
             self.fail(key, f"expected a mapping with one of {', '.join(FORMS)}", item)
-        forms = [f for f in FORMS if f in item]
-        if len(forms) != 1:
+        if ("op" in item) + ("block" in item) + ("layers" in item) + ("parallel" in item) != 1:
+            forms = [f for f in FORMS if f in item]
             self.fail(key, f"expected exactly one of {', '.join(FORMS)}", ", ".join(forms) or "none", item)
         lenv = self.local_env(env, x)
         if "if" in item and not self.typed(item["if"], _BOOL, lenv, f"{key}.if", item, "if"):

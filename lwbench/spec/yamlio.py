@@ -99,6 +99,7 @@ def read_yaml(path: str | Path) -> object:
 
 
 _TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
 _PLAIN_SCALARS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
 
 
@@ -107,33 +108,48 @@ class _NotATree(Exception):
 
 
 def _construct_tree(loader: _Loader, root) -> object:
-    """The document of a composed graph that is a plain tree (no alias, no merge key, only the core tags) within
-    MAX_YAML_NODES and MAX_DEPTH, built in one walk: for such a tree check_nodes would pass and this is what
-    construct_document builds. Anything else (or any error) raises, and read_yaml takes the checked path, which
-    reports it as always. Touches no node."""
-    seen: set[int] = set()
-    ctors = loader.yaml_constructors
+    """The document of a composed graph that is a plain tree (no shared mapping or list, no merge key, only the
+    core tags) within MAX_YAML_NODES and MAX_DEPTH, built in one walk: for such a graph check_nodes would pass
+    (every value counted once per use, as check_nodes counts an alias) and this is what construct_document
+    builds. Anything else (or any error) raises, and read_yaml takes the checked path, which reports it as
+    always. Touches no node."""
+    seen: set[int] = set()      # collections: one used twice (an alias) is not a tree
+    size = 0
+    ctors, scalar = loader.yaml_constructors, yaml.ScalarNode
+
+    def value(node, depth):     # a scalar (the common case, no call to build) or a collection
+        nonlocal size
+        if type(node) is scalar and node.tag == _STR:
+            size += 1
+            return node.value   # construct_yaml_str: the text
+        return build(node, depth)
 
     def build(node, depth):
-        if depth > MAX_DEPTH or id(node) in seen or len(seen) >= MAX_YAML_NODES:
+        nonlocal size
+        size += 1
+        if depth > MAX_DEPTH or size > MAX_YAML_NODES:
+            raise _NotATree
+        tag = node.tag
+        if isinstance(node, scalar):
+            if tag not in _PLAIN_SCALARS:
+                raise _NotATree
+            return ctors[tag](loader, node)
+        if id(node) in seen or depth + 1 > MAX_DEPTH:
             raise _NotATree
         seen.add(id(node))
-        tag = node.tag
-        if tag in _PLAIN_SCALARS and isinstance(node, yaml.ScalarNode):
-            return ctors[tag](loader, node)
         if tag == _TAG + "seq" and isinstance(node, yaml.SequenceNode):
-            return [build(v, depth + 1) for v in node.value]
+            return [value(v, depth + 1) for v in node.value]
         if tag != _TAG + "map" or not isinstance(node, yaml.MappingNode):
             raise _NotATree
         out = LineDict()
         out.lines, out.line = {}, node.start_mark.line + 1
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_SCALARS:
+            if type(key_node) is not scalar or key_node.tag not in _PLAIN_SCALARS:
                 raise _NotATree
-            key = build(key_node, depth + 1)
+            key = value(key_node, depth + 1)
             if key in out:
                 raise _NotATree
-            out[key] = build(value_node, depth + 1)
+            out[key] = value(value_node, depth + 1)
             out.lines[key] = key_node.start_mark.line + 1
         return out
 
