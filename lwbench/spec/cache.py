@@ -17,7 +17,9 @@ nodes, which is what compile_doc would do, provided nothing it decided depended 
 If any check fails the variant is compiled in full, so the result is always the Net compile_doc gives
 (tests/test_spec_cache.py compares them node by node across the zoo). Nodes with the same op, attributes and
 input shapes share one shape inference and one cost evaluation (a memo per trace), and `totals` gives a
-variant's whole-network counts for several batches and dtypes without building per-layer rows.
+variant's whole-network counts for several batches and dtypes without building per-layer rows. A load at the
+traced resolution itself is the traced Net, copied (nothing to re-infer); the replay plan is made at the first
+other resolution.
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ from math import prod
 from lwbench.errors import ConfigError, UnknownNameError, suggest
 from lwbench.ir import Net, Node, Ref, Shape
 from lwbench.ops import REQUIRED, ShapeError, get_op
-from lwbench.ops.registry import NO_PARAMS
-from lwbench.ops.registry import Attr
+from lwbench.ops.registry import NO_PARAMS, Attr
 from lwbench.spec.docs import EXPECT_FIGURES, EXPECT_KEYS, TOP_KEYS, read_doc, variant_names
 from lwbench.spec.expr import BASE_FUNCS
 from lwbench.spec.limits import MAX_DIM, MAX_ELEMS, MAX_LAYERS, MAX_NESTING, MAX_REPEAT
