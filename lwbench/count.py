@@ -134,6 +134,7 @@ def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = Fals
     gains_bias = {conv for conv in folded.values()}
     rows = []
     kinds: dict = {}  # op kind -> (OpDef, its fixed category or None), looked up once per kind
+    model = net.name
     for n in net.nodes:
         if folded and n.name in folded:
             continue
@@ -150,10 +151,9 @@ def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = Fals
             note = "bn folded in (+bias)"
         mac = batch * (c.act_in + c.act_out) + params + c.buffers
         out_elems = 0 if op.free else batch * (prod(outs[0]) if len(outs) == 1 else sum(prod(s) for s in outs))
-        rows.append(LayerRow(
-            model=net.name, layer=n.name, kind=n.op, category=cat or op.category(n.attrs, ins, outs),
-            in_shape=_shape_text(tuple(ins)), out_shape=_shape_text(tuple(outs)),
-            params=params, madds=batch * c.madds, mac_elems=mac, mac_bytes=mac * nbytes, out_elems=out_elems, note=note,
+        rows.append(LayerRow(  # positional, in field order (model, layer, kind, category, in/out shape, figures)
+            model, n.name, n.op, cat or op.category(n.attrs, ins, outs), _shape_text(tuple(ins)),
+            _shape_text(tuple(outs)), params, batch * c.madds, mac, mac * nbytes, out_elems, note,
         ))
     return Profile(model=net.name, input=fmt_shape(net.input_shape), batch=batch, dtype=dtype, layers=rows,
                    bn_policy="folded into the preceding conv" if fold_bn else "separate", source=net.source)
