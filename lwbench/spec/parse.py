@@ -51,7 +51,7 @@ class _Compiler(Values):
     def add_node(self, name, op, attrs, inputs, key, mapping):
         prefixes = self.check_name(name, key, mapping)
         shapes = self.shapes
-        in_shapes = [shapes[r] for r in inputs]
+        in_shapes = [shapes[inputs[0]]] if len(inputs) == 1 else [shapes[r] for r in inputs]
         opdef = get_op(op)
         try:
             outs = opdef.infer(attrs, in_shapes)
@@ -60,14 +60,16 @@ class _Compiler(Values):
             self.fail(k, str(e), mapping=mapping, sub=e.key or None)
         self.check_size(opdef, attrs, in_shapes, outs, key, mapping)
         self.names.add(name)
-        self.containers.update(prefixes)
-        self.nodes.append(Node(name, op, attrs, list(inputs), in_shapes, outs, key))
+        if prefixes:
+            self.containers.update(prefixes)
+        self.nodes.append(Node(name, op, attrs, inputs, in_shapes, outs, key))  # `inputs`: a fresh list per call
+        ref = Ref(name, 0)
         if len(outs) == 1:
-            shapes[Ref(name, 0)] = outs[0]
+            shapes[ref] = outs[0]
         else:
             for i, s in enumerate(outs):
                 shapes[Ref(name, i)] = s
-        return Ref(name, 0)
+        return ref
 
     def check_name(self, name, key, mapping) -> list[str]:
         """Refuse a name the graph cannot hold; returns its proper prefixes ('a', 'a.b' of 'a.b.c')."""
