@@ -15,7 +15,7 @@ Two comparisons per network, both medians after one untimed warm-up:
 2. From the YAML file (`speedup_from_yaml`): what a user pays from a config on disk to the counts.
    - from_yaml_ms: `lwbench.count(lwbench.load(yaml))`, as a sweep or a profile of many variants calls it: the
      file is parsed once and expanded once per width (lwbench.spec.cache, keyed by the file's size, mtime and
-     inode); each call still checks the file, re-infers every shape and counts every layer;
+     inode); each call still checks the file (stat), copies the cached Net and counts every layer;
    - from_yaml_cold_ms: the same with the caches emptied before every call (YAML parsing, block expansion
      and shape inference every time: lwbench.load before the cache);
    - fvcore_from_yaml_ms: build_ms + fvcore_ms, the same start for fvcore (`lwbench.build(net)` once, timed);

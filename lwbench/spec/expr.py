@@ -66,16 +66,16 @@ BASE_FUNCS: dict[str, Callable] = {
 def evaluate(text: str, env: Mapping[str, object], funcs: Mapping[str, Callable] | None = None) -> object:
     """Evaluate one expression string. A string that is exactly `$name` returns the value as is (any type)."""
     funcs = BASE_FUNCS if funcs is None else funcs
-    try:
-        return _compiled(text)(env, funcs)
+    try:  # a text too long to be an expression is not remembered (the memo holds short texts only)
+        return (_compiled(text) if len(text) <= 2 * MAX_EXPR_CHARS else _compile_text(text))(env, funcs)
     except (RecursionError, MemoryError):
         raise ExprError(f"expression too deeply nested or too large: '{text.strip()[:60]}'") from None
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(raw: str) -> Callable:
-    """The expression as a function of (env, funcs), made once per source text: a zoo file repeats the same few
-    expressions in every block. Every check of the tree walk stays, in the same order, at evaluation time."""
+def _compile_text(raw: str) -> Callable:
+    """The expression as a function of (env, funcs), made once per source text (`_compiled`): a zoo file repeats
+    the same few expressions in every block. Every check of the tree walk stays, in the same order, at
+    evaluation time."""
     text = raw.strip()
     m = _NAME.fullmatch(text)
     if m:
@@ -83,6 +83,9 @@ def _compiled(raw: str) -> Callable:
     if len(text) > MAX_EXPR_CHARS:
         return _raiser(ExprError, f"expression of {len(text)} characters (at most {MAX_EXPR_CHARS})")
     return _compile(_parse(text), text)
+
+
+_compiled = functools.lru_cache(maxsize=4096)(_compile_text)
 
 
 def _raiser(cls, message: str) -> Callable:

@@ -33,11 +33,11 @@ def name_problem(name: object) -> str | None:
         return "expected a name (write it in quotes if it is yes/no/true/false/null)"
     if not isinstance(name, (str, int)):
         return "expected a name (letters, digits and _)"
-    return _text_problem(str(name))
+    text = str(name)
+    return _text_problem(text) if len(text) <= 128 else _problem(text)  # the memo holds short names only
 
 
-@lru_cache(maxsize=8192)
-def _text_problem(text: str) -> str | None:
+def _problem(text: str) -> str | None:
     if not NAME_RE.match(text):
         return "expected letters, digits and _ only"
     if keyword.iskeyword(text) or text in ("None", "True", "False"):
@@ -47,3 +47,6 @@ def _text_problem(text: str) -> str | None:
     if text in TORCH_ATTRS:
         return "is an attribute every torch module has; choose another name"
     return None
+
+
+_text_problem = lru_cache(maxsize=8192)(_problem)
