@@ -1,5 +1,6 @@
 """What benchmarks/timer_fidelity.py and benchmarks/timer_factors.py share: the model as the worker builds it,
-the independent references (torch.utils.benchmark, a timm-style loop), the CLI path (run_jobs on a fresh
+the independent references (torch.utils.benchmark, a timm-style loop; for ONNX Runtime an InferenceSession made
+here, timed onnxruntime_perf_test's way and timeit's way), the CLI path (run_jobs on a fresh
 LocalTarget worker), and the bookkeeping every figure carries (CPU share, minor page faults per call, load).
 
 Each measurement returns a dict: ms (the method's headline, milliseconds per call), share (process CPU time /
@@ -112,17 +113,80 @@ def environ(**env: str | None) -> Iterator[None]:
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
-def cli(name: str, timer: dict | None = None, threads: int = 1, **env: str | None) -> dict:
+def cli(name: str, timer: dict | None = None, threads: int = 1, runtime: str = "torch", dtype: str = "float32",
+        **env: str | None) -> dict:
     """The CLI path: lwbench.measure.jobs.run_jobs on a LocalTarget, a fresh `python -m lwbench.measure.worker`
-    (what `lwbench bench NET -t THREADS` runs, less its progress bar); `env` for the worker."""
+    (what `lwbench bench NET -t THREADS [--runtime onnxruntime --dtype D]` runs, less its progress bar); `env`
+    for the worker. onnxruntime: `onnx_file` is the .onnx file the worker timed (ort_opt=all, the default)."""
     from lwbench.measure.jobs import Job, run_jobs
 
+    opts = {"ort_opt": "all"} if runtime == "onnxruntime" else {}
     with environ(**env):
-        res = run_jobs([Job(net=name, threads=threads, timer=timer or {})])[0]
+        res = run_jobs([Job(net=name, threads=threads, timer=timer or {}, runtime=runtime, dtype=dtype,
+                            options=opts)])[0]
     if res.error:
         raise SystemExit(f"{name}: the worker failed: {res.error}")
     return {"ms": res.timing["median_ms"], "share": res.cpu_share, "faults": res.extra.get("minor_faults_per_run"),
-            "calls": res.timing["n"], "heap": res.extra.get("heap")}
+            "calls": res.timing["n"], "heap": res.extra.get("heap"), "onnx_file": res.extra.get("onnx_file"),
+            "onnx_sha256": res.extra.get("onnx_sha256"), "ep": res.extra.get("ep")}
+
+
+# --- ONNX Runtime: an independent InferenceSession, as onnxruntime_perf_test and timeit would time it ----------
+
+ORT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+              "all": "ORT_ENABLE_ALL"}
+
+
+def ort_session(path: str, threads: int = 1, opt: str = "all"):
+    """(session, feeds) made here with onnxruntime's own API, not lwbench.onnx.session: the CLI's settings written
+    out again (intra-op `threads`, inter-op 1, ORT_SEQUENTIAL, graph optimisation `opt`, CPUExecutionProvider) and
+    a seeded N(0, 1) input of the graph's input shape (latency does not depend on the values)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_LEVELS[opt])
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+    return sess, {inp.name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+
+
+def ort_perf(path: str, min_time: float, threads: int = 1, warm: int = 10, min_runs: int = 20) -> dict:
+    """onnxruntime_perf_test's way (`-t SECONDS`): a new session, `warm` untimed runs, then runs timed one by one
+    until both `min_runs` runs and `min_time` seconds; the median of the per-run times."""
+    sess, feeds = ort_session(path, threads)
+    for _ in range(warm):
+        sess.run(None, feeds)
+    times: list[float] = []
+    clock = time.perf_counter
+    with Meter() as m:
+        end = clock() + min_time
+        while len(times) < min_runs or clock() < end:
+            t = clock()
+            sess.run(None, feeds)
+            times.append(clock() - t)
+    return m.result(statistics.median(times) * 1e3, len(times), threads)
+
+
+def ort_timeit(path: str, min_time: float, threads: int = 1) -> dict:
+    """timeit's way: a new session, `Timer.autorange()` (calls per block so a block takes >= 0.2 s; also the
+    warm-up), then blocks of that many calls (gc off, as timeit does) until `min_time` seconds; the median of
+    the block means."""
+    import math
+    import timeit
+
+    sess, feeds = ort_session(path, threads)
+    tm = timeit.Timer(lambda: sess.run(None, feeds))
+    number, took = tm.autorange()
+    repeat = max(3, math.ceil(min_time / max(took, 1e-9)))
+    with Meter() as m:
+        blocks = tm.repeat(repeat=repeat, number=number)
+    return m.result(statistics.median(blocks) / number * 1e3, repeat * number, threads)
 
 
 def cpu_ms(m: dict) -> float:

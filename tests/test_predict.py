@@ -186,9 +186,13 @@ def test_bad_calibration_files_are_one_line_exit_2(tmp_path, capsys, synthetic, 
 def test_missing_calibration_and_refused_runtime(tmp_path, capsys):
     assert main(["predict", "mobilenet_v2", "-c", str(tmp_path / "none.json")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "onnxruntime"]) == 2
-    assert "onnxruntime" in capsys.readouterr().err
-    assert not (tmp_path / "c.json").exists()
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "tflite"]) == 2
+    assert "expected torch or onnxruntime" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--ort-opt", "basic"]) == 2      # torch: no ORT level
+    assert "an onnxruntime setting" in capsys.readouterr().err
+    assert main(["calibrate", "-o", str(tmp_path / "c.json"), "--runtime", "onnxruntime", "--ort-opt", "max"]) == 2
+    assert "--ort-opt: expected one of" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "c.json.partial").exists()
 
 
 def test_partial_file_resume_rules(tmp_path):
@@ -224,6 +228,7 @@ def test_calibrate_resumes_and_measures_only_what_is_missing(tmp_path):
     assert doc["model"]["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)   # the resumed records
     measured = next(m for m in doc["measurements"] if m["id"] == relu.id)
     assert measured["timing"]["median_ms"] > 0 and len(measured["deciles_ms"]) == 11
+    assert measured["heap"].startswith(("kept", "unchanged"))      # the worker keeps the heap as bench's does
     assert not (tmp_path / "c.json.partial").exists() and calfile.load(str(out))["version"] == 1
 
 
@@ -312,3 +317,14 @@ def test_validate_leaves_out_rows_of_other_settings(tmp_path, capsys, synthetic)
     assert main(["predict", "-c", cal, "--validate", str(path), "-f", "csv"]) == 0
     out = capsys.readouterr()
     assert "mobilenet_v2" in out.out and "left out" in out.err
+
+
+def test_fault_counts_are_cached_per_heap_mode(monkeypatch):
+    """`--faults` counts in a heap-kept process (as bench's worker runs since #18); a count made with glibc's
+    defaults (LWBENCH_HEAP=trim) is another cache entry, never reused for the kept heap."""
+    from lwbench.predict.faults import _cache_key
+
+    monkeypatch.delenv("LWBENCH_HEAP", raising=False)
+    kept = _cache_key("mobilenet_v2", None, None, 1, 1)
+    monkeypatch.setenv("LWBENCH_HEAP", "trim")
+    assert _cache_key("mobilenet_v2", None, None, 1, 1) != kept and kept.endswith("heap-keep")

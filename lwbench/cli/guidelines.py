@@ -45,8 +45,8 @@ FromOpt = Annotated[str | None, typer.Option(
     "measuring; the verdicts are judged again from the saved medians and IQRs.")]
 RuntimeOpt = Annotated[str, typer.Option(
     "--runtime", help="What runs each row's network: torch (eager) or onnxruntime (exported, checked against "
-    "torch, fused by ORT; --ort-opt its graph optimisation level). Not with --breakdown (use `lwbench profile NET "
-    "--time --runtime onnxruntime`).")]
+    "torch, fused by ORT; --ort-opt its graph optimisation level). With --breakdown: ORT's profiler joined to the "
+    "layers, a fused node in its main layer's category (as `lwbench profile NET --time --runtime onnxruntime`).")]
 OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --runtime onnxruntime: disable, basic, extended or "
                                         "all.")]
 GTargetOpt = Annotated[str, typer.Option(
@@ -87,18 +87,17 @@ def guidelines(which: WhichArg = None, device: DeviceOpt = "cpu", scale: ScaleOp
     if breakdown and plot:
         raise InputError("--plot draws the G1-G4 speed ratios; it does not go with --breakdown")
     target = _one_target(target, runtime, breakdown)
-    _check_runtime(runtime, ort_opt, device, breakdown, target)
+    _check_runtime(runtime, ort_opt, device, target)
     if threads is None and device == "cpu":
         threads = 1
     if breakdown:
-        return _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output)
+        return _breakdown(nets, device, threads, batch or 1, min_time, quick, kind, output, (runtime, ort_opt))
     _guidelines(which, device, scale, threads, batch, channels, quick, min_time, rounds, kind, output, plot,
                 (runtime, ort_opt), target)
 
 
-def _check_runtime(runtime: str, ort_opt: str, device: str, breakdown: bool, target: str = "local") -> None:
+def _check_runtime(runtime: str, ort_opt: str, device: str, target: str = "local") -> None:
     """The device, and --runtime/--ort-opt: one line before anything is measured."""
-    from lwbench.errors import InputError
     from lwbench.measure.timer import check_device
     from lwbench.runtimes import check_runtime_name
 
@@ -106,9 +105,6 @@ def _check_runtime(runtime: str, ort_opt: str, device: str, breakdown: bool, tar
         if target == "local":
             check_device(device)
         return
-    if breakdown:
-        raise InputError("guidelines --breakdown --runtime onnxruntime: the per-category breakdown on ONNX Runtime "
-                         "is `lwbench profile NET --time --runtime onnxruntime`")
     from lwbench.measure.protocol import Job
     from lwbench.runtimes.ort import check
 
@@ -321,7 +317,7 @@ def _rerender(path: str, kind: str, output: str | None, plot: str | None) -> Non
     emit(kind, rows, output=output, **how)
 
 
-def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> None:
+def _breakdown(nets, device, threads, batch, min_time, quick, kind, output, runtime=("torch", "all")) -> None:
     import time
 
     from lwbench.guidelines import breakdown
@@ -335,15 +331,20 @@ def _breakdown(nets, device, threads, batch, min_time, quick, kind, output) -> N
     t0 = time.perf_counter()
     with _locked(output):
         machine = machine_info()
+        if runtime[0] == "onnxruntime":
+            from lwbench.runtimes.ort import info
+
+            machine["onnxruntime"] = info()
 
         def on_row(so_far: list[dict]) -> None:  # each network's row on disk as soon as it is measured
             if output:
                 atomic_write(output, render_breakdown(kind, so_far, machine, {"complete": False}))
 
-        with err.status(f"timing every layer on {device}"):
+        how = "profiling every node in onnxruntime" if runtime[0] == "onnxruntime" else "timing every layer"
+        with err.status(f"{how} on {device}"):
             rows = breakdown(list(nets) if nets else None, device=device, threads=threads, batch=batch,
                              min_time_s=t, resolution=32 if quick else None, on_skip=lambda msg: err.print(msg),
-                             on_row=on_row)
+                             on_row=on_row, runtime=runtime[0], ort_opt=runtime[1])
         meta = {"duration_s": round(time.perf_counter() - t0, 3)}
         if output:
             console().print(breakdown_table(rows))

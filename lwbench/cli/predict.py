@@ -9,13 +9,21 @@ import typer
 from lwbench.cli.options import BatchOpt, FormatOpt, OutputOpt, ResolutionOpt, WidthOpt, console
 
 CalOpt = Annotated[str, typer.Option("--calibration", "-c", help="A calibration file from `lwbench calibrate`.")]
+RuntimeOpt = Annotated[str, typer.Option("--runtime", help="torch (eager) or onnxruntime (its model works on the "
+                                         "fused groups ORT runs).")]
+OrtOptOpt = Annotated[str, typer.Option("--ort-opt", help="With --runtime onnxruntime: ORT's graph optimisation "
+                                        "level (disable, basic, extended, all), as `bench --ort-opt`.")]
+SmokeOpt = Annotated[int | None, typer.Option("--smoke", min=1, help="Measure only N probes of each group, evenly "
+                                              "spaced (a check that calibration runs, in seconds; never for "
+                                              "results).")]
 
 
 def calibrate_cmd(
     output: Annotated[str, typer.Option("--output", "-o", help="Write the calibration here (JSON).")],
     device: Annotated[str, typer.Option("--device", help="cpu (or cuda).")] = "cpu",
     threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Intra-op threads.")] = 1,
-    runtime: Annotated[str, typer.Option("--runtime", help="torch (eager); onnxruntime is refused so far.")] = "torch",
+    runtime: RuntimeOpt = "torch",
+    ort_opt: OrtOptOpt = "all",
     target: Annotated[str | None, typer.Option("--target", help="Where to measure: local (this machine).")] = None,
     batch: BatchOpt = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
@@ -24,6 +32,7 @@ def calibrate_cmd(
                                                "partial file keeps what was measured, run again to resume.")] = 15.0,
     refit: Annotated[str | None, typer.Option("--refit", help="Measure nothing: fit the model again from the raw "
                                               "measurements of this calibration file.")] = None,
+    smoke: SmokeOpt = None,
 ) -> None:
     """Measure single layers and small blocks on a designed grid (no zoo network), fit the latency model."""
     from lwbench.errors import InputError
@@ -41,8 +50,13 @@ def calibrate_cmd(
         doc = fitcal.refit(calfile.load(refit))
         atomic_write(output, json.dumps(doc, separators=(",", ":")))
     else:
-        doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes,
-                        progress=lambda m: err.print(f"calibrate: {m}", markup=False))
+        probes = None
+        if smoke:
+            from lwbench.predict.grid import grid, subset
+
+            probes = subset(grid(seed, runtime=runtime), smoke)
+        doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes, probes=probes,
+                        progress=lambda m: err.print(f"calibrate: {m}", markup=False), ort_opt=ort_opt)
     c, h = doc["cost"], doc["checks"]["heldout_layers"]["all"]
     b = doc["checks"]["blocks_summary"]
     err.print(f"calibrate: {c['measurements']} of {c['probes_in_grid']} probes in {c['seconds_last_run'] / 60:.1f} min"
@@ -73,16 +87,17 @@ def _predictor(cal: dict, module: str | None, input_: str | None, faults: bool =
     return one, mod
 
 
-def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: bool) -> None:
+def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: bool, ort_opt=None) -> None:
     from lwbench.predict.calfile import check_fingerprint
 
     machine = None
     if here:
         from lwbench.measure.machine import machine_info
+        from lwbench.onnx.session import info
 
-        machine = machine_info()
+        machine = {**machine_info(), "onnxruntime": info()}
     check_fingerprint(cal, {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype,
-                            "batch": batch}, path, machine)
+                            "batch": batch, "ort_opt": ort_opt}, path, machine)
 
 
 def predict_cmd(
@@ -98,6 +113,7 @@ def predict_cmd(
     threads: Annotated[int | None, typer.Option("--threads", "-t", min=1, help="Refuse unless calibrated with "
                                                 "this many threads.")] = None,
     runtime: Annotated[str | None, typer.Option("--runtime", help="Refuse unless calibrated for it.")] = None,
+    ort_opt: Annotated[str | None, typer.Option("--ort-opt", help="Refuse unless calibrated at this ORT level.")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Refuse unless calibrated in it.")] = None,
     here: Annotated[bool, typer.Option("--here", help="Refuse unless the calibration was made on this machine.")] = False,
     faults: Annotated[bool, typer.Option("--faults", help="Also count the page faults of one untimed forward of "
@@ -124,9 +140,10 @@ def predict_cmd(
 
         check_figure_path(plot, "--plot")
     cal = calfile.load(calibration)
-    if faults and module:
-        raise InputError("predict --faults: counts faults of zoo networks and YAML files; not with --module")
-    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults)
+    if faults and (module or cal["fingerprint"].get("runtime") != "torch"):
+        raise InputError("predict --faults: counts eager torch page faults of zoo networks and YAML files (a torch "
+                         "calibration); not with --module or an onnxruntime calibration")
+    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults, ort_opt)
     one, mod = _predictor(cal, module, input_, faults)
     if validate:
         _validate(cal, validate, one, plot, kind, output)
@@ -144,12 +161,15 @@ def _summary_row(r: dict) -> dict:
             "params": r["params"], "madds": r["madds"], "mac_elems": r["mac_elems"], "fixed_ms": r["fixed_ms"],
             "predicted_ms": r["total_ms"], "uncalibrated_layers": r["uncalibrated_layers"],
             "outside_range_layers": r["outside_range_layers"],
-            **{k: r[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in r}}
+            **{k: r[k] for k in ("fused_layers", "reorders", "layout_ms", "faults_per_forward", "fault_ms",
+                                 "total_with_faults_ms") if k in r}}
 
 
 def _meta(cal: dict) -> dict:
-    return {"calibration": {k: cal["fingerprint"].get(k) for k in ("device", "threads", "runtime", "dtype", "batch",
-                                                                   "cpu_model", "torch")}}
+    fp = cal["fingerprint"]
+    return {"calibration": {**{k: fp.get(k) for k in ("device", "threads", "runtime", "ort_opt", "dtype", "batch",
+                                                      "cpu_model", "torch") if k in fp},
+                            "runtime_versions": fp.get("runtime_versions")}}
 
 
 def _emit_predictions(cal: dict, results: list[dict], summary: bool, kind: str, output: str | None) -> None:

@@ -87,7 +87,7 @@ def _progress(err):
                     redirect_stdout=False, redirect_stderr=False)
 
 
-def _run(grid, analytic, timing, st, ray, err, in_process: bool = False) -> list[dict]:
+def _run(grid, analytic, timing, st, ray, err, in_process: bool = False, predictor=None) -> list[dict]:
     from lwbench.sweep import ray_exec
     from lwbench.sweep.run import analytic_rows, run_timing_local
 
@@ -95,6 +95,8 @@ def _run(grid, analytic, timing, st, ray, err, in_process: bool = False) -> list
     with _progress(err) as progress:
         def sink(task):
             def on_row(row):
+                if predictor is not None:
+                    predictor.annotate(row)     # pred_ms (or pred_note, the reason there is none) in the store
                 st.append(row)
                 new.append(row)
                 progress.update(task, advance=1, failed=progress.tasks[task].fields["failed"]
@@ -140,6 +142,10 @@ def sweep(
     in_process: Annotated[bool, typer.Option("--in-process", help="Time in the sweep's own process (on Ray: in "
                                              "the Ray worker) instead of a fresh worker per job: faster, but thread "
                                              "pools and caches are shared between jobs.")] = False,
+    calibration: Annotated[list[str] | None, typer.Option("--calibration", "-c", help="Add the latency predicted "
+                                                          "from this `lwbench calibrate` file (pred_ms) to every "
+                                                          "point, and a Pareto front on it for the untimed ones "
+                                                          "(repeat: one per runtime).")] = None,
 ) -> None:
     """Sweep a design-space grid: count every point, time it per target, keep every finished job."""
     from lwbench.sweep.grid import read_grid
@@ -147,6 +153,7 @@ def sweep(
 
     err = console(stderr=True)
     grid = read_grid(grid_file)
+    predictor = _predictor(calibration, grid)
     if pareto:
         from lwbench.report.plots import check_figure_path
 
@@ -159,9 +166,10 @@ def sweep(
     ray, hosts = _ray_setup(grid, ray_address) if ray_address is not None else (None, None)
     analytic, timing = expand(grid, _fingerprints(grid, hosts, in_process))
     for net in grid.networks:
-        if net.kind == "module" and grid.timing:
-            err.print(f"lwbench: note: {net.label}: a torch factory is counted only (the timing worker builds "
-                      "networks from YAML)", markup=False)
+        if net.kind == "module" and grid.timing and set(net.dims["runtime"]) | set(net.dims["target"]) - {"local"} \
+                != {"torch"}:
+            err.print(f"lwbench: note: {net.label}: a torch factory is timed with runtime torch on target local "
+                      "(or Ray) only; its other points are counted only", markup=False)
     before = _existing(path, resume or plan, err)
     done = before.ids if resume or plan else set()
     if plan:
@@ -172,8 +180,16 @@ def sweep(
     skipped = len(analytic) + len(timing) - len(todo_a) - len(todo_t)
     session = {"grid": str(Path(grid_file).resolve()), "ray": ray_address, "resume": resume, "hosts": hosts,
                "jobs": {"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped}}
-    new = _execute(path, session, grid, todo_a, todo_t, ray, err, in_process)
-    _report(path, new, pareto, pareto_data, err)
+    new = _execute(path, session, grid, todo_a, todo_t, ray, err, in_process, predictor)
+    _report(path, new, pareto, pareto_data, err, predictor)
+
+
+def _predictor(paths: list[str] | None, grid):
+    if not paths:
+        return None
+    from lwbench.sweep.predicted import Predictor
+
+    return Predictor(paths, grid.networks)
 
 
 def _existing(path: str, continuing: bool, err):
@@ -191,7 +207,7 @@ def _existing(path: str, continuing: bool, err):
     return before
 
 
-def _execute(path, session, grid, todo_a, todo_t, ray, err, in_process) -> list[dict]:
+def _execute(path, session, grid, todo_a, todo_t, ray, err, in_process, predictor=None) -> list[dict]:
     """Append a session line, then every finished job; SIGTERM and Ctrl-C stop cleanly (exit 130)."""
     from lwbench.measure.machine import machine_info
     from lwbench.sweep.store import Store
@@ -201,7 +217,7 @@ def _execute(path, session, grid, todo_a, todo_t, ray, err, in_process) -> list[
         with Store(path) as st:
             st.session(**session, machine=machine_info(with_torch=False))
             try:
-                return _run(grid, todo_a, todo_t, st, ray, err, in_process)
+                return _run(grid, todo_a, todo_t, st, ray, err, in_process, predictor)
             except KeyboardInterrupt:
                 err.print(f"lwbench: interrupted: {path} keeps the {st.written - 1} job row(s) this run finished; "
                           "--resume continues", markup=False)
@@ -218,16 +234,21 @@ def _print_plan(grid, analytic, timing, done, rows, hosts):
     console().print(plan_table(grid.file, analytic, sum(j.id in done for j in analytic), targets))
 
 
-def _report(path: str, new: list[dict], pareto: str | None, pareto_data: str | None, err) -> None:
+def _report(path: str, new: list[dict], pareto: str | None, pareto_data: str | None, err, predictor=None) -> None:
     from lwbench.sweep.pareto import front_rows, front_table, fronts, plot_fronts
     from lwbench.sweep.store import read_store
 
     out = console()
     rows = read_store(path).rows
     out.print(_summary(rows, {r["id"] for r in new}))
+    before = len(rows) - len(new)
+    if predictor is not None:            # rows of an earlier run without the calibration: predicted here too
+        from lwbench.sweep.predicted import predicted_points
+
+        rows = rows + predicted_points([predictor.annotate(dict(r)) for r in rows])
     for key, (pts, front) in fronts(rows).items():
         out.print(front_table(key, pts, front))
-    err.print(f"{path}: {len(new)} new row(s), {len(rows) - len(new)} job(s) done before", markup=False)
+    err.print(f"{path}: {len(new)} new row(s), {before} job(s) done before", markup=False)
     if pareto_data:
         from lwbench.report.write import atomic_write, to_csv
 

@@ -30,7 +30,8 @@ METHODS = ("loess", "power", "roofline", "constant")
 def fingerprint(settings: dict, machine: dict, runtime_versions: dict | None = None) -> dict:
     """What a calibration holds for: the settings it was measured with and the machine it ran on."""
     t = machine.get("torch") or {}
-    return {**{k: settings.get(k) for k in FINGERPRINT_SETTINGS},
+    extra = {"ort_opt": settings.get("ort_opt", "all")} if settings.get("runtime") == "onnxruntime" else {}
+    return {**{k: settings.get(k) for k in FINGERPRINT_SETTINGS}, **extra,
             "cpu_model": machine.get("cpu_model"), "arch": machine.get("arch"),
             "cores_logical": machine.get("cores_logical"), "affinity": machine.get("affinity"),
             "torch": t.get("version"), "onednn": t.get("onednn"), "mkl": t.get("mkl"),
@@ -124,15 +125,32 @@ def load(path: str | Path) -> dict:
 def check_fingerprint(doc: dict, asked: dict, path: str, machine: dict | None = None) -> None:
     """InputError (one line) when a setting asked for (not None) differs from what the calibration holds; with
     `machine`, also when this machine is not the one calibrated (CPU model, arch, cores, torch version)."""
-    fp = doc["fingerprint"]
-    for k in FINGERPRINT_SETTINGS:
-        want = asked.get(k)
-        if want is not None and str(want) != str(fp.get(k)):
-            raise InputError(f"--calibration {path}: calibrated with {k}={fp.get(k)}, asked for {k}={want}: "
-                             f"calibrate with --{k} {want} for that")
+    why = mismatch(doc["fingerprint"], asked)
+    if why:
+        raise InputError(f"--calibration {path}: {why}")
     if machine is not None:
-        here = fingerprint({}, machine)
-        for k in FINGERPRINT_MACHINE:
-            if str(here.get(k)) != str(fp.get(k)):
-                raise InputError(f"--calibration {path}: made on another machine ({k} {fp.get(k)!r}, this machine "
-                                 f"{here.get(k)!r}); calibrate here, or drop --here to predict for that machine")
+        fp, here = doc["fingerprint"], fingerprint({}, machine)
+        here["onnxruntime"] = (machine.get("onnxruntime") or {}).get("onnxruntime")
+        theirs = {**fp, "onnxruntime": (fp.get("runtime_versions") or {}).get("onnxruntime")}
+        keys = FINGERPRINT_MACHINE + (("onnxruntime",) if fp.get("runtime") == "onnxruntime" else ())
+        for k in keys:
+            if str(here.get(k)) != str(theirs.get(k)):
+                raise InputError(f"--calibration {path}: made on another machine ({k} {theirs.get(k)!r}, this "
+                                 f"machine {here.get(k)!r}); calibrate here, or drop --here to predict for that "
+                                 "machine")
+
+
+def mismatch(fp: dict, asked: dict) -> str | None:
+    """Why a calibration (its fingerprint) does not hold for the settings asked for (None: it does). Settings
+    not asked for (None) are not compared; `ort_opt` is compared only for ONNX Runtime calibrations."""
+    for k in (*FINGERPRINT_SETTINGS, "ort_opt"):
+        want = asked.get(k)
+        if want is None:
+            continue
+        if k == "ort_opt" and fp.get("runtime") != "onnxruntime":
+            return (f"calibrated for runtime {fp.get('runtime')}, asked for ort_opt={want} (an onnxruntime "
+                    "setting): calibrate with --runtime onnxruntime for that")
+        if str(want) != str(fp.get(k)):
+            return f"calibrated with {k}={fp.get(k)}, asked for {k}={want}: calibrate with --{k.replace('_', '-')} " \
+                   f"{want} for that"
+    return None

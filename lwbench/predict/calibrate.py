@@ -24,7 +24,8 @@ from lwbench.predict.grid import grid
 
 TIMER = {"warmup_runs": 3, "warmup_s": 0.05, "min_runs": 15, "min_time_s": 0.15, "max_time_s": 1.5,
          "max_runs": 2000}
-RUNTIMES = ("torch",)
+TIMER_ORT = {**TIMER, "warmup_s": 0.02, "min_time_s": 0.1, "max_time_s": 1.0}   # ORT's per-call overhead is small
+RUNTIMES = ("torch", "onnxruntime")
 MAX_MEASUREMENTS = 1500
 RETRY_SHARE = 0.85     # a probe timed with less CPU than this (other load took the core) is measured again
 
@@ -46,6 +47,7 @@ def measure(job: dict) -> None:
     from lwbench.predict.probetime import time_probe
 
     st = job["settings"]
+    heap = _keep_heap(st)
     set_threads(st["threads"])
     cfg = TimerConfig(**st["timer"])
     deadline = job.get("deadline")
@@ -54,22 +56,37 @@ def measure(job: dict) -> None:
         for d in job["probes"]:
             if deadline and time.time() > deadline:
                 return
-            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe)
-            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe, job.get("onnx_cache"))
+            f.write(json.dumps({**rec, "heap": heap}, separators=(",", ":")) + "\n")
             f.flush()
             if (rec.get("cpu_share") or 1.0) < RETRY_SHARE and rec.get("clean_median_ms") is None:
                 retry.append(d)
         for d in retry[: job.get("max_retries", 0)]:  # once more, the better record is kept
             if deadline and time.time() > deadline:
                 return
-            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe)
-            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            rec = _time_probe(Probe.from_dict(d), st, cfg, build, example_input, time_probe, job.get("onnx_cache"))
+            f.write(json.dumps({**rec, "heap": heap}, separators=(",", ":")) + "\n")
             f.flush()
 
 
-def _time_probe(p: Probe, st: dict, cfg, build, example_input, time_probe) -> dict:
+def _keep_heap(st: dict) -> str:
+    """torch probes run in a heap-kept process, as `bench`'s torch worker runs a network (lwbench.measure.heap;
+    the `fault` group's malloc settings in the environment leave it unchanged, as they should)."""
+    if st["runtime"] != "torch":
+        return "onnxruntime arena"
+    from lwbench.measure.heap import keep_heap
+
+    return keep_heap()
+
+
+def _time_probe(p: Probe, st: dict, cfg, build, example_input, time_probe, cache: str | None = None) -> dict:
     try:
         net = probe_net(p)
+        if st["runtime"] == "onnxruntime":
+            from lwbench.predict.orttime import time_probe_ort
+
+            t, clean = time_probe_ort(net, st, cfg, cache)
+            return _record(p, t, t.extra.get("cpu_share"), clean)
         model, x = build(net), example_input(net, st["batch"])
         t, clean = time_probe(model, x, cfg, device=st["device"], threads=st["threads"], dtype=st["dtype"])
         rec = _record(p, t, t.extra.get("cpu_share"), clean)
@@ -87,7 +104,7 @@ def _run_worker(job: dict, timeout_s: float) -> str | None:
 
     with tempfile.TemporaryDirectory(prefix="lwbench-cal-") as tmp:
         path = os.path.join(tmp, "job.json")
-        Path(path).write_text(json.dumps(job), encoding="utf-8")
+        Path(path).write_text(json.dumps({**job, "onnx_cache": tmp}), encoding="utf-8")
         env = dict(os.environ)
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(job["settings"]["threads"])
         if job.get("fault_mode"):
@@ -134,49 +151,49 @@ def _header(settings: dict, fp: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- checks before measuring
-def check_request(device: str, runtime: str, target: str | None) -> None:
+def check_request(device: str, runtime: str, target: str | None, ort_opt: str = "all", dtype: str = "float32") -> None:
     from lwbench.errors import suggest
     from lwbench.measure.timer import check_device
 
-    if runtime == "onnxruntime":
-        raise InputError("--runtime onnxruntime: calibrate measures the torch eager runtime only so far (ONNX "
-                         "Runtime fuses layers; its model needs the fused groups of its profiler)")
     if runtime not in RUNTIMES:
-        raise InputError(f"--runtime: expected torch{suggest(runtime, RUNTIMES)}, got {runtime}")
+        raise InputError(f"--runtime: expected {' or '.join(RUNTIMES)}{suggest(runtime, RUNTIMES)}, got {runtime}")
     if target not in (None, "local"):
         raise InputError(f"--target {target}: calibrate runs on this machine only (local) so far")
+    if runtime == "onnxruntime":
+        from lwbench.onnx.session import check_opt, providers
+
+        check_opt(ort_opt)
+        providers(device)
+        if dtype != "float32":
+            raise InputError(f"--dtype {dtype} --runtime onnxruntime: calibrate measures float32 ORT graphs only "
+                             "(an int8 calibration would need the quantizer per probe)")
+        return
+    if ort_opt != "all":
+        raise InputError(f"--ort-opt {ort_opt}: an onnxruntime setting; give --runtime onnxruntime")
     check_device(device)
 
 
-def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str = "torch", target: str | None = None,
-              batch: int = 1, dtype: str = "float32", seed: int = 0, max_minutes: float = 15.0,
-              timer: dict | None = None, probes: list[Probe] | None = None, progress=None) -> dict:
-    """Measure the grid (resuming OUTPUT.partial), fit, write OUTPUT; returns the calibration document."""
-    from lwbench.measure.machine import machine_info
-    from lwbench.measure.timer import check_dtype
-    from lwbench.predict.fitcal import build_document
-    from lwbench.report.write import atomic_write
+def _settings(device, threads, runtime, target, batch, dtype, seed, timer, ort_opt) -> dict:
+    base = TIMER_ORT if runtime == "onnxruntime" else TIMER
+    st = {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype, "batch": batch,
+          "target": target or "local", "seed": seed, "timer": {**base, **(timer or {})}}
+    if runtime == "onnxruntime":
+        st["ort_opt"] = ort_opt       # only ORT calibrations carry it (a torch partial file stays readable)
+    return st
 
-    check_request(device, runtime, target)
-    check_dtype(dtype)
-    if threads < 1 or batch < 1 or not max_minutes > 0:
-        raise InputError("calibrate: --threads, --batch and --max-minutes must be positive")
-    probes = grid(seed) if probes is None else probes
-    if len(probes) > MAX_MEASUREMENTS:
-        raise InputError(f"calibrate: {len(probes)} probes; at most {MAX_MEASUREMENTS:,} measurements")
-    settings = {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype, "batch": batch,
-                "target": target or "local", "seed": seed, "timer": {**TIMER, **(timer or {})}}
-    machine = machine_info()
-    fp = calfile.fingerprint(settings, machine)
-    header = _header(settings, fp)
-    partial = Path(f"{output}.partial")
-    done = read_partial(partial, header)
-    if not partial.exists():
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
-    t0 = time.time()
-    deadline = t0 + 60.0 * max_minutes
-    problems = []
+
+def _fingerprint(settings: dict, machine: dict) -> dict:
+    versions = None
+    if settings["runtime"] == "onnxruntime":
+        from lwbench.predict.orttime import versions as ort_versions
+
+        versions = {"torch": (machine.get("torch") or {}).get("version"), **ort_versions()}
+    return calfile.fingerprint(settings, machine, versions)
+
+
+def _measure_groups(probes, settings, partial: Path, header: dict, deadline: float, progress) -> tuple[dict, list]:
+    """Run one fresh worker per probe group for what the partial file lacks; (records, problems)."""
+    done, problems = read_partial(partial, header), []
     for group in GROUPS:
         todo = [p.to_dict() for p in probes if p.group == group and p.id not in done]
         if not todo or time.time() > deadline:
@@ -190,8 +207,42 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
         if err:
             problems.append(f"{group}: {err}")
         done = read_partial(partial, header)
-    seconds = time.time() - t0
-    doc = build_document(probes, done, settings, fp, machine, seconds, problems)
+    return done, problems
+
+
+def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str = "torch", target: str | None = None,
+              batch: int = 1, dtype: str = "float32", seed: int = 0, max_minutes: float = 15.0,
+              timer: dict | None = None, probes: list[Probe] | None = None, progress=None,
+              ort_opt: str = "all") -> dict:
+    """Measure the grid (resuming OUTPUT.partial), fit, write OUTPUT; returns the calibration document."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.measure.timer import check_dtype
+    from lwbench.predict.fitcal import build_document
+    from lwbench.report.write import atomic_write
+
+    check_request(device, runtime, target, ort_opt, dtype)
+    check_dtype(dtype)
+    if threads < 1 or batch < 1 or not max_minutes > 0:
+        raise InputError("calibrate: --threads, --batch and --max-minutes must be positive")
+    probes = grid(seed, runtime=runtime) if probes is None else probes
+    if len(probes) > MAX_MEASUREMENTS:
+        raise InputError(f"calibrate: {len(probes)} probes; at most {MAX_MEASUREMENTS:,} measurements")
+    settings = _settings(device, threads, runtime, target, batch, dtype, seed, timer, ort_opt)
+    machine = machine_info()
+    if runtime == "onnxruntime":
+        from lwbench.runtimes.ort import info
+
+        machine["onnxruntime"] = info()
+    fp = _fingerprint(settings, machine)
+    header = _header(settings, fp)
+    partial = Path(f"{output}.partial")
+    read_partial(partial, header)          # refuses a partial file of other settings before anything runs
+    if not partial.exists():
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
+    t0 = time.time()
+    done, problems = _measure_groups(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress)
+    doc = build_document(probes, done, settings, fp, machine, time.time() - t0, problems)
     atomic_write(output, json.dumps(doc, separators=(",", ":")))
     if doc["cost"]["complete"]:
         partial.unlink(missing_ok=True)

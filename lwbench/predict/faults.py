@@ -9,6 +9,11 @@ of one fault (`fault` probes: the same layers with glibc told to map and unmap e
 machine and adds faults × cost. That runs the network (on the host, untimed), so it is an opt-in correction,
 valid only on the calibrated machine; plain `predict` never runs anything.
 
+Since issue #18 the bench worker keeps the heap (lwbench.measure.heap.keep_heap: a steady-state forward takes
+no page fault below 32 MiB blocks), and so does the counting process here and the calibration's worker: the
+default prediction (no faults term) is the model of that worker, and `--faults` adds ~0 unless the network has
+activations over 32 MiB or LWBENCH_HEAP=trim (glibc's defaults, the fresh-process faults of before #18).
+
     python -m lwbench.predict.faults NET [WIDTH|- RESOLUTION|- BATCH THREADS]   -> prints faults per forward
 """
 
@@ -41,6 +46,7 @@ def _cache_path():
 
 def _cache_key(name: str, width, resolution, batch: int, threads: int) -> str:
     import hashlib
+    import os
     import platform
     from pathlib import Path
 
@@ -50,7 +56,9 @@ def _cache_key(name: str, width, resolution, batch: int, threads: int) -> str:
     ident = name
     if Path(name).is_file():  # a YAML file: its content, not its name
         ident += ":" + hashlib.sha256(Path(name).read_bytes()).hexdigest()[:16]
-    return "|".join(map(str, (ident, width, resolution, batch, threads, platform.node(), cpu_model(), __version__)))
+    heap = "heap-" + (os.environ.get("LWBENCH_HEAP", "keep").strip().lower() or "keep")   # as the count ran
+    return "|".join(map(str, (ident, width, resolution, batch, threads, platform.node(), cpu_model(), __version__,
+                              heap)))
 
 
 def _cached(key: str, value: float | None = None) -> float | None:
@@ -110,10 +118,12 @@ def main(argv: list[str]) -> int:
     import torch
 
     from lwbench.build import build, example_input
+    from lwbench.measure.heap import keep_heap
     from lwbench.measure.timer import set_threads
     from lwbench.spec import load
 
     name, width, res, batch, threads = argv
+    keep_heap()           # as `bench`'s torch worker does before it builds the model: the faults it would take
     set_threads(int(threads))
     net = load(name, None if width == "-" else float(width), None if res == "-" else int(res))
     model = build(net).eval()

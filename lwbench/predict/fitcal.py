@@ -13,9 +13,11 @@ def overhead_points(probes: list[Probe], records: dict[str, dict]) -> list[tuple
             if p.group == "overhead" and p.id in records]
 
 
-def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1) -> list[dict]:
+def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1,
+                  less_layout: bool = False) -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
-    median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too)."""
+    median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
+    `less_layout` less ORT's layout conversions around it (fit_ort)."""
     from lwbench.count import count
 
     out = []
@@ -30,7 +32,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         key, x = node_key(node)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
         base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec) - base),
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out
 
@@ -102,6 +104,21 @@ def block_checks(blocks: list[dict], fitted: dict) -> list[dict]:
              "error_pct": 100.0 * _block_error(b, scale, pf)} for b in blocks]
 
 
+def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1) -> dict:
+    """ORT's NCHWc conversion cost (per conversion, per element) from what its profiler timed around lone layers."""
+    from lwbench.predict.layout import fit_cost, probe_reorders
+
+    pts = []
+    for p in probes:
+        rec = records.get(p.id)
+        if rec is None or p.target is None or p.group == "overhead" or rec.get("layout_ms") is None:
+            continue
+        conv = probe_reorders(probe_net(p))
+        if conv:
+            pts.append((len(conv), sum(e for _, e in conv) * batch, rec["layout_ms"]))
+    return fit_cost(pts)
+
+
 def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
     """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
     base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
@@ -116,6 +133,40 @@ def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
     per.sort()
     return {"ms_per_fault": per[len(per) // 2] if per else None, "pairs": len(per),
             "spread_ms": [per[0], per[-1]] if per else None}
+
+
+# --------------------------------------------------------------------------- ONNX Runtime
+# A lone layer probe pays ORT's NCHWc conversions (ReorderInput / ReorderOutput, timed by the profiler in
+# `layout_ms`). Two fits are made from the same measurements: `taken_out` (the layer is the probe less its
+# conversions; a network pays one conversion per region border, lwbench.predict.layout) and `kept_in` (the layer
+# is the whole probe; no layout term). The one whose predicted blocks (the calibration's small blocks, never a
+# network) are nearer their measured latency is kept; both median block errors are stored in `model.layout`.
+def _sum_error(blocks: list[dict]) -> float | None:
+    errs = sorted(abs((b["fixed_ms"] + b["layers_ms"]) / b["measured_ms"] - 1.0) for b in blocks if b["measured_ms"] > 0)
+    return 100.0 * errs[len(errs) // 2] if errs else None
+
+
+def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list[dict], dict]:
+    """(samples, fitted model) for an ORT calibration: fusion and layout chosen as above."""
+    batch = settings["batch"]
+    fusion = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
+    out, errors = {}, {}
+    for variant in ("taken_out", "kept_in"):
+        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out")
+        fitted = model.fit(samples, overhead)
+        fitted["fusion"] = fusion
+        fitted["layout"] = layout_cost(probes, records, batch) if variant == "taken_out" else \
+            {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}
+        errors[variant] = _sum_error(_blocks(probes, records, fitted, batch))
+        out[variant] = (samples, fitted)
+    e_out, e_in = errors["taken_out"], errors["kept_in"]
+    pick = "kept_in" if e_out is not None and e_in is not None and e_in < e_out else "taken_out"
+    samples, fitted = out[pick]
+    fitted["layout"] = {**fitted["layout"], "choice": pick, "blocks_median_abs_pct": errors}
+    return samples, fitted
+
+
+
 
 
 def refit(doc: dict) -> dict:
@@ -138,8 +189,11 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
         raise InputError("calibrate: the overhead probes (identity chains) were not measured; nothing to fit "
                          f"({'; '.join(problems) or 'no worker finished'}); the partial file is kept, run again")
     overhead = model.fit_overhead(pts)
-    samples = layer_samples(probes, records, overhead, settings["batch"])
-    fitted = model.fit(samples, overhead)
+    if settings.get("runtime") == "onnxruntime":     # per fused group (predict.fusion), layout: fit_ort
+        samples, fitted = fit_ort(probes, records, overhead, settings)
+    else:
+        samples = layer_samples(probes, records, overhead, settings["batch"])
+        fitted = model.fit(samples, overhead)
     fitted["faults"] = fault_cost(probes, records)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]

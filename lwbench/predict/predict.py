@@ -16,12 +16,20 @@ from lwbench.predict.features import layer_key, node_key
 from lwbench.predict.model import predict_layer
 
 
-def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict) -> tuple[list[dict], float]:
+def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
+          fused: dict[str, str] | None = None, extra_ms: float = 0.0) -> tuple[list[dict], float]:
+    """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it.
+    extra_ms: time no layer holds (ORT's layout conversions)."""
     fixed = fitted["overhead"]["fixed_ms"]
     scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
-    rows, total = [], fixed
+    rows, total = [], fixed + extra_ms
+    fused = fused or {}
     for r, (key, x) in zip(profile.layers, keyed):
-        ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+        if r.layer in fused:
+            host = fused[r.layer]
+            ms, note = 0.0, "eliminated (onnxruntime)" if host == "(eliminated)" else f"fused into {host} (onnxruntime)"
+        else:
+            ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
         ms *= scale
         total += ms
         rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,
@@ -38,8 +46,27 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
     from lwbench.count import count
 
     prof = count(net, batch, dtype)
-    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted)
-    return _result(prof, rows, total, fitted)
+    fused = fused_layers(net, fitted)
+    conv = []
+    if fused or fitted.get("layout"):
+        from lwbench.predict.layout import cost_ms, reorders
+
+        conv = reorders(net, fused, (fitted.get("fusion") or {}).get("ort_opt", "all"))
+    layout = cost_ms(conv, fitted, batch) if conv else 0.0
+    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted, fused, layout)
+    return {**_result(prof, rows, total, fitted), "layout_ms": layout, "reorders": len(conv)}
+
+
+def fused_layers(net: Net, fitted: dict) -> dict[str, str]:
+    """The layers the calibrated runtime fuses away (ONNX Runtime: lwbench.predict.fusion; torch eager: none)."""
+    fusion = fitted.get("fusion") or {}
+    if fusion.get("runtime") != "onnxruntime":
+        return {}
+    from lwbench.predict.fusion import costs_nothing, folded
+
+    out = folded(net, fusion.get("ort_opt", "all"))
+    out.update({n.name: "(eliminated)" for n in net.nodes if costs_nothing(n.op, fusion.get("ort_opt", "all"))})
+    return out
 
 
 def _result(prof, rows, total, fitted) -> dict:
@@ -48,6 +75,7 @@ def _result(prof, rows, total, fitted) -> dict:
             "fixed_ms": fitted["overhead"]["fixed_ms"], "total_ms": total, "madds": tot["madds"],
             "mac_elems": tot["mac_elems"], "params": tot["params"],
             "uncalibrated_layers": sum("not calibrated" in r["note"] for r in rows),
+            "fused_layers": sum("fused into" in r["note"] for r in rows),
             "outside_range_layers": sum("outside" in r["note"] for r in rows)}
 
 
@@ -105,4 +133,7 @@ def predict_module(spec: str, input_shape: str | None, fitted: dict, batch: int 
     named = dict(load_factory(spec).named_modules())
     keyed = [_module_key(r, named.get(r.layer)) for r in prof.layers]
     rows, total = _rows(prof, keyed, fitted)
+    if (fitted.get("fusion") or {}).get("runtime") == "onnxruntime":   # no IR: ORT's fused groups are not known
+        for r in rows:
+            r["note"] = "; ".join(x for x in (r["note"], "unfused: --module has no IR for ORT's fusion rules") if x)
     return _result(prof, rows, total, fitted)

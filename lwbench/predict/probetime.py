@@ -24,28 +24,37 @@ def time_probe(model, x, cfg, device: str = "cpu", threads: int = 1, dtype: str 
     median over the calls not preempted."""
     import torch
 
-    from lwbench.measure.timer import autorange, cast, percentile, set_threads, time_module
+    from lwbench.measure.timer import cast, set_threads, time_module
 
     if device != "cpu" or (threads or 1) > 1:
         t = time_module(model, x, device=device, threads=threads, cfg=cfg, dtype=dtype)
         return t, {"clean_median_ms": None, "clean_n": 0}
     set_threads(threads)
-    cpu: list[float] = []
-    wall, thread = time.perf_counter, time.thread_time
     with torch.inference_mode():
         fn, xx = cast(model, x, device, dtype)
+        return autorange_clean(lambda: fn(xx), cfg)
 
-        def run_once() -> float:
-            c0 = thread()
-            t0 = wall()
-            fn(xx)
-            t1 = wall()
-            cpu.append((thread() - c0) * 1000.0)
-            return (t1 - t0) * 1000.0
 
-        c0, w0 = time.process_time(), wall()
-        t = autorange(run_once, cfg)
-        share = (time.process_time() - c0) / max(1e-9, wall() - w0)
+def autorange_clean(call, cfg):
+    """lwbench's autorange over call() in this thread, with the thread's CPU clock read around each call's wall
+    clock: (Timing with cpu_share, {clean_median_ms, clean_n, cpu_median_ms}). One thread only: the caller's
+    thread must be the one computing (torch with 1 thread; ONNX Runtime with 1 intra-op thread runs in it)."""
+    from lwbench.measure.timer import autorange, percentile
+
+    cpu: list[float] = []
+    wall, thread = time.perf_counter, time.thread_time
+
+    def run_once() -> float:
+        c0 = thread()
+        t0 = wall()
+        call()
+        t1 = wall()
+        cpu.append((thread() - c0) * 1000.0)
+        return (t1 - t0) * 1000.0
+
+    c0, w0 = time.process_time(), wall()
+    t = autorange(run_once, cfg)
+    share = (time.process_time() - c0) / max(1e-9, wall() - w0)
     t.extra.update(cpu_share=share, threads=1)
     pairs = list(zip(t.samples_ms, cpu[-t.n:]))
     clean = sorted(w for w, c in pairs if c >= CLEAN_CPU_RATIO * w)
@@ -53,11 +62,12 @@ def time_probe(model, x, cfg, device: str = "cpu", threads: int = 1, dtype: str 
                "clean_n": len(clean), "cpu_median_ms": percentile(sorted(c for _, c in pairs), 50)}
 
 
-def probe_ms(rec: dict) -> float:
+def probe_ms(rec: dict, less_layout: bool = False) -> float:
     """The time the fit uses for a probe record: the median of its clean calls when it has enough; else (a long
     probe on a loaded machine: every call preempted) the median CPU time of its calls, the time it computed;
-    else the median of all its calls."""
-    for k in ("clean_median_ms", "cpu_median_ms"):
-        if rec.get(k) is not None:
-            return rec[k]
-    return rec["timing"]["median_ms"]
+    else the median of all its calls (ONNX Runtime, `less_layout`: less the layout conversions its profiler timed
+    around the lone layer, `layout_ms`, at most 80% of the time; lwbench.predict.layout)."""
+    layout = (rec.get("layout_ms") or 0.0) if less_layout else 0.0   # ORT's NCHWc conversions around a lone layer
+    ms = next((rec[k] for k in ("clean_median_ms", "cpu_median_ms") if rec.get(k) is not None),
+              rec["timing"]["median_ms"])
+    return max(0.2 * ms, ms - layout)

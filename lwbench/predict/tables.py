@@ -9,8 +9,12 @@ def _f(v, d=3) -> str:
 
 def _cal_text(cal: dict) -> str:
     fp = cal["fingerprint"]
+    rt = f"{fp.get('runtime')} {fp.get('torch')}"
+    if fp.get("runtime") == "onnxruntime":
+        rt = (f"onnxruntime {(fp.get('runtime_versions') or {}).get('onnxruntime')} ort_opt={fp.get('ort_opt')} "
+              "(per fused group: layers folded into a convolution cost 0)")
     return (f"calibration: {fp.get('cpu_model')}, {fp.get('device')}, {fp.get('threads')} thread(s), "
-            f"{fp.get('runtime')} {fp.get('torch')}, batch {fp.get('batch')}, {fp.get('dtype')}")
+            f"{rt}, batch {fp.get('batch')}, {fp.get('dtype')}")
 
 
 def layers_table(res: dict, cal: dict):

@@ -118,7 +118,21 @@ def _mismatch(r: dict, fp: dict) -> str | None:
             continue
         if str(got) != str(v) and not (k in ("threads", "batch") and int(float(got)) == int(v)):
             return f"{k} {got}, calibration {v}"
+    if fp.get("runtime") == "onnxruntime":
+        opts = dict(p.split("=", 1) for p in str(r.get("options") or "").replace(";", ",").split(",") if "=" in p)
+        got = opts.get("ort_opt", "all")
+        if got != fp.get("ort_opt", "all"):
+            return f"ort_opt {got}, calibration {fp.get('ort_opt', 'all')}"
     return None
+
+
+def _version_note(path: str, machine: dict, fp: dict) -> list[str]:
+    """A bench export measured with another onnxruntime than the calibration's: said, not refused."""
+    if fp.get("runtime") != "onnxruntime":
+        return []
+    got = (machine.get("onnxruntime") or {}).get("onnxruntime") if isinstance(machine, dict) else None
+    want = (fp.get("runtime_versions") or {}).get("onnxruntime")
+    return [f"{path}: measured with onnxruntime {got}, calibrated with {want}"] if got and want and got != want else []
 
 
 def bench_rows(path: str, fp: dict) -> tuple[list[dict], dict, list[str]]:
@@ -144,7 +158,7 @@ def bench_rows(path: str, fp: dict) -> tuple[list[dict], dict, list[str]]:
     if not rows:
         raise InputError(f"--validate {path}: no row to compare (errors, or rows measured with other settings than "
                          "the calibration's)")
-    return rows, ex.machine, notes
+    return rows, ex.machine, notes + _version_note(path, ex.machine, fp)
 
 
 def figure(rows: list[dict], summary: dict, path: str, title: str = "") -> None:

@@ -98,13 +98,46 @@ def latency_data(frame, y: str = "median_ms", summary=None):
             summary[["model", "madds"]].drop_duplicates("model"), on="model", how="left")
     if "madds" not in df.columns or df["madds"].isna().any():
         df = _fill_madds(df)
-    config = [c for c in ("runtime", "device", "mode", "layout", "threads", "batch", "dtype") if c in df.columns
-              and df[c].nunique() > 1]
-    df["series"] = df.apply(lambda r: " ".join(f"{c}={r[c]}" for c in config), axis=1) if config and len(df) else ""
     if df.empty:
         raise InputError("latency-vs-madds: no row ran (every row has an error or no latency)")
+    df["series"] = _series(df)
     return pd.DataFrame({"model": df["model"].to_numpy(), "series": df["series"].to_numpy(),
+                         "family": df["model"].map(family).to_numpy(),
                          "madds": df["madds"].astype("int64").to_numpy(), y: df[y].astype(float).to_numpy()})
+
+
+RUN_AXES = ("runtime", "mode", "dtype", "options")     # what executes the network: one series each
+OTHER_AXES = ("device", "layout", "threads", "batch")
+
+
+def _series(df) -> list[str]:
+    """Each row's series: what ran it (runtime, its mode for torch, dtype, and runtime options such as ort_opt where
+    they vary within one runtime) when any of these varies in the file, as words ('torch eager float32', 'torch compile float32', 'onnxruntime int8');
+    then `key=value` for any other setting that varies (device, layout, threads, batch). '' when nothing varies."""
+    def varies(c: str) -> bool:
+        return c in df.columns and df[c].fillna("").astype(str).nunique() > 1
+
+    run = any(varies(c) for c in RUN_AXES)
+    other = [c for c in OTHER_AXES if varies(c)]
+    seen: dict[str, set] = {}
+    for _, r in df.iterrows():
+        seen.setdefault(str(r.get("runtime") or "torch"), set()).add(str(r.get("options") or ""))
+    opts_vary = any(len(v) > 1 for v in seen.values())
+
+    def label(r) -> str:
+        words = []
+        if run:
+            rt = str(r.get("runtime") or "torch")
+            words.append(rt)
+            if rt != "onnxruntime":           # ONNX Runtime rows are all --mode eager: its mode is --ort-opt
+                words.append(str(r.get("mode") or "eager"))
+            words.append(str(r.get("dtype") or "float32"))
+            opts = r.get("options")
+            if opts_vary and isinstance(opts, str) and opts:     # e.g. --ort-opt basic,all
+                words.append(opts)
+        return " ".join(words + [f"{c}={r[c]}" for c in other])
+
+    return [label(r) for _, r in df.iterrows()]
 
 
 def _fill_madds(df):
@@ -134,33 +167,61 @@ def family(model: str) -> str:
 
 
 def latency_vs_madds(frame, path, y: str = "median_ms", summary=None, title: str | None = None):
-    """One labelled point per network: madds (x, millions) against latency or speed (y). The networks of one
-    family (widths of ShuffleNet V2, …) are joined by a line, as in ShuffleNet V2's Figure 1(c)(d); with
-    several configurations (threads, devices, …) each configuration is its own panel colour set."""
+    """One labelled point per network: madds (x, millions) against latency or speed (y). One series (one colour,
+    one legend entry) per configuration that ran the networks: runtime x mode x dtype (torch eager, torch compile,
+    onnxruntime float32, onnxruntime int8, ...) and any other varying setting; within a series the networks of one
+    family (widths of ShuffleNet V2, ...) are joined by a line, as in ShuffleNet V2's Figure 1(c)(d), and the
+    family is the marker shape (a second legend). The returned data's `attrs["legend"]` lists the series labels
+    drawn, `attrs["families"]` the marker legend."""
+    import itertools
+
     data = latency_data(frame, y, summary)
     fig, ax = _figure(8.5, 5.5)
-    multi = data["series"].nunique() > 1
-    groups = data.assign(_fam=data["model"].map(family))
-    for (series, fam), g in groups.groupby(["series", "_fam"], sort=False):
+    colors = dict(zip(dict.fromkeys(data["series"]), itertools.cycle(f"C{i}" for i in range(10))))
+    markers = dict(zip(dict.fromkeys(data["family"]), itertools.cycle("os^Dv<>pPX*h")))
+    for (series, fam), g in data.groupby(["series", "family"], sort=False):
         g = g.sort_values("madds")
-        label = f"{fam} {series}".strip() if multi else fam
-        line = "-o" if len(g) > 1 else "o"
-        ax.plot(g["madds"] / 1e6, g[y], line, ms=5, lw=1, label=label, zorder=3)
+        ax.plot(g["madds"] / 1e6, g[y], "-" if len(g) > 1 else "", marker=markers[fam], ms=5, lw=1,
+                color=colors[series], zorder=3)
         for _, r in g.iterrows():
             ax.annotate(r["model"], (r["madds"] / 1e6, r[y]), textcoords="offset points", xytext=(4, 3),
                         fontsize=6, alpha=0.8)
-    if data["madds"].max() > 30 * data["madds"].min():
-        ax.set_xscale("log")
-    if data[y].max() > 10 * data[y].min() > 0:
-        ax.set_yscale("log")
+    _log_axes(ax, data, y)
     ax.set_xlabel("madds (millions of multiply-adds per batch)")
     unit = {"images_per_s": "images/s", "batches_per_s": "batches/s"}.get(y, "ms")
     ax.set_ylabel(f"{y} ({unit})")
     ax.grid(True, which="both", alpha=0.25)
     ax.set_title(title or f"{y} against madds, one point per network (cf. ShuffleNet V2, Fig. 1(c)(d))")
-    ax.legend(fontsize=6, ncol=2)
+    data.attrs["legend"] = _legends(ax, colors, markers)
+    data.attrs["families"] = list(markers)
     _save(fig, path)
     return data
+
+
+def _log_axes(ax, data, y: str) -> None:
+    if data["madds"].max() > 30 * data["madds"].min():
+        ax.set_xscale("log")
+    if data[y].max() > 10 * data[y].min() > 0:
+        ax.set_yscale("log")
+
+
+def _legends(ax, colors: dict, markers: dict) -> list[str]:
+    """The series legend (colour lines; one entry per series) and the family legend (grey markers); returns the
+    series legend's labels ([the family names] when there is a single unnamed series)."""
+    from matplotlib.lines import Line2D
+
+    fam = [Line2D([], [], ls="", marker=m, color="grey", ms=5, label=f) for f, m in markers.items()]
+    named = [s for s in colors if s]
+    if not named:
+        ax.legend(handles=fam, fontsize=6, ncol=2, title="family", title_fontsize=7)
+        return list(markers)
+    series = [Line2D([], [], color=c, lw=2, label=s) for s, c in colors.items()]
+    # both outside the axes (no point hidden); the second through the figure, which bbox_inches="tight" keeps
+    ax.legend(handles=series, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="series",
+              title_fontsize=7)
+    ax.figure.legend(handles=fam, fontsize=6, loc="lower left", bbox_to_anchor=(1.01, 0.0),
+                     bbox_transform=ax.transAxes, title="family (marker)", title_fontsize=7)
+    return [h.get_label() for h in series]
 
 
 # --- (2) madds share vs mac share vs time share per layer ------------------------------------------------

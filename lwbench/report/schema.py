@@ -180,10 +180,14 @@ GUIDELINES = Kind(
 
 BREAKDOWN = Kind(
     "breakdown", "Time per op category (ShuffleNet V2, Fig. 2)",
-    "`lwbench guidelines --breakdown`: one row per network, the measured time split by op category (forward "
-    "hooks per layer) next to the end-to-end latency.",
+    "`lwbench guidelines --breakdown [--runtime onnxruntime]`: one row per network, the measured time split by op "
+    "category (torch: forward hooks per layer; onnxruntime: ORT's per-node kernel times joined to the layers, a "
+    "fused node in its main layer's category) next to the end-to-end latency.",
     (
         MODEL,
+        _c("runtime", "", "str", "What ran it: torch (eager, hooks) or onnxruntime (profiler)."),
+        _c("ort_opt", "", "str", "onnxruntime: the graph optimisation level (--ort-opt)."),
+        _c("ep", "", "str", "onnxruntime: the execution provider that ran it."),
         _c("device", "", "str", "Where it ran: cpu or cuda.", True),
         BATCH,
         _c("threads", "threads", "int", "CPU intra-op threads."),
@@ -191,10 +195,21 @@ BREAKDOWN = Kind(
         _c("forward_median_ms", "ms", "float", "End-to-end median latency without hooks.", True, "lower"),
         _c("hooked_median_ms", "ms", "float", "Median latency of the forward with per-layer hooks.", False,
            "lower"),
-        _c("layers_total_ms", "ms", "float", "Sum of the per-layer medians.", True, "lower"),
+        _c("layers_total_ms", "ms", "float", "Sum of the per-layer medians (onnxruntime: of every profiled node's "
+           "kernel median).", True, "lower"),
         _c("<category>_ms", "ms", "float", "Summed per-layer time of one category: conv (with linear), "
            "element_wise, shuffle, concat_split, other.", False, "lower"),
         _c("<category>_pct", "%", "float", "That category's share of layers_total_ms."),
+        _c("ort_own_ms", "ms", "float", "onnxruntime: kernel time of ORT's own nodes (layout reorders, copies, "
+           "Q/DQ), a category of its own.", False, "lower"),
+        _c("ort_own_pct", "%", "float", "onnxruntime: ort_own_ms's share of layers_total_ms."),
+        _c("unattributed_ms", "ms", "float", "onnxruntime: kernel time the join could not place on a layer (0 on "
+           "every zoo network).", False, "lower"),
+        _c("unattributed_pct", "%", "float", "onnxruntime: unattributed_ms's share of layers_total_ms."),
+        _c("fused_groups", "groups", "int", "onnxruntime: ORT nodes (or merged nodes) that compute more than one layer."),
+        _c("fused_layers", "layers", "int", "onnxruntime: layers inside those fused groups."),
+        _c("fused_pct", "%", "float", "onnxruntime: the fused groups' share of layers_total_ms."),
+        _c("rel_err", "fraction", "float", "onnxruntime: max |ORT - torch| / max |torch| of the checked output."),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, "lower"),
     ),
     config=("model", "device", "batch", "threads"),
@@ -247,13 +262,17 @@ PLOT = Kind(
     "so a figure can be checked against its export. Metadata (CSV `# key: {json}` lines, JSON keys, Markdown "
     "`<!-- key: {json} -->`): `machine`, `plot` (the figure kind), `source` (the export it was drawn from), "
     "`figure`, and for a roofline `peaks`. Its columns depend on the figure: latency-vs-madds `model, series, "
-    "madds, <y>`; layer-shares `<group>, madds_share, mac_share, time_share`; roofline `layer, category, "
+    "family, madds, <y>`; layer-shares `<group>, madds_share, mac_share, time_share`; roofline `layer, category, "
     "intensity_flop_per_byte, gflop_per_s`; guideline-ratios `guideline, scale, setting, ratio, paper_gpu_ratio, "
     "paper_arm_ratio`. Not an input of compare or plot: use its `source`.",
     (
         _c("model", "", "str", "latency-vs-madds: the network of the point."),
-        _c("series", "", "str", "latency-vs-madds: the configuration columns that vary in the file (e.g. "
-           "'threads=4'); empty when there is one configuration."),
+        _c("series", "", "str", "latency-vs-madds: the point's series (one colour and legend entry): what ran it "
+           "when runtime, mode, dtype or options vary ('torch eager float32', 'torch compile float32', "
+           "'onnxruntime int8'), then any other varying setting as key=value ('threads=4'); empty when there is "
+           "one configuration."),
+        _c("family", "", "str", "latency-vs-madds: the network's family (the name without its width/resolution "
+           "suffix): the marker shape, and the line joining a series' networks of one family."),
         Column(MADDS.name, MADDS.unit, MADDS.type, "latency-vs-madds: the point's x (multiply-adds per batch)."),
         _c("<y>", "unit of <y>", "float", "latency-vs-madds: the point's y, the column chosen with --y "
            "(median_ms, min_ms, p90_ms, mean_ms, images_per_s, batches_per_s)."),

@@ -100,4 +100,4 @@ def _measure(job: Job, mask: str | None) -> Result:
     t = time_session(sess, x, job.device, TimerConfig(**job.timer), job.threads)
     return Result(job=job, timing=t.stats(), samples_ms=t.samples_ms, warmup_runs=t.warmup_runs,
                   cpu_share=t.extra.get("cpu_share"), threads=job.threads, interop_threads=1, cores=mask,
-                  extra=facts)
+                  extra={**facts, "minor_faults_per_run": t.extra.get("minor_faults_per_run")})

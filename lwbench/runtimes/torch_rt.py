@@ -6,6 +6,8 @@ from __future__ import annotations
 from lwbench.errors import InputError
 from lwbench.measure.protocol import Job, Result
 
+MODULE = "module:"    # Job.net of a torch factory (a sweep grid's `module:` network): module:package.mod:factory
+
 
 def check(job: Job, device: bool | None = None) -> None:
     """Mode, layout, dtype, options; the device too when `device` (default: when the job's target is local)."""
@@ -13,6 +15,8 @@ def check(job: Job, device: bool | None = None) -> None:
 
     check_mode_layout(job.mode, job.layout)
     check_dtype(job.dtype)
+    if job.net.startswith(MODULE) and job.width is not None:
+        raise InputError(f"{job.net}: a torch factory has no width multiplier (its own arguments build its variants)")
     if job.options:
         raise InputError(f"runtime torch: takes no options, got {', '.join(k for k, _ in job.options)}")
     if job.target == "local" if device is None else device:
@@ -36,17 +40,13 @@ def measure(job: Job) -> Result:
 def _time(job: Job, mask: str | None) -> Result:
     import torch
 
-    from lwbench.build import build, example_input
     from lwbench.measure.heap import keep_heap
     from lwbench.measure.timer import TimerConfig, set_threads, time_module
-    from lwbench.spec import load
 
     check(job, device=True)            # in the worker the device is always this machine's
     set_threads(job.threads)
     heap = keep_heap()                 # before the model's memory is allocated (lwbench.measure.heap)
-    net = load(job.net, job.width, job.resolution)
-    model = build(net)
-    x = example_input(net, job.batch)
+    model, x = _model_input(job)
     t = time_module(model, x, device=job.device, threads=job.threads, cfg=TimerConfig(**job.timer),
                     mode=job.mode, layout=job.layout, dtype=job.dtype)
     return Result(job=job, timing=t.stats(), samples_ms=t.samples_ms, warmup_runs=t.warmup_runs,
@@ -54,6 +54,25 @@ def _time(job: Job, mask: str | None) -> Result:
                   interop_threads=t.extra.get("interop_threads"), cores=mask,
                   extra={"torch": torch.__version__, "heap": heap,
                          "minor_faults_per_run": t.extra.get("minor_faults_per_run")})
+
+
+def _model_input(job: Job):
+    """(model, input): a zoo or YAML network built by lwbench.build (seed 0) with its example input; a torch factory
+    (`module:package.module:factory` or `module:/path/file.py:factory`) built by calling it after seeding 0, its
+    input batch x 3 x R x R with R = job.resolution (224 when none), as the sweep counts it."""
+    import torch
+
+    if job.net.startswith(MODULE):
+        from lwbench.measure.torchcount.userload import load_factory
+
+        torch.manual_seed(0)
+        r = job.resolution or 224
+        return load_factory(job.net[len(MODULE):]).eval(), torch.randn(job.batch, 3, r, r)
+    from lwbench.build import build, example_input
+    from lwbench.spec import load
+
+    net = load(job.net, job.width, job.resolution)
+    return build(net), example_input(net, job.batch)
 
 
 def _free_cuda() -> None:

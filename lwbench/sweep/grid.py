@@ -25,6 +25,9 @@
     retries: 2                         # transient failures (timeout, lost target) are retried this often
     seed: 0                            # the shuffle of the timing order within a target
 
+Predicted latency for untimed points is not a grid key: `lwbench sweep GRID.yaml --calibration CALIB.json`
+(lwbench.sweep.predicted; a prediction is not part of a job's id).
+
 Read with lwbench.spec.yamlio (safe loader, duplicate keys refused, line of every key): every error names the
 file, the line and the key, and unknown keys are refused with a suggestion.
 """

@@ -135,8 +135,10 @@ def expand(grid: Grid, fingerprints: dict[tuple[str, str], str]) -> tuple[list[S
             for p in _points(net, ANALYTIC_DIMS):
                 jid = job_id("analytic", content, p, None, None)
                 analytic.setdefault(jid, SweepJob(jid, "analytic", net.label, net.spec, **p))
-        if grid.timing and net.kind != "module":   # the timing worker builds networks from YAML
+        if grid.timing:
             for p in _points(net, TIMING_DIMS):
+                if net.kind == "module" and (p["runtime"], p["target"]) != ("torch", "local"):
+                    continue       # a torch factory is timed by a local (or Ray) torch worker calling the factory
                 fp = fingerprints[(p["target"], p["runtime"])]
                 jid = job_id("timing", content, p, grid.timer, fp)
                 timing.setdefault(jid, SweepJob(jid, "timing", net.label, net.spec, **p))

@@ -53,11 +53,13 @@ def front_table(key: tuple, pts: list[dict], front: list[dict]):
 
     from lwbench.report.human import si
 
-    t = Table(title=escape(f"Pareto front, latency vs madds: {group_label(key)}"),
-              caption=f"{len(front)} of {len(pts)} timed variants are on the front: no other has at least as many "
-              "madds at no more latency")
+    pred = str(key[0]).startswith("predicted:")
+    t = Table(title=escape(f"Pareto front, {'PREDICTED' if pred else 'measured'} latency vs madds: {group_label(key)}"),
+              caption=f"{len(front)} of {len(pts)} {'predicted (untimed)' if pred else 'timed'} variants are on the "
+              "front: no other has at least as many madds at no more latency" +
+              (" (latency: `lwbench predict` from the calibration named by the target)" if pred else ""))
     for c, j in (("model", "left"), ("width", "right"), ("resolution", "right"), ("params", "right"),
-                 ("madds", "right"), ("median ms", "right"), ("IQR ms", "right"), ("noise", "left")):
+                 ("madds", "right"), ("predicted ms" if pred else "median ms", "right"), ("IQR ms", "right"), ("noise", "left")):
         t.add_column(c, justify=j, no_wrap=c == "model")
     for r in front:
         flags = ", ".join(f for f in ("noisy", "contended") if r.get(f)) or "ok"
@@ -72,7 +74,8 @@ def front_rows(rows: list[dict]) -> list[dict]:
     out = []
     for key, (_, front) in fronts(rows).items():
         for rank, r in enumerate(front, 1):
-            out.append({**dict(zip(GROUP_KEYS, key)), "rank": rank, "network": r["network"],
+            latency = "predicted" if str(key[0]).startswith("predicted:") else "measured"
+            out.append({**dict(zip(GROUP_KEYS, key)), "latency": latency, "rank": rank, "network": r["network"],
                         "model": r.get("model"), "width": r.get("width"), "resolution": r.get("resolution"),
                         "params": r.get("params"), "madds": r["madds"], "median_ms": r["median_ms"],
                         "iqr_ms": r.get("iqr_ms"), "host": r.get("host"), "id": r["id"]})
@@ -111,7 +114,7 @@ def plot_fronts(rows: list[dict], path: str, title: str | None = None) -> int:
             ax.annotate(tag, (r["madds"] / 1e6, r["median_ms"]), fontsize=5, xytext=(3, -6),
                         textcoords="offset points")
         ax.set_xlabel("madds (millions, per batch)")
-        ax.set_ylabel("median latency (ms)")
+        ax.set_ylabel("predicted latency (ms)" if str(key[0]).startswith("predicted:") else "median latency (ms)")
         ax.set_title(group_label(key), fontsize=8)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)

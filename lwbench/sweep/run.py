@@ -71,8 +71,6 @@ def analytic_rows(jobs: Iterable[SweepJob]) -> list[dict]:
 
 def counts_for(job: SweepJob) -> dict:
     """params/madds/mac of a timing job's network (for the latency-madds front), or {} when they cannot be had."""
-    if job.spec.startswith("module:"):
-        return {}
     try:
         name, shape, rows = _count_group(job.spec, job.width, job.resolution, [job.batch], [job.dtype])
     except LwbenchError:

@@ -181,19 +181,40 @@ def render_breakdown(kind: str, rows: list[dict], machine: Mapping | None, meta:
     return emit_render(kind, rows, **how)
 
 
+BREAKDOWN_CAPTIONS = {
+    "torch": "torch: per-layer medians from forward hooks, shares of their sum (layers ms); forward = the unhooked "
+             "median. conv: conv2d and linear; element-wise: batch norm (not folded), activations, add, mul; other: "
+             "pooling, flatten",
+    "onnxruntime": "onnxruntime: ORT's per-node kernel medians joined to the layers (as `profile --time --runtime "
+                   "onnxruntime`), shares of their sum (layers ms = kernel ms); forward = the median without the "
+                   "profiler. A fused node counts in its main layer's category (FusedConv: conv), so fused batch "
+                   "norms and activations cost no element-wise time; ORT own: layout reorders, copies, Q/DQ; fused: "
+                   "share of the time in nodes covering several layers (groups/layers)",
+}
+
+
 def breakdown_table(rows: list[dict]):
     from rich.table import Table
 
+    runtimes = list(dict.fromkeys(str(r.get("runtime") or "torch") for r in rows))
+    ort = "onnxruntime" in runtimes
     t = Table(title=f"{BREAKDOWN_TITLE} on this device", title_justify="left",
-              caption="per-layer medians from forward hooks, shares of their sum (layers ms); forward = the "
-              "unhooked median. conv: conv2d and linear; element-wise: batch norm (not folded), activations, add, "
-              "mul; other: pooling, flatten",
-              caption_justify="left")
-    cols = ["model", "device", "batch", "threads", "forward ms", "layers ms", *FIG2_CATEGORIES]
+              caption="; ".join(BREAKDOWN_CAPTIONS.get(k, k) for k in runtimes), caption_justify="left")
+    cols = ["model", "runtime", "device", "batch", "threads", "forward ms", "layers ms", *FIG2_CATEGORIES]
+    cols += ["ORT own", "unattributed", "fused"] if ort else []
     for i, c in enumerate(cols):
-        t.add_column(c, justify="left" if i < 2 else "right")
+        t.add_column(c, justify="left" if i < 3 else "right")
     for r in rows:
-        t.add_row(r["model"], r["device"], str(r["batch"]), str(r["threads"] or "-"), _f(r["forward_median_ms"]),
-                  _f(r["layers_total_ms"]),
-                  *[f"{r[category_key(c) + '_pct']:.1f}%" for c in FIG2_CATEGORIES])
+        cells = [r["model"], str(r.get("runtime") or "torch"), r["device"], str(r["batch"]), str(r["threads"] or "-"),
+                 _f(r["forward_median_ms"]), _f(r["layers_total_ms"]),
+                 *[f"{r[category_key(c) + '_pct']:.1f}%" for c in FIG2_CATEGORIES]]
+        if ort:
+            cells += [_pct(r.get("ort_own_pct")), _pct(r.get("unattributed_pct")),
+                      f"{_pct(r.get('fused_pct'))} ({r['fused_groups']}/{r['fused_layers']})"
+                      if r.get("fused_groups") is not None else ""]
+        t.add_row(*cells)
     return t
+
+
+def _pct(v) -> str:
+    return "" if v is None or v != v else f"{float(v):.1f}%"

@@ -1,0 +1,250 @@
+"""lwbench calibrate / predict --runtime onnxruntime (issue 16): ORT's model works on the groups ORT fuses.
+
+The fit and the prediction on a synthetic ORT calibration with a known answer (layers folded into a convolution
+cost nothing, the layout conversions around a lone layer are taken out), the IR fusion rules by optimisation level
+and against ORT's own optimised graph (a real onnxruntime), the fingerprint refusal across runtimes and ORT
+settings, the file round trip, `--validate` on ORT bench rows, and a tiny real ORT calibration. No timing asserted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lwbench.cli import main
+from lwbench.count import count
+from lwbench.predict import calfile
+from lwbench.predict.design import probe_net
+from lwbench.predict.features import node_key
+from lwbench.predict.fitcal import build_document
+from lwbench.predict.fusion import folded
+from lwbench.predict.grid import grid, subset
+from lwbench.predict.layout import reorders
+from lwbench.predict.predict import fused_layers, predict_net
+from lwbench.spec import load
+from tests.test_predict import MACHINE, SETTINGS, _write, truth_layer
+
+FIXED = 0.006                      # ms: one session.run of an empty-ish graph
+LAYOUT_PER_ELEM = 2e-7             # ms per element reordered into / out of NCHWc
+PER_REORDER = 0.002                # ms per conversion
+ORT_SETTINGS = {**SETTINGS, "runtime": "onnxruntime", "ort_opt": "all"}
+ORT_MACHINE = {**MACHINE, "onnxruntime": {"onnxruntime": "1.32.0"}}
+
+
+def _layout(net, ort_opt: str = "all") -> float:
+    """The NCHWc conversions at the borders of the network's blocked regions (a lone convolution pays one on its
+    input and one on its output: what ORT's profiler shows as ReorderInput / ReorderOutput)."""
+    fused = fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": ort_opt}})
+    return sum(PER_REORDER + e * LAYOUT_PER_ELEM for _, e in reorders(net, fused, ort_opt))
+
+
+def truth_ort(net, ort_opt: str = "all") -> float:
+    """The synthetic ORT machine: fixed + Σ of the layers ORT does not fold away (the fused group costs what its
+    convolution costs) + the layout conversions."""
+    gone = folded(net, ort_opt)
+    rows = count(net).layers
+    return FIXED + _layout(net, ort_opt) + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems)
+                                               for n, r in zip(net.nodes, rows)
+                                               if n.name not in gone and n.op not in ("identity", "dropout"))
+
+
+@pytest.fixture(scope="module")
+def ort_synthetic():
+    probes = grid(0, runtime="onnxruntime")
+    records = {}
+    for p in probes:
+        net = probe_net(p)
+        lay = _layout(net)
+        records[p.id] = {"timing": {"median_ms": truth_ort(net)}, "cpu_share": 1.0, "layout_ms": lay}
+    fp = calfile.fingerprint(ORT_SETTINGS, ORT_MACHINE, {"torch": "2.13.0+cpu", "onnxruntime": "1.32.0"})
+    return probes, build_document(probes, records, ORT_SETTINGS, fp, ORT_MACHINE, 1.0, [])
+
+
+def test_ort_grid_is_the_designed_grid_with_its_own_overhead_chains():
+    torch_grid, ort = grid(0), grid(0, runtime="onnxruntime")
+    assert len(ort) <= 1500
+    assert not [p for p in ort if p.group in ("fault", "fault-base")]          # ORT allocates from its arena
+    over = [p for p in ort if p.group == "overhead"]
+    assert over and all(op == "relu" for p in over for op, _, _ in p.nodes)   # ORT eliminates Identity nodes
+    same = {p.id for p in torch_grid if p.group not in ("overhead", "fault", "fault-base")}
+    assert same == {p.id for p in ort if p.group != "overhead"}               # the same layers and blocks
+    small = subset(ort, 2)
+    assert {p.group for p in small} == {p.group for p in ort}
+    assert all(p.minus is None or p.minus in {q.id for q in small} for p in small)
+
+
+def test_fusion_rules_by_level():
+    net = load("mobilenet_v2")
+    ops = {n.name: n.op for n in net.nodes}
+    every = {n.name for n in net.nodes if n.op in ("batchnorm", "relu6", "add")}
+    assert set(folded(net, "all")) == every                                  # conv + bn + relu6, and residual adds
+    assert set(folded(net, "extended")) == {k for k in every if ops[k] != "add"}
+    assert set(folded(net, "basic")) == {k for k in every if ops[k] == "batchnorm"}
+    assert folded(net, "disable") == {}
+    assert all(ops[host] == "conv2d" for host in folded(net, "all").values())
+    # swish (x · sigmoid(x)) reads the convolution's output twice: not fusable; its sigmoid gate in SE is
+    eff = load("efficientnet_b0")
+    got = folded(eff, "all")
+    assert not [n for n in eff.nodes if n.op == "swish" and n.name in got]
+    assert [n for n in eff.nodes if n.op == "sigmoid" and n.name in got]
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1"])
+def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
+    """The second method: ORT 1.32's own optimised graph (saved at level all), mapped onto the layers by
+    lwbench.onnx.graphmap: the layers its Conv nodes compute besides the convolution are the IR rules' folded set
+    (squeezenet's dropout is eliminated by ORT, a zero-cost layer for the model too)."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.build import build
+    from lwbench.onnx.export import chain, export_onnx
+    from lwbench.onnx.graphmap import map_chain, read_graph
+    from lwbench.onnx.run import lively
+    from lwbench.onnx.session import session
+
+    net = load(name)
+    path = export_onnx(net, 1, model=lively(build(net), net), cache=tmp_path)
+    session(str(path), "cpu", 1, "all", optimized_path=str(tmp_path / "opt.onnx"))
+    graphs = [read_graph(p) for p in chain(path)] + [read_graph(tmp_path / "opt.onnx")]
+    ops = {n.name: n.op for n in net.nodes}
+    mapping = map_chain(graphs, list(ops))
+    in_conv = {lay for m in mapping.values() if m.op in ("Conv", "FusedConv") for lay in m.layers if ops[lay] != "conv2d"}
+    zero = set(fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": "all"}}))
+    assert set(folded(net, "all")) <= in_conv <= zero and zero - in_conv <= {"dropout"}
+
+
+def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
+    _, doc = ort_synthetic
+    fitted = doc["model"]
+    assert fitted["fusion"] == {"runtime": "onnxruntime", "ort_opt": "all"}
+    assert fitted["overhead"]["fixed_ms"] == pytest.approx(FIXED, rel=1e-6)
+    assert doc["checks"]["heldout_layers"]["all"]["median_abs_pct"] < 1.0     # the layout time was taken out
+    assert fitted["layout"]["choice"] == "taken_out"                          # chosen on the blocks
+    assert fitted["layout"]["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
+    assert fitted["layout"]["per_reorder_ms"] == pytest.approx(PER_REORDER, rel=1e-3)
+    assert all(abs(b["error_pct"]) < 2.0 for b in doc["checks"]["blocks"])    # blocks = Σ fused groups
+    for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "efficientnet_b0"):
+        net = load(name)
+        res = predict_net(net, fitted)
+        assert res["total_ms"] == pytest.approx(truth_ort(net), rel=0.02), name
+        assert res["total_ms"] == pytest.approx(res["fixed_ms"] + res["layout_ms"] + sum(r["predicted_ms"] for r in res["layers"]))
+        gone = folded(net)
+        assert res["fused_layers"] == len(gone) and res["layout_ms"] == pytest.approx(_layout(net), rel=1e-3)
+        assert all(r["predicted_ms"] == 0.0 and "fused into" in r["note"] for r in res["layers"] if r["layer"] in gone)
+    # the same network without fusion (a torch calibration of the same machine) costs more: bn/act/add are paid
+    plain = dict(fitted, fusion=None)
+    net = load("mobilenet_v2")
+    assert predict_net(net, plain)["total_ms"] > predict_net(net, fitted)["total_ms"] * 1.05
+
+
+def test_ort_round_trip_and_refit(tmp_path, ort_synthetic):
+    from lwbench.predict.fitcal import refit
+
+    _, doc = ort_synthetic
+    back = calfile.load(_write(tmp_path, doc))
+    net = load("shufflenet_v2_x1_0")
+    assert predict_net(net, back["model"])["total_ms"] == predict_net(net, doc["model"])["total_ms"]
+    again = refit(json.loads(json.dumps(doc)))
+    assert again["model"]["fusion"] == doc["model"]["fusion"]
+    assert predict_net(net, again["model"])["total_ms"] == pytest.approx(predict_net(net, doc["model"])["total_ms"])
+    fp = back["fingerprint"]
+    assert (fp["runtime"], fp["ort_opt"], fp["threads"], fp["runtime_versions"]["onnxruntime"]) == \
+        ("onnxruntime", "all", 1, "1.32.0")
+
+
+def test_fingerprint_refusal_across_runtimes(tmp_path, capsys, ort_synthetic):
+    from lwbench.measure.machine import machine_info
+
+    ort = _write(tmp_path, ort_synthetic[1])
+    cases = [(["--runtime", "torch"], "calibrated with runtime=onnxruntime, asked for runtime=torch"),
+             (["--threads", "2"], "calibrated with threads=1, asked for threads=2"),
+             (["--ort-opt", "basic"], "calibrated with ort_opt=all, asked for ort_opt=basic"),
+             (["--faults"], "not with --module or an onnxruntime calibration")]
+    for extra, needle in cases:
+        assert main(["predict", "mobilenet_v2", "-c", ort, *extra, "-f", "csv"]) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and needle in err, (extra, err)
+    # this machine, but another onnxruntime: --here refuses on the ORT version
+    here = dict(ort_synthetic[1], fingerprint={**calfile.fingerprint(ORT_SETTINGS, machine_info()),
+                                               "runtime_versions": {"onnxruntime": "0.0.1"}})
+    assert main(["predict", "mobilenet_v2", "-c", _write(tmp_path, here, "here.json"), "--here", "-f", "csv"]) == 2
+    assert "onnxruntime '0.0.1'" in capsys.readouterr().err
+    torch_doc = dict(ort_synthetic[1], fingerprint=calfile.fingerprint(SETTINGS, MACHINE))
+    torch_doc["model"] = {k: v for k, v in torch_doc["model"].items() if k != "fusion"}
+    tpath = _write(tmp_path, torch_doc, "torch.json")
+    assert main(["predict", "mobilenet_v2", "-c", tpath, "--runtime", "onnxruntime", "-f", "csv"]) == 2
+    assert "calibrated with runtime=torch, asked for runtime=onnxruntime" in capsys.readouterr().err
+    assert main(["predict", "mobilenet_v2", "-c", tpath, "--ort-opt", "all", "-f", "csv"]) == 2
+    assert "an onnxruntime setting" in capsys.readouterr().err
+    assert main(["predict", "mobilenet_v2", "-c", ort, "--runtime", "onnxruntime", "--ort-opt", "all", "-f", "csv"]) == 0
+    assert "fused into" in capsys.readouterr().out
+
+
+def test_validate_joins_ort_bench_rows(tmp_path, capsys, ort_synthetic):
+    from lwbench.predict.validate import bench_rows
+
+    cal = _write(tmp_path, ort_synthetic[1])
+    truth = {n: truth_ort(load(n)) for n in ("mobilenet_v2", "shufflenet_v2_x1_0")}
+    head = "model,device,mode,layout,threads,batch,dtype,runtime,options,median_ms,error\n"
+    rows = [f"mobilenet_v2,cpu,eager,nchw,1,1,float32,onnxruntime,ort_opt=all,{truth['mobilenet_v2']},",
+            f"shufflenet_v2_x1_0,cpu,eager,nchw,1,1,float32,onnxruntime,ort_opt=all,{truth['shufflenet_v2_x1_0']},",
+            "mobilenet_v2,cpu,eager,nchw,1,1,float32,torch,,20.0,",
+            "mobilenet_v2,cpu,eager,nchw,1,1,float32,onnxruntime,ort_opt=basic,9.0,"]
+    path = tmp_path / "b.csv"
+    path.write_text('# machine: {"onnxruntime": {"onnxruntime": "1.31.0"}}\n' + head + "\n".join(rows) + "\n")
+    got, _, notes = bench_rows(str(path), ort_synthetic[1]["fingerprint"])
+    assert [r["runtime"] for r in got] == ["onnxruntime", "onnxruntime"]
+    assert any("runtime torch" in n for n in notes) and any("ort_opt basic" in n for n in notes)
+    assert any("measured with onnxruntime 1.31.0, calibrated with 1.32.0" in n for n in notes)
+    assert main(["predict", "-c", cal, "--validate", str(path), "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in doc["rows"]] == ["mobilenet_v2", "shufflenet_v2_x1_0"]
+    assert doc["summary"]["model"]["worst_abs_pct"] < 2.0                      # the known answer
+
+
+def test_tiny_real_ort_calibration(tmp_path):
+    """A real onnxruntime measures the overhead chains and one layer probe in fresh workers (no timing asserted):
+    the probes are exported, checked against torch, timed, the layout time profiled, the model fitted."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.predict.calibrate import calibrate
+
+    probes = [p for p in grid(0, runtime="onnxruntime") if p.group == "overhead"][:4]
+    conv = next(p for p in grid(0, runtime="onnxruntime") if p.group == "pointwise")
+    probes = probes + [conv]
+    out = tmp_path / "c.json"
+    doc = calibrate(str(out), runtime="onnxruntime", probes=probes,
+                    timer={"min_time_s": 0.01, "warmup_s": 0.0, "min_runs": 5, "warmup_runs": 1})
+    assert doc["cost"]["complete"] and doc["cost"]["measurements"] == len(probes), doc["cost"]
+    rec = next(m for m in doc["measurements"] if m["id"] == conv.id)
+    assert rec["timing"]["median_ms"] > 0 and rec["rel_err"] <= 1e-4 and rec["layout_ms"] >= 0
+    assert rec["heap"] == "onnxruntime arena"
+    back = calfile.load(str(out))
+    assert back["fingerprint"]["runtime"] == "onnxruntime" and back["fingerprint"]["ort_opt"] == "all"
+    assert back["fingerprint"]["runtime_versions"]["onnxruntime"]
+    assert back["model"]["fusion"]["runtime"] == "onnxruntime"
+
+
+def test_layout_kept_in_when_the_blocks_say_so():
+    """A machine whose layers cost the same alone as in a network (no region borders to pay) while the profiler
+    still shows conversions on lone convolutions: taking them out would under-predict every block, so the fit
+    keeps them in (no layout term) and the blocks and networks come out right."""
+    probes = [p for p in grid(0, runtime="onnxruntime") if p.group != "pointwise" or int(p.id, 16) % 3 == 0]
+
+    def plain(net):
+        gone = folded(net)
+        rows = count(net).layers
+        return FIXED + sum(truth_layer(node_key(n)[0], r.madds, r.mac_elems) for n, r in zip(net.nodes, rows)
+                           if n.name not in gone and n.op not in ("identity", "dropout"))
+
+    records = {}
+    for p in probes:
+        net = probe_net(p)
+        ms = plain(net)
+        records[p.id] = {"timing": {"median_ms": ms}, "cpu_share": 1.0, "layout_ms": 0.3 * ms if _layout(net) else 0.0}
+    fp = calfile.fingerprint(ORT_SETTINGS, ORT_MACHINE)
+    doc = build_document(probes, records, ORT_SETTINGS, fp, ORT_MACHINE, 1.0, [])
+    lay = doc["model"]["layout"]
+    assert lay["choice"] == "kept_in" and lay["per_elem_ms"] == 0.0
+    assert lay["blocks_median_abs_pct"]["kept_in"] < lay["blocks_median_abs_pct"]["taken_out"]
+    net = load("mobilenet_v2")
+    assert predict_net(net, doc["model"])["total_ms"] == pytest.approx(plain(net), rel=0.03)
