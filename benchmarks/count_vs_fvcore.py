@@ -15,12 +15,15 @@ Two comparisons per network, both medians after one untimed warm-up:
 2. From the YAML file (`speedup_from_yaml`): what a user pays from a config on disk to the counts.
    - from_yaml_ms: `lwbench.count(lwbench.load(yaml))`, as a sweep or a profile of many variants calls it: the
      file is parsed once and expanded once per width (lwbench.spec.cache, keyed by the file's size, mtime and
-     inode); each call still checks the file, re-infers every shape and counts every layer;
+     inode); each call still checks the file (stat), copies the cached Net and counts every layer;
    - from_yaml_cold_ms: the same with the caches emptied before every call (YAML parsing, block expansion
      and shape inference every time: lwbench.load before the cache);
    - fvcore_from_yaml_ms: build_ms + fvcore_ms, the same start for fvcore (`lwbench.build(net)` once, timed);
-   - speedup_from_yaml = fvcore_from_yaml_ms / from_yaml_ms (goal: 100x on mobilenet_v2, shufflenet_v2_x1_0,
-     efficientnet_b0, mobilenet_v3_large, issue 15); speedup_from_yaml_cold likewise with from_yaml_cold_ms.
+   - speedup_from_yaml = fvcore_from_yaml_ms / from_yaml_ms; speedup_from_yaml_cold likewise with
+     from_yaml_cold_ms. Issue 15's goal (100x on mobilenet_v2, shufflenet_v2_x1_0, efficientnet_b0,
+     mobilenet_v3_large) is judged on the cold figure: a call through the warm cache re-reads nothing from the
+     YAML file (it is the count of an IR in hand plus a copy), so only the cold one is a count *from the YAML*.
+     The cached figure is printed beside it.
 
 Both run on one thread by default (`--threads`): the analytic count is single-threaded Python, and with two
 OpenMP threads on a 2-core machine that other processes also use, fvcore's forward can stall 10-50x. Process
@@ -182,14 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"madds agree on {sum(r['madds_agree'] for r in ok)}/{len(ok)}; "
               f"speedup >= {SPEEDUP_GOAL}x on {sum(r['speedup'] >= SPEEDUP_GOAL for r in ok)}/{len(ok)}")
     four = [r for r in ok if r["model"] in FROM_YAML_NETS]
-    if four:
-        print(f"from YAML >= {FROM_YAML_GOAL}x on {sum(r['speedup_from_yaml'] >= FROM_YAML_GOAL for r in four)}/"
-              f"{len(four)} of {', '.join(FROM_YAML_NETS)}")
-    goal_met = all(r["speedup"] >= SPEEDUP_GOAL for r in ok) and all(r["speedup_from_yaml"] >= FROM_YAML_GOAL
+    for col, what in (("speedup_from_yaml_cold", "cold: parse + expansion + count, the goal"),
+                      ("speedup_from_yaml", "through the warm parse cache")):
+        if four:
+            print(f"from YAML ({what}) >= {FROM_YAML_GOAL}x on {sum(r[col] >= FROM_YAML_GOAL for r in four)}/"
+                  f"{len(four)} of {', '.join(FROM_YAML_NETS)}")
+    goal_met = all(r["speedup"] >= SPEEDUP_GOAL for r in ok) and all(r["speedup_from_yaml_cold"] >= FROM_YAML_GOAL
                                                                      for r in four)
     if not goal_met:
         print(f"goal missed: the count is not {SPEEDUP_GOAL}x faster than fvcore on every network (or not "
-              f"{FROM_YAML_GOAL}x from YAML on the four)")
+              f"{FROM_YAML_GOAL}x from YAML, cold, on the four)")
     return 0 if all(r.get("madds_agree") for r in ok) and len(ok) == len(rows) and goal_met else 1
 
 

@@ -133,23 +133,27 @@ def count(net: Net, batch: int = 1, dtype: str = "float32", fold_bn: bool = Fals
     folded = _folded_bns(net) if fold_bn else {}
     gains_bias = {conv for conv in folded.values()}
     rows = []
+    kinds: dict = {}  # op kind -> (OpDef, its fixed category or None), looked up once per kind
+    model = net.name
     for n in net.nodes:
-        if n.name in folded:
+        if folded and n.name in folded:
             continue
-        op = get_op(n.op)
-        c = op.cost(n.attrs, n.in_shapes, n.out_shapes)
+        kind = kinds.get(n.op)
+        if kind is None:
+            op = get_op(n.op)
+            kind = kinds[n.op] = (op, op.fixed_category)
+        op, cat = kind
+        ins, outs = n.in_shapes, n.out_shapes
+        c = op.cost(n.attrs, ins, outs)
         params, note = c.params, ""
-        if n.name in gains_bias and not n.attrs.get("bias"):
+        if gains_bias and n.name in gains_bias and not n.attrs.get("bias"):
             params += n.out_shape[0]
             note = "bn folded in (+bias)"
-        weights = params + c.buffers
-        mac = batch * (c.act_in + c.act_out) + weights
-        rows.append(LayerRow(
-            model=net.name, layer=n.name, kind=n.op,
-            category=op.category(n.attrs, n.in_shapes, n.out_shapes),
-            in_shape=_shape_text(tuple(n.in_shapes)), out_shape=_shape_text(tuple(n.out_shapes)),
-            params=params, madds=batch * c.madds, mac_elems=mac, mac_bytes=mac * nbytes,
-            out_elems=batch * sum(prod(s) for s in n.out_shapes) if not op.free else 0, note=note,
+        mac = batch * (c.act_in + c.act_out) + params + c.buffers
+        out_elems = 0 if op.free else batch * (prod(outs[0]) if len(outs) == 1 else sum(prod(s) for s in outs))
+        rows.append(LayerRow(  # positional, in field order (model, layer, kind, category, in/out shape, figures)
+            model, n.name, n.op, cat or op.category(n.attrs, ins, outs), _shape_text(tuple(ins)),
+            _shape_text(tuple(outs)), params, batch * c.madds, mac, mac * nbytes, out_elems, note,
         ))
     return Profile(model=net.name, input=fmt_shape(net.input_shape), batch=batch, dtype=dtype, layers=rows,
                    bn_policy="folded into the preceding conv" if fold_bn else "separate", source=net.source)

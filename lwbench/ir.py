@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
+from typing import NamedTuple
 
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Ref:
-    """One tensor: output `index` of node `node` ('input' is the network input)."""
+class Ref(NamedTuple):
+    """One tensor: output `index` of node `node` ('input' is the network input). A named tuple (immutable,
+    hashed and compared in C): the compiler keys every tensor's shape by its Ref."""
 
     node: str
     index: int = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from math import ceil, floor, prod
 
-from lwbench.ops.registry import Attr, Cost, OpDef, ShapeError, fixed_category, register
+from lwbench.ops.registry import NO_PARAMS, Attr, Cost, OpDef, ShapeError, fixed_category, register
 
 
 def _pair(v) -> tuple[int, int]:
@@ -49,12 +49,13 @@ def _window(attrs, shapes, op, default_stride=None, ceil_mode=False):
     d = _pair(attrs.get("dilation", 1))
     p = attrs.get("padding")
     p = _pair(p) if p is not None else (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
-    for name, v in (("kernel", k), ("stride", s), ("dilation", d)):
-        if min(v) < 1:
-            raise ShapeError(name, f"must be at least 1, got {v if v[0] != v[1] else v[0]}")
-    if min(p) < 0:
+    if k[0] < 1 or k[1] < 1 or s[0] < 1 or s[1] < 1 or d[0] < 1 or d[1] < 1:
+        for name, v in (("kernel", k), ("stride", s), ("dilation", d)):
+            if min(v) < 1:
+                raise ShapeError(name, f"must be at least 1, got {v if v[0] != v[1] else v[0]}")
+    if p[0] < 0 or p[1] < 0:
         raise ShapeError("padding", f"must not be negative, got {p[0]}")
-    oh, ow = (_out_len(x, k[i], s[i], p[i], d[i], ceil_mode) for i, x in enumerate((h, w)))
+    oh, ow = _out_len(h, k[0], s[0], p[0], d[0], ceil_mode), _out_len(w, k[1], s[1], p[1], d[1], ceil_mode)
     if oh < 1 or ow < 1:
         raise ShapeError("kernel", f"window {k[0]}x{k[1]} does not fit the {h}x{w} input")
     return c, h, w, k, s, p, d, oh, ow
@@ -65,7 +66,7 @@ def _same(attrs, shapes):
 
 
 def _elementwise_cost(attrs, ins, outs):
-    return Cost(act_in=sum(prod(s) for s in ins), act_out=sum(prod(s) for s in outs))
+    return Cost(act_in=sum(map(prod, ins)), act_out=sum(map(prod, outs)))
 
 
 def _free_cost(attrs, ins, outs):
@@ -420,6 +421,9 @@ def _shuffle_cost(attrs, ins, outs):
     if attrs["groups"] in (1, ins[0][0]):  # the identity permutation: torch's view/transpose/contiguous copies nothing
         return Cost()
     return _elementwise_cost(attrs, ins, outs)
+
+
+NO_PARAMS.update((_elementwise_cost, _free_cost, _shuffle_cost))
 
 
 register(OpDef(

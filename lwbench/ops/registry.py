@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lwbench.errors import UnknownNameError, suggest
 from lwbench.ir import Shape
@@ -37,9 +38,8 @@ class Attr:
     doc: str = ""
 
 
-@dataclass(frozen=True)
-class Cost:
-    """Exact per-image counts of one layer.
+class Cost(NamedTuple):
+    """Exact per-image counts of one layer (immutable; a named tuple, made once per layer on every path).
 
     params: learnable parameters; buffers: other constants it reads (BN running statistics);
     madds: multiply-adds (conv/linear only; one multiply-add = 1); act_in / act_out: feature-map elements
@@ -84,6 +84,7 @@ def fixed_category(name: str) -> Callable[[dict, list[Shape], list[Shape]], str]
 
 
 OPS: dict[str, OpDef] = {}
+NO_PARAMS: set = set()  # cost rules whose `params` is 0 for every input (the loader's size check skips them)
 
 
 def register(op: OpDef) -> OpDef:

@@ -17,7 +17,9 @@ nodes, which is what compile_doc would do, provided nothing it decided depended 
 If any check fails the variant is compiled in full, so the result is always the Net compile_doc gives
 (tests/test_spec_cache.py compares them node by node across the zoo). Nodes with the same op, attributes and
 input shapes share one shape inference and one cost evaluation (a memo per trace), and `totals` gives a
-variant's whole-network counts for several batches and dtypes without building per-layer rows.
+variant's whole-network counts for several batches and dtypes without building per-layer rows. A load at the
+traced resolution itself is the traced Net, copied (nothing to re-infer); the replay plan is made at the first
+other resolution.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class _Tracing(_Compiler):
 
 
 def _chans(outs) -> tuple:
+    if len(outs) == 1:
+        s = outs[0]
+        return ((len(s), s[0]),)
     return tuple((len(s), s[0]) for s in outs)
 
 
@@ -81,12 +86,20 @@ class Trace:
     base: str
     width: float | None
     spatial: bool
-    autos: list                     # (slot of x, slot of y, were they equal) per residual: auto
-    plan: list                      # per node: (signature id, input getter, single input?, channels, node, op)
+    traced_autos: list              # (x, y, were they equal) per residual: auto, as the compile saw them
     memo: dict = field(default_factory=dict)   # (signature, input shapes) -> (outputs, channels, figures)
+    _plan: tuple | None = None
+
+    def plan(self) -> tuple[list, list]:
+        """(per node: (signature id, input getter, single input?, channels, node, op); per residual: auto: (slot
+        of x, slot of y, were they equal)), made at the first replay (a load at the traced resolution needs
+        none)."""
+        if self._plan is None:
+            self._plan = _plan(self.net, self.traced_autos)
+        return self._plan
 
 
-def _plan(net: Net, comp) -> tuple[list, list]:
+def _plan(net: Net, traced_autos) -> tuple[list, list]:
     """Tensors are numbered in order (the input is 0, then each node's outputs), so a replay appends them."""
     from operator import itemgetter
 
@@ -99,7 +112,7 @@ def _plan(net: Net, comp) -> tuple[list, list]:
         plan.append((sig, itemgetter(*ids), len(ids) == 1, _chans(n.out_shapes), n, get_op(n.op)))
         for i in range(len(n.out_shapes)):
             slot[(n.name, i)] = len(slot)
-    autos = [(slot[x], slot[y], eq) for x, y, eq in (comp.autos if comp is not None else ())]
+    autos = [(slot[x], slot[y], eq) for x, y, eq in traced_autos]
     return plan, autos
 
 
@@ -150,8 +163,7 @@ def _trace(file: str, doc: dict, digest: str, variant: str, width, resolution) -
         return box[-1]
 
     net = compile_doc(doc, file, variant, width, resolution, compiler=factory)
-    plan, autos = _plan(net, box[-1])
-    tr = Trace(net=net, base=variant, width=width, spatial=box[-1].spatial, autos=autos, plan=plan)
+    tr = Trace(net=net, base=variant, width=width, spatial=box[-1].spatial, traced_autos=box[-1].autos)
     return _remember(_TRACES, key, tr, MAX_TRACES)
 
 
@@ -164,7 +176,18 @@ def _figures(op, attrs, ins: list, outs: tuple, strict: bool = False):
         if strict:
             raise
         return None
-    return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(prod(s) for s in outs)
+    return c.params, c.madds, c.act_in + c.act_out, c.params + c.buffers, 0 if op.free else sum(map(prod, outs))
+
+
+def _step(n: Node, op, single: bool, ins):
+    """One node at new input shapes: (outputs, channels, figures), or None over lwbench.spec.limits' bounds (the
+    full compile then reports it with its line). A ShapeError propagates."""
+    il = [ins] if single else list(ins)
+    outs = tuple(op.infer(n.attrs, il))
+    for o in outs:
+        if prod(o) > MAX_ELEMS or (o and max(o) > MAX_DIM):
+            return None
+    return outs, _chans(outs), _figures(op, n.attrs, il, outs)
 
 
 def _replay(tr: Trace, res: int):
@@ -173,25 +196,26 @@ def _replay(tr: Trace, res: int):
     memo = tr.memo
     if len(memo) > MAX_MEMO:
         memo.clear()
+    plan, autos = tr.plan()
     slots = [(tr.net.input_shape[0], res, res)]
     hits = []
+    seen, extend, append = memo.get, slots.extend, hits.append
     try:
-        for sig, get, single, ch, n, op in tr.plan:
+        for sig, get, single, ch, n, op in plan:
             ins = get(slots)
-            hit = memo.get((sig, ins))
+            hit = seen((sig, ins))
             if hit is None:
-                il = [ins] if single else list(ins)
-                outs = tuple(op.infer(n.attrs, il))
-                if any(prod(o) > MAX_ELEMS or max(o, default=0) > MAX_DIM for o in outs):
-                    return None          # over the bounds: the full compile reports it with its line
-                hit = memo[(sig, ins)] = (outs, _chans(outs), _figures(op, n.attrs, il, outs))
+                hit = _step(n, op, single, ins)
+                if hit is None:
+                    return None
+                memo[(sig, ins)] = hit
             if hit[1] != ch:
                 return None
-            slots.extend(hit[0])
-            hits.append(hit)
+            extend(hit[0])
+            append(hit)
     except ShapeError:
         return None
-    for x, y, equal in tr.autos:
+    for x, y, equal in autos:
         if (slots[x] == slots[y]) != equal:
             return None
     return slots, hits
@@ -220,19 +244,28 @@ def _prepare(name_or_path: str, width, resolution):
 def load(name_or_path: str, width: float | None = None, resolution: int | None = None) -> Net:
     """lwbench.spec.load through the caches: the same Net, node for node."""
     file, doc, variant, tr = _prepare(name_or_path, width, resolution)
-    res = tr.net.resolution if tr is not None and resolution is None else resolution
-    done = _replay(tr, res) if tr is not None else None
+    if tr is not None and (resolution is None or resolution == tr.net.resolution):
+        return _copy(tr.net)            # the traced compile is compile_doc's Net at this resolution
+    done = _replay(tr, resolution) if tr is not None else None
     if done is None:
         return compile_doc(doc, file, variant, width, resolution)
-    ref = tr.net
+    ref, res = tr.net, resolution
     name, params, expect = _name_params(tr, resolution)
     nodes = []
-    for (_, get, single, _, n, _), (outs, _, _) in zip(tr.plan, done[1]):
+    for (_, get, single, _, n, _), (outs, _, _) in zip(tr.plan()[0], done[1]):
         ins = get(done[0])
         nodes.append(Node(n.name, n.op, dict(n.attrs), list(n.inputs), [ins] if single else list(ins), list(outs),
                           n.src))
     return Net(name=name, nodes=nodes, input_shape=(ref.input_shape[0], res, res), output=ref.output, file=ref.file,
                family=ref.family, source=ref.source, notes=ref.notes, params=params, expect=expect)
+
+
+def _copy(net: Net) -> Net:
+    """A Net of its own (nodes, attributes, lists) for the caller, so nothing it changes reaches the cache."""
+    nodes = [Node(n.name, n.op, dict(n.attrs), list(n.inputs), list(n.in_shapes), list(n.out_shapes), n.src)
+             for n in net.nodes]
+    return Net(name=net.name, nodes=nodes, input_shape=net.input_shape, output=net.output, file=net.file,
+               family=net.family, source=net.source, notes=net.notes, params=dict(net.params), expect=dict(net.expect))
 
 
 def totals(name_or_path: str, width: float | None = None, resolution: int | None = None,

@@ -66,16 +66,42 @@ BASE_FUNCS: dict[str, Callable] = {
 def evaluate(text: str, env: Mapping[str, object], funcs: Mapping[str, Callable] | None = None) -> object:
     """Evaluate one expression string. A string that is exactly `$name` returns the value as is (any type)."""
     funcs = BASE_FUNCS if funcs is None else funcs
-    text = text.strip()
+    try:  # a text too long to be an expression is not remembered (the memo holds short texts only)
+        return (_compiled(text) if len(text) <= 2 * MAX_EXPR_CHARS else _compile_text(text))(env, funcs)
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression too deeply nested or too large: '{text.strip()[:60]}'") from None
+
+
+def _compile_text(raw: str) -> Callable:
+    """The expression as a function of (env, funcs), made once per source text (`_compiled`): a zoo file repeats
+    the same few expressions in every block. Every check of the tree walk stays, in the same order, at
+    evaluation time."""
+    text = raw.strip()
     m = _NAME.fullmatch(text)
     if m:
-        return _lookup(m.group(1), env)
+        return _name_fn(m.group(1))
     if len(text) > MAX_EXPR_CHARS:
-        raise ExprError(f"expression of {len(text)} characters (at most {MAX_EXPR_CHARS})")
-    try:
-        return _walk(_parse(text), env, funcs, text)
-    except (RecursionError, MemoryError):
-        raise ExprError(f"expression too deeply nested or too large: '{text[:60]}'") from None
+        return _raiser(ExprError, f"expression of {len(text)} characters (at most {MAX_EXPR_CHARS})")
+    return _compile(_parse(text), text)
+
+
+_compiled = functools.lru_cache(maxsize=4096)(_compile_text)
+
+
+def _raiser(cls, message: str) -> Callable:
+    def fn(env, funcs):
+        raise cls(message)
+
+    return fn
+
+
+def _name_fn(name: str) -> Callable:
+    def fn(env, funcs):
+        if name not in env:
+            return _lookup(name, env)
+        return env[name]
+
+    return fn
 
 
 def _bounded(v, text: str):
@@ -133,50 +159,106 @@ def _lookup(name: str, env: Mapping[str, object]) -> object:
     return env[name]
 
 
-def _walk(node: ast.AST, env, funcs, text):  # noqa: C901 - one branch per allowed node type
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
-        return _bounded(node.value, text)
-    if isinstance(node, ast.Name):
-        if node.id.startswith(_PREFIX):
-            return _lookup(node.id[len(_PREFIX):], env)
-        if node.id in ("True", "False"):
-            return node.id == "True"
-        raise BareNameError(f"bare name '{node.id}' in '{text}' (parameters are written $name)")
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        a, b = _walk(node.left, env, funcs, text), _walk(node.right, env, funcs, text)
-        return _binop(_BINOPS[type(node.op)], a, b, text)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
-        v = _walk(node.operand, env, funcs, text)
-        if isinstance(node.op, ast.Not):
-            return not v
-        return -_number(v, text) if isinstance(node.op, ast.USub) else +_number(v, text)
-    if isinstance(node, ast.BoolOp):
-        vals = (_walk(v, env, funcs, text) for v in node.values)
-        return all(vals) if isinstance(node.op, ast.And) else any(vals)
-    if isinstance(node, ast.Compare) and all(type(o) in _CMPOPS for o in node.ops):
-        left = _walk(node.left, env, funcs, text)
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _walk(right_node, env, funcs, text)
+def _compile(node: ast.AST, text: str) -> Callable:
+    """A closure per syntax node; what the node cannot be (a bare word, an attribute, a subscript) is a closure
+    that raises when reached, as the tree walk raised when it reached it."""
+    make = _MAKERS.get(type(node))
+    fn = make(node, text) if make is not None else None
+    return fn or _raiser(ExprError, f"'{text}' uses something other than arithmetic on $names")
+
+
+def _c_constant(node, text):
+    if not isinstance(node.value, (int, float, bool)):
+        return None
+    try:
+        v = _bounded(node.value, text)
+    except ExprError as e:
+        return _raiser(ExprError, str(e))
+    return lambda env, funcs: v
+
+
+def _c_name(node, text):
+    if node.id.startswith(_PREFIX):
+        return _name_fn(node.id[len(_PREFIX):])
+    if node.id in ("True", "False"):
+        v = node.id == "True"
+        return lambda env, funcs: v
+    return _raiser(BareNameError, f"bare name '{node.id}' in '{text}' (parameters are written $name)")
+
+
+def _c_binop(node, text):
+    op = _BINOPS.get(type(node.op))
+    if op is None:
+        return None
+    fa, fb = _compile(node.left, text), _compile(node.right, text)
+    return lambda env, funcs: _binop(op, fa(env, funcs), fb(env, funcs), text)
+
+
+def _c_unary(node, text):
+    f = _compile(node.operand, text)
+    if isinstance(node.op, ast.Not):
+        return lambda env, funcs: not f(env, funcs)
+    if isinstance(node.op, ast.USub):
+        return lambda env, funcs: -_number(f(env, funcs), text)
+    if isinstance(node.op, ast.UAdd):
+        return lambda env, funcs: +_number(f(env, funcs), text)
+    return None
+
+
+def _c_boolop(node, text):
+    fs = [_compile(v, text) for v in node.values]
+    if isinstance(node.op, ast.And):
+        return lambda env, funcs: all(f(env, funcs) for f in fs)
+    return lambda env, funcs: any(f(env, funcs) for f in fs)
+
+
+def _c_compare(node, text):
+    if not all(type(o) in _CMPOPS for o in node.ops):
+        return None
+    first = _compile(node.left, text)
+    rest = [(_CMPOPS[type(o)], _compile(c, text)) for o, c in zip(node.ops, node.comparators)]
+
+    def fn(env, funcs):
+        left = first(env, funcs)
+        for op, f in rest:
+            right = f(env, funcs)
             try:
-                if not _CMPOPS[type(op)](left, right):
+                if not op(left, right):
                     return False
             except TypeError:
                 raise ExprError(f"cannot compare {left!r} with {right!r} in '{text}'") from None
             left = right
         return True
-    if isinstance(node, ast.IfExp):
-        cond = _walk(node.test, env, funcs, text)
-        return _walk(node.body if cond else node.orelse, env, funcs, text)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        fn = funcs.get(node.func.id)
-        if fn is None:
+
+    return fn
+
+
+def _c_ifexp(node, text):
+    test, body, orelse = (_compile(n, text) for n in (node.test, node.body, node.orelse))
+    return lambda env, funcs: body(env, funcs) if test(env, funcs) else orelse(env, funcs)
+
+
+def _c_call(node, text):
+    if not isinstance(node.func, ast.Name) or node.keywords:
+        return None
+    name = node.func.id
+    fargs = [_compile(a, text) for a in node.args]
+
+    def fn(env, funcs):
+        f = funcs.get(name)
+        if f is None:
             from lwbench.errors import suggest
 
-            raise ExprError(f"unknown function '{node.func.id}'{suggest(node.func.id, funcs)}")
-        args = [_walk(a, env, funcs, text) for a in node.args]
+            raise ExprError(f"unknown function '{name}'{suggest(name, funcs)}")
+        args = [a(env, funcs) for a in fargs]
         try:
-            v = fn(*args)
+            v = f(*args)
         except (TypeError, ValueError, ArithmeticError) as e:
-            raise ExprError(f"{node.func.id}(): {e} in '{text}'") from None
+            raise ExprError(f"{name}(): {e} in '{text}'") from None
         return _bounded(v, text)
-    raise ExprError(f"'{text}' uses something other than arithmetic on $names")
+
+    return fn
+
+
+_MAKERS = {ast.Constant: _c_constant, ast.Name: _c_name, ast.BinOp: _c_binop, ast.UnaryOp: _c_unary,
+           ast.BoolOp: _c_boolop, ast.Compare: _c_compare, ast.IfExp: _c_ifexp, ast.Call: _c_call}

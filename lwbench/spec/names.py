@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from functools import lru_cache
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -33,6 +34,10 @@ def name_problem(name: object) -> str | None:
     if not isinstance(name, (str, int)):
         return "expected a name (letters, digits and _)"
     text = str(name)
+    return _text_problem(text) if len(text) <= 128 else _problem(text)  # the memo holds short names only
+
+
+def _problem(text: str) -> str | None:
     if not NAME_RE.match(text):
         return "expected letters, digits and _ only"
     if keyword.iskeyword(text) or text in ("None", "True", "False"):
@@ -42,3 +47,6 @@ def name_problem(name: object) -> str | None:
     if text in TORCH_ATTRS:
         return "is an attribute every torch module has; choose another name"
     return None
+
+
+_text_problem = lru_cache(maxsize=8192)(_problem)

@@ -13,11 +13,12 @@ from math import prod
 from lwbench.errors import ConfigError, UnknownNameError, suggest
 from lwbench.ir import Net, Node, Ref, Shape
 from lwbench.ops import REQUIRED, ShapeError, get_op
-from lwbench.ops.registry import Attr
+from lwbench.ops.registry import NO_PARAMS, Attr
 from lwbench.spec.docs import EXPECT_FIGURES, EXPECT_KEYS, TOP_KEYS, read_doc, variant_names
-from lwbench.spec.expr import BASE_FUNCS, BareNameError, ExprError, evaluate, make_divisible
+from lwbench.spec.expr import BASE_FUNCS
 from lwbench.spec.limits import MAX_DIM, MAX_ELEMS, MAX_LAYERS, MAX_NESTING, MAX_REPEAT
 from lwbench.spec.names import name_problem
+from lwbench.spec.values import Values
 from lwbench.spec.yamlio import line_of
 
 __all__ = ["compile_doc", "read_doc", "variant_names", "TOP_KEYS", "EXPECT_FIGURES", "EXPECT_KEYS"]
@@ -25,18 +26,11 @@ FORMS = ("op", "block", "layers", "parallel")
 COMMON = ("name", "if", "repeat", "first")
 MERGES = ("add", "mul", "concat")
 RESERVED_PARAMS = ("in", "in_size", "width", "resolution")
+_BOOL, _INTS = Attr("bool"), Attr("ints")
+_PRIM_KEYS: dict = {}  # op kind -> (its OpDef, the keys an `op:` item of it may have)
 
 
-def _round_rules():
-    return {
-        "make_divisible": lambda v, r: make_divisible(v, r.get("divisor", 8), r.get("min_value"), r.get("min_ratio", 0.9)),
-        "floor": lambda v, r: max(int(r.get("min_value") or 1), math.floor(v)),
-        "ceil": lambda v, r: max(int(r.get("min_value") or 1), math.ceil(v)),
-        "round": lambda v, r: max(int(r.get("min_value") or 1), round(v)),
-    }
-
-
-class _Compiler:
+class _Compiler(Values):
     def __init__(self, file: str, doc: dict, env: dict, input_shape: Shape):
         self.file = file
         self.blocks = doc.get("blocks") or {}
@@ -52,97 +46,12 @@ class _Compiler:
         if rule is not None:
             self.funcs["ch"] = self._channel_rule(rule)
 
-    # ------------------------------------------------------------ errors and values
-    def fail(self, key: str, expected: str, got=None, mapping=None, sub=None):
-        line = line_of(mapping, sub) if mapping is not None else None
-        raise ConfigError(self.file, key, expected, got, line)
-
-    def _channel_rule(self, rule):
-        if not isinstance(rule, dict):
-            self.fail("channels", "expected a mapping like {round: make_divisible, divisor: 8}", rule)
-        rules = _round_rules()
-        kind = rule.get("round", "make_divisible")
-        if not isinstance(kind, str) or kind not in rules:
-            self.fail("channels.round", f"expected one of {', '.join(rules)}{suggest(kind, rules)}", kind, rule, "round")
-        for k in rule:
-            if k not in ("round", "divisor", "min_value", "min_ratio", "doc"):
-                self.fail(f"channels.{k}", f"unknown key{suggest(k, ('round', 'divisor', 'min_value', 'min_ratio'))}",
-                          mapping=rule, sub=k)
-        width = self.env["width"]
-        fn = rules[kind]
-        return lambda c: fn(c * width, rule)
-
-    def expr(self, raw, env, key, mapping=None, sub=None):
-        """Evaluate a YAML value: strings are expressions over $names, other scalars pass through."""
-        if isinstance(raw, str):
-            try:
-                return evaluate(raw, env, self.funcs)
-            except ExprError as e:
-                self.fail(key, str(e), mapping=mapping, sub=sub)
-        if isinstance(raw, list):
-            return [self.expr(v, env, f"{key}[{i}]", mapping, sub) for i, v in enumerate(raw)]
-        return raw
-
-    def loose(self, raw, env, key, mapping=None, sub=None):
-        """Untyped value (block argument): an expression if it is one, else the plain string."""
-        if isinstance(raw, str):
-            try:
-                return evaluate(raw, env, self.funcs)
-            except BareNameError:
-                return raw
-            except ExprError as e:
-                self.fail(key, str(e), mapping=mapping, sub=sub)
-        return self.expr(raw, env, key, mapping, sub)
-
-    def typed(self, raw, attr: Attr, env, key, mapping, sub):
-        if raw is None and attr.default is None:
-            return None
-        if attr.kind == "str":
-            v = self.loose(raw, env, key, mapping, sub)
-            if attr.choices and v not in attr.choices:
-                self.fail(key, f"expected one of {', '.join(attr.choices)}{suggest(v, attr.choices)}", v, mapping, sub)
-            return v
-        v = self.expr(raw, env, key, mapping, sub)
-        if v is None and attr.default is None:  # a block argument left null: the op's own default
-            return None
-        if attr.kind == "int":
-            return self.as_int(v, key, mapping, sub)
-        if attr.kind == "pair":
-            if isinstance(v, (list, tuple)):
-                if len(v) != 2:
-                    self.fail(key, "expected an integer or a pair [h, w]", v, mapping, sub)
-                a, b = (self.as_int(x, key, mapping, sub) for x in v)
-                return a if a == b else (a, b)
-            return self.as_int(v, key, mapping, sub)
-        if attr.kind == "ints":
-            if not isinstance(v, (list, tuple)) or not v:
-                self.fail(key, "expected a list of integers", v, mapping, sub)
-            return tuple(self.as_int(x, key, mapping, sub) for x in v)
-        if attr.kind == "float":
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                self.fail(key, "expected a number", v, mapping, sub)
-            return float(v)
-        if attr.kind == "bool":
-            if not isinstance(v, bool):
-                self.fail(key, "expected true or false", v, mapping, sub)
-            return v
-        raise AssertionError(attr.kind)
-
-    def as_int(self, v, key, mapping=None, sub=None) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            self.fail(key, "expected an integer", v, mapping, sub)
-        if isinstance(v, float):
-            if not v.is_integer():
-                self.fail(key, "expected an integer (use round(), floor(), ceil() or ch())", v, mapping, sub)
-            v = int(v)
-        if abs(v) > MAX_DIM:
-            self.fail(key, f"expected an integer of at most {MAX_DIM:,}", v, mapping, sub)
-        return v
 
     # ------------------------------------------------------------ graph building
     def add_node(self, name, op, attrs, inputs, key, mapping):
-        self.check_name(name, key, mapping)
-        in_shapes = [self.shapes[r] for r in inputs]
+        prefixes = self.check_name(name, key, mapping)
+        shapes = self.shapes
+        in_shapes = [shapes[inputs[0]]] if len(inputs) == 1 else [shapes[r] for r in inputs]
         opdef = get_op(op)
         try:
             outs = opdef.infer(attrs, in_shapes)
@@ -151,14 +60,19 @@ class _Compiler:
             self.fail(k, str(e), mapping=mapping, sub=e.key or None)
         self.check_size(opdef, attrs, in_shapes, outs, key, mapping)
         self.names.add(name)
-        parts = name.split(".")
-        self.containers.update(".".join(parts[:i]) for i in range(1, len(parts)))
-        self.nodes.append(Node(name, op, attrs, list(inputs), in_shapes, outs, key))
-        for i, s in enumerate(outs):
-            self.shapes[Ref(name, i)] = s
-        return Ref(name, 0)
+        if prefixes:
+            self.containers.update(prefixes)
+        self.nodes.append(Node(name, op, attrs, inputs, in_shapes, outs, key))  # `inputs`: a fresh list per call
+        ref = Ref(name, 0)
+        if len(outs) == 1:
+            shapes[ref] = outs[0]
+        else:
+            for i, s in enumerate(outs):
+                shapes[Ref(name, i)] = s
+        return ref
 
-    def check_name(self, name, key, mapping):
+    def check_name(self, name, key, mapping) -> list[str]:
+        """Refuse a name the graph cannot hold; returns its proper prefixes ('a', 'a.b' of 'a.b.c')."""
         if name == "input":
             self.fail(key + ".name", "'input' names the network's input; choose another name", mapping=mapping,
                       sub="name")
@@ -166,19 +80,34 @@ class _Compiler:
             self.fail(key + ".name", f"layer name '{name}' is used twice", mapping=mapping, sub="name")
         if len(self.nodes) >= MAX_LAYERS:
             self.fail(key, f"more than {MAX_LAYERS:,} layers after expansion", mapping=mapping)
-        parts = name.split(".")
-        leaf = next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.names), None)
+        parent = name.rpartition(".")[0]
+        if not parent or parent in self.containers:  # no new prefix, and a container's prefixes are no layers
+            if name in self.containers:
+                self.fail(key + ".name", f"layer name '{name}' nests other layers (a torch module cannot be both a "
+                          "layer and a container)", mapping=mapping, sub="name")
+            return []
+        prefixes, i = [], name.find(".")
+        while i >= 0:
+            prefixes.append(name[:i])
+            i = name.find(".", i + 1)
+        names = self.names
+        leaf = next((p for p in prefixes if p in names), None)
         if leaf or name in self.containers:
             self.fail(key + ".name", f"layer name '{name}' nests {'inside layer ' + repr(leaf) if leaf else 'other layers'}"
                       " (a torch module cannot be both a layer and a container)", mapping=mapping, sub="name")
+        return prefixes
 
     def check_size(self, opdef, attrs, in_shapes, outs, key, mapping):
         """Tensors and weights a machine could hold: refused at load, not when torch runs out of memory."""
-        big = max((prod(s) for s in outs), default=0)
-        if big > MAX_ELEMS or max((d for s in outs for d in s), default=0) > MAX_DIM:
+        if len(outs) == 1:
+            s = outs[0]
+            big, top = prod(s), max(s, default=0)
+        else:
+            big, top = max((prod(s) for s in outs), default=0), max((d for s in outs for d in s), default=0)
+        if big > MAX_ELEMS or top > MAX_DIM:
             self.fail(key, f"output {'x'.join(map(str, max(outs, key=prod)))} is larger than {MAX_ELEMS:,} "
                       "elements", mapping=mapping)
-        params = opdef.cost(attrs, in_shapes, outs).params
+        params = 0 if opdef.cost in NO_PARAMS else opdef.cost(attrs, in_shapes, outs).params
         if params > MAX_ELEMS:
             self.fail(key, f"{params:,} parameters in one layer (at most {MAX_ELEMS:,})", mapping=mapping)
 
@@ -202,11 +131,11 @@ class _Compiler:
     def item(self, item, key, prefix, x: Ref, env, default_name) -> Ref:
         if not isinstance(item, dict):
             self.fail(key, f"expected a mapping with one of {', '.join(FORMS)}", item)
-        forms = [f for f in FORMS if f in item]
-        if len(forms) != 1:
+        if ("op" in item) + ("block" in item) + ("layers" in item) + ("parallel" in item) != 1:
+            forms = [f for f in FORMS if f in item]
             self.fail(key, f"expected exactly one of {', '.join(FORMS)}", ", ".join(forms) or "none", item)
         lenv = self.local_env(env, x)
-        if "if" in item and not self.typed(item["if"], Attr("bool"), lenv, f"{key}.if", item, "if"):
+        if "if" in item and not self.typed(item["if"], _BOOL, lenv, f"{key}.if", item, "if"):
             return x
         name = item.get("name", default_name)
         problem = name_problem(name)
@@ -217,7 +146,7 @@ class _Compiler:
         if "repeat" not in item:
             if "first" in item:
                 self.fail(f"{key}.first", "only allowed with repeat", mapping=item, sub="first")
-            return self.one(item, key, full, x, env)
+            return self.one(item, key, full, x, env, lenv)
         n = self.as_int(self.expr(item["repeat"], lenv, f"{key}.repeat", item, "repeat"), f"{key}.repeat", item, "repeat")
         if n < 1:
             self.fail(f"{key}.repeat", "must be at least 1 (use if: to drop a layer)", n, item, "repeat")
@@ -233,19 +162,21 @@ class _Compiler:
                 this.update(first)
             else:
                 this.pop("stride", None)  # the paper-table convention: stride applies to the first repeat
-            x = self.one(this, key, f"{full}.{r}", x, env)
+            x = self.one(this, key, f"{full}.{r}", x, env, lenv if r == 0 else None)
         return x
 
-    def one(self, item, key, full, x: Ref, env) -> Ref:
+    def one(self, item, key, full, x: Ref, env, lenv=None) -> Ref:
+        """One layer form; `lenv`: local_env(env, x), where the caller has it already."""
+        lenv = self.local_env(env, x) if lenv is None else lenv
         if "op" in item:
-            return self.prim(item, key, full, x, env)
+            return self.prim(item, key, full, x, env, lenv)
         if "block" in item:
-            return self.call(item, key, full, x, env)
+            return self.call(item, key, full, x, env, lenv)
         if "layers" in item:
             self.allowed(item, key, ("layers", "residual"))
             y = self.seq(item["layers"], f"{key}.layers", full, x, env, item, "layers")
-            return self.residual(item, key, full, x, y, self.local_env(env, x))
-        return self.parallel(item, key, full, x, env)
+            return self.residual(item, key, full, x, y, lenv)
+        return self.parallel(item, key, full, x, env, lenv)
 
     def allowed(self, item, key, extra):
         ok = COMMON + tuple(extra)
@@ -253,8 +184,7 @@ class _Compiler:
             if k not in ok:
                 self.fail(f"{key}.{k}", f"unknown key{suggest(k, ok)}", mapping=item, sub=k)
 
-    def prim(self, item, key, full, x, env) -> Ref:
-        lenv = self.local_env(env, x)
+    def prim(self, item, key, full, x, env, lenv) -> Ref:
         kind = item["op"]
         if isinstance(kind, str) and "$" in kind:  # `op: $act`: a block argument naming the op
             kind = self.loose(kind, lenv, f"{key}.op", item, "op")
@@ -263,7 +193,11 @@ class _Compiler:
         except UnknownNameError as e:
             self.fail(f"{key}.op", str(e), mapping=item, sub="op")
         attrs = {}
-        self.allowed(item, key, ("op", *opdef.attrs))
+        ok = _PRIM_KEYS.get(opdef.kind)
+        if ok is None or ok[0] is not opdef:
+            ok = _PRIM_KEYS[opdef.kind] = (opdef, frozenset((*COMMON, "op", *opdef.attrs)))
+        if not ok[1].issuperset(item):
+            self.allowed(item, key, ("op", *opdef.attrs))
         for k, spec in opdef.attrs.items():
             if k not in item:
                 if spec.default is REQUIRED:
@@ -276,7 +210,7 @@ class _Compiler:
                       mapping=item, sub="op")
         return self.add_node(full, opdef.kind, attrs, [x], key, item)
 
-    def call(self, item, key, full, x, env) -> Ref:
+    def call(self, item, key, full, x, env, lenv) -> Ref:
         bname = item["block"]
         if not isinstance(bname, str) or bname not in self.blocks:
             self.fail(f"{key}.block", f"unknown block '{bname}'{suggest(bname, self.blocks)}", mapping=item, sub="block")
@@ -290,7 +224,6 @@ class _Compiler:
         spec = bdef.get("args") or {}
         if not isinstance(spec, dict):
             self.fail(f"{bkey}.args", "expected a mapping of argument: default (or required)", spec, bdef, "args")
-        lenv = self.local_env(env, x)
         args = {}
         for k, v in item.items():
             if k in ("block", "residual") or k in COMMON:
@@ -324,11 +257,11 @@ class _Compiler:
         if raw == "auto":  # add the identity shortcut exactly when the body keeps the shape
             if self.shapes[x] != self.shapes[y]:
                 return y
-        elif not self.typed(raw, Attr("bool"), env, f"{key}.residual", holder, "residual"):
+        elif not self.typed(raw, _BOOL, env, f"{key}.residual", holder, "residual"):
             return y
         return self.add_node(f"{full}.add", "add", {}, [x, y], f"{key}.residual", holder)
 
-    def parallel(self, item, key, full, x, env) -> Ref:
+    def parallel(self, item, key, full, x, env, lenv) -> Ref:
         self.allowed(item, key, ("parallel", "merge", "split"))
         branches = item["parallel"]
         if isinstance(branches, list):
@@ -342,7 +275,6 @@ class _Compiler:
         merge = item.get("merge")
         if merge not in MERGES:
             self.fail(f"{key}.merge", f"expected one of {', '.join(MERGES)}{suggest(merge, MERGES)}", merge, item, "merge")
-        lenv = self.local_env(env, x)
         inputs = [x] * len(named)
         if "split" in item:
             raw = item["split"]
@@ -351,7 +283,7 @@ class _Compiler:
                 if c % 2:
                     self.fail(f"{key}.split", f"half needs even in-channels, got {c}", mapping=item, sub="split")
                 raw = [c // 2] * len(named) if len(named) == 2 else None
-            sizes = self.typed(raw, Attr("ints"), lenv, f"{key}.split", item, "split")
+            sizes = self.typed(raw, _INTS, lenv, f"{key}.split", item, "split")
             if len(sizes) != len(named):
                 self.fail(f"{key}.split", f"expected {len(named)} sizes, one per branch", list(sizes), item, "split")
             s = self.add_node(f"{full}.split", "split", {"sizes": sizes}, [x], f"{key}.split", item)

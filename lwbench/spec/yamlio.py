@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from lwbench.errors import ConfigError
-from lwbench.spec.limits import MAX_SCALAR_DIGITS, LimitError, check_nodes, read_limited
+from lwbench.spec.limits import MAX_DEPTH, MAX_SCALAR_DIGITS, MAX_YAML_NODES, LimitError, check_nodes, read_limited
 
 
 class LineDict(dict):
@@ -18,8 +18,22 @@ class LineDict(dict):
     line: int | None = None
 
 
+_RESOLVED: dict = {}  # (node kind, short scalar text, implicit flags) -> tag: the same answer every time
+
+
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present; still safe
-    pass
+    def resolve(self, kind, value, implicit):
+        """The safe resolver's tag, remembered per short value: with no path resolvers (the safe loader has
+        none) it depends on nothing else, and libyaml asks it once per node."""
+        if self.yaml_path_resolvers or (value is not None and len(value) > 64):
+            return super().resolve(kind, value, implicit)
+        key = (kind, value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) < 20_000:
+                _RESOLVED[key] = tag
+        return tag
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -63,6 +77,10 @@ def read_yaml(path: str | Path) -> object:
         node = loader.get_single_node()
         if node is None:
             return None
+        try:
+            return _construct_tree(loader, node)
+        except Exception:  # noqa: BLE001 - not a plain tree, or bad: the checked path below decides, as always
+            pass
         check_nodes(node)
         return loader.construct_document(node)
     except LimitError as e:
@@ -78,6 +96,64 @@ def read_yaml(path: str | Path) -> object:
         raise ConfigError(str(path), "", f"invalid YAML: {' '.join(str(e).split())}") from None
     finally:
         loader.dispose()
+
+
+_TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_PLAIN_SCALARS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
+
+
+class _NotATree(Exception):
+    pass
+
+
+def _construct_tree(loader: _Loader, root) -> object:
+    """The document of a composed graph that is a plain tree (no shared mapping or list, no merge key, only the
+    core tags) within MAX_YAML_NODES and MAX_DEPTH, built in one walk: for such a graph check_nodes would pass
+    (every value counted once per use, as check_nodes counts an alias) and this is what construct_document
+    builds. Anything else (or any error) raises, and read_yaml takes the checked path, which reports it as
+    always. Touches no node."""
+    seen: set[int] = set()      # collections: one used twice (an alias) is not a tree
+    size = 0
+    ctors, scalar = loader.yaml_constructors, yaml.ScalarNode
+
+    def value(node, depth):     # a scalar (the common case, no call to build) or a collection
+        nonlocal size
+        if type(node) is scalar and node.tag == _STR:
+            size += 1
+            return node.value   # construct_yaml_str: the text
+        return build(node, depth)
+
+    def build(node, depth):
+        nonlocal size
+        size += 1
+        if depth > MAX_DEPTH or size > MAX_YAML_NODES:
+            raise _NotATree
+        tag = node.tag
+        if isinstance(node, scalar):
+            if tag not in _PLAIN_SCALARS:
+                raise _NotATree
+            return ctors[tag](loader, node)
+        if id(node) in seen or depth + 1 > MAX_DEPTH:
+            raise _NotATree
+        seen.add(id(node))
+        if tag == _TAG + "seq" and isinstance(node, yaml.SequenceNode):
+            return [value(v, depth + 1) for v in node.value]
+        if tag != _TAG + "map" or not isinstance(node, yaml.MappingNode):
+            raise _NotATree
+        out = LineDict()
+        out.lines, out.line = {}, node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            if type(key_node) is not scalar or key_node.tag not in _PLAIN_SCALARS:
+                raise _NotATree
+            key = value(key_node, depth + 1)
+            if key in out:
+                raise _NotATree
+            out[key] = value(value_node, depth + 1)
+            out.lines[key] = key_node.start_mark.line + 1
+        return out
+
+    return build(root, 1)
 
 
 def read_text(path: Path) -> str:

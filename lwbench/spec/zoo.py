@@ -9,6 +9,8 @@ from pathlib import Path
 
 from lwbench.errors import ConfigError, InputError, LwbenchError, UnknownNameError, suggest
 
+_PACKAGE = Path(__file__).resolve().parent.parent  # lwbench/ (resolved once: every load asks for the zoo)
+
 
 def configs_dir() -> Path:
     """LWBENCH_CONFIGS if set (it must be a folder), else configs/ beside the package (a source checkout or
@@ -18,7 +20,7 @@ def configs_dir() -> Path:
         if not env.strip() or not Path(env).is_dir():
             raise InputError(f"LWBENCH_CONFIGS={env!r}: not a folder (it names the folder of network YAML files)")
         return Path(env)
-    here = Path(__file__).resolve().parent.parent
+    here = _PACKAGE
     for cand in (here.parent / "configs", here / "_configs"):
         if cand.is_dir():
             return cand
