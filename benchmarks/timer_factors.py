@@ -207,7 +207,7 @@ def experiment(exp: str, name: str, model, x, rounds: int, min_time: float) -> l
                      "sys_ms_per_call": _median_of(per, v, "sys_ms"), "user_ms_per_call": _median_of(per, v, "user_ms"),
                      "cpu_share_min": round(min(shares), 3), "clean_rounds": sum(s >= fc.CLEAN_SHARE for s in shares),
                      "load_1min_min": min(loads, default=None), "load_1min_max": max(loads, default=None),
-                     "contended": min(shares) < fc.CLEAN_SHARE or max(loads, default=0) >= 1.0,
+                     "contended": min(shares) < fc.CLEAN_SHARE or max(loads, default=0) >= fc.CONTENDED_LOAD,
                      "gc_collections": len(gc_counter) if v == "gc_on" else None,
                      "round_ms": " ".join(f"{g[v]['ms']:.3f}" for g in per)})
     return rows

@@ -9,6 +9,8 @@ from round to round (so slow drift of the machine falls on every method alike):
   torch  torch.utils.benchmark.Timer("model(x)", num_threads=1).adaptive_autorange(min_run_time=--min-time)
          under torch.inference_mode(), in this process; the median of its block means
   timm   a timm benchmark.py-style loop: 10 warm-up calls, 50 calls timed as one block; the mean
+  fresh  torch's method again, in a fresh process per round (benchmarks/timer_factors.py --child ref: 1 thread,
+         interop 1, the heap kept as the worker keeps it): what a fresh process's speed varies by on this machine
 The model here is made exactly as the worker makes it (lwbench.build seeds 0, then example_input).
 
 `--runtime onnxruntime` (issue #18's last line; results/timer_fidelity-ort.csv), each round:
@@ -24,8 +26,8 @@ A new session per round and method, as a fresh onnxruntime_perf_test process wou
 
 Each method's headline is the median of its per-round figures over the clean rounds (every method's process
 had >= 95% of a core; all rounds if fewer than 3 are clean). cli_ratio = cli / torch; the goal: within 3%,
-or within torch's own round-to-round spread ((p75 - p25) / median of its per-round medians) where that is
-larger. Every figure carries its CPU share and minor page faults per call; the 1-minute load is recorded per
+or within the machine's own round-to-round spread where that is larger: torch's ((p75 - p25) / median of its
+per-round medians) and, for the torch runtime, fresh's (the CLI's worker is a fresh process every round). Every figure carries its CPU share and minor page faults per call; the 1-minute load is recorded per
 round, and cli_cpu_ratio compares ms x CPU share (the CPU time per call, steadier under other load). `--heap keep` (default): this process keeps its C heap mapped as the worker does (lwbench.measure.heap),
 so every method runs without per-call page faults; `--heap trim`: glibc's defaults everywhere (LWBENCH_HEAP=trim
 for the worker), the state before issue #18's fix.
@@ -46,16 +48,19 @@ import sys
 import fidelity_common as fc
 
 DEFAULT_NETS = ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "resnet18")
-METHODS = ("cli", "inproc", "torch", "timm")        # --runtime torch; the reference is "torch"
+METHODS = ("cli", "inproc", "torch", "timm", "fresh")   # --runtime torch; the reference is "torch"
 ORT_METHODS = ("cli", "perf", "timeit")             # --runtime onnxruntime; the reference is "perf"
 OUTPUTS = {"torch": "timer_fidelity-cli.csv", "onnxruntime": "timer_fidelity-ort.csv"}
 
 
 def torch_case(name: str, min_time: float, dtype: str, ort_warmup: int = 10) -> tuple[dict, str]:
     """The four torch methods of one network ({method: () -> figure}, reference method)."""
+    from timer_factors import spawn
+
     model, x = fc.case(name)
     return {"cli": lambda: fc.cli(name), "inproc": lambda: fc.inproc(model, x),
-            "torch": lambda: fc.torch_ref(model, x, min_time), "timm": lambda: fc.timm_loop(model, x)}, "torch"
+            "torch": lambda: fc.torch_ref(model, x, min_time), "timm": lambda: fc.timm_loop(model, x),
+            "fresh": lambda: spawn("ref", name, min_time)}, "torch"
 
 
 def ort_case(name: str, min_time: float, dtype: str, ort_warmup: int = 10) -> tuple[dict, str]:
@@ -93,7 +98,10 @@ def summarize(name: str, rounds: list[dict], methods: tuple[str, ...], ref: str,
     use, n_clean = fc.clean_rounds(rounds, methods)
     med = {m: statistics.median(r[m]["ms"] for r in use) for m in methods}
     spread = fc.spread([r[ref]["ms"] for r in use])
-    tol = max(0.03, spread)
+    # the machine's own round-to-round spread: the reference's in this process and, where measured, the same
+    # reference's in a fresh process per round (as the CLI's worker is): a fresh process's speed varies with it
+    fresh_spread = fc.spread([r["fresh"]["ms"] for r in use]) if "fresh" in methods else 0.0
+    tol = max(0.03, spread, fresh_spread)
     ratio = med["cli"] / med[ref]
     loads = [r["load"] for r in rounds if r["load"] is not None]
     row = {"model": name, "threads": 1, "batch": 1, **extra, "reference": ref, "rounds": len(rounds),
@@ -102,6 +110,8 @@ def summarize(name: str, rounds: list[dict], methods: tuple[str, ...], ref: str,
     row.update({f"{m}_ratio": round(med[m] / med[ref], 4) for m in methods if m != ref})
     row.update({f"{ref}_round_spread": round(spread, 4), "goal_tolerance": round(tol, 4),
                 "cli_within_goal": abs(ratio - 1) <= tol,
+                **({"fresh_round_spread": round(fresh_spread, 4),
+                    "cli_within_goal_vs_fresh": abs(med["cli"] / med["fresh"] - 1) <= tol} if "fresh" in methods else {}),
                 "cli_cpu_ratio": round(statistics.median(fc.cpu_ms(r["cli"]) for r in use)
                                        / statistics.median(fc.cpu_ms(r[ref]) for r in use), 4),
                 "paired_cli_ratio_median": round(statistics.median(r["cli"]["ms"] / r[ref]["ms"] for r in use), 4)})
@@ -109,7 +119,7 @@ def summarize(name: str, rounds: list[dict], methods: tuple[str, ...], ref: str,
                 for m in methods})
     row.update({f"{m}_cpu_share_min": round(min(r[m]["share"] or 0 for r in rounds), 3) for m in methods})
     row.update({"load_1min_min": min(loads, default=None), "load_1min_max": max(loads, default=None),
-                "contended": n_clean < len(rounds) / 2 or max(loads, default=0) >= 1.0})
+                "contended": n_clean < len(rounds) / 2 or max(loads, default=0) >= fc.CONTENDED_LOAD})
     row.update({f"round_{m}_ms": " ".join(f"{r[m]['ms']:.3f}" for r in rounds) for m in ("cli", ref)})
     row["round_loads"] = " ".join(str(r["load"]) for r in rounds)
     return row
@@ -124,7 +134,9 @@ def report(r: dict) -> str:
             f"clean rounds {r['clean_rounds']}/{r['rounds']}{', CONTENDED' if r['contended'] else ''}")
 
 
-METHOD_NOTE = {"torch": "cli = run_jobs on a fresh LocalTarget worker",
+METHOD_NOTE = {"torch": "cli = run_jobs on a fresh LocalTarget worker; fresh = torch.utils.benchmark (as torch) in a fresh "
+               "process per round (benchmarks/timer_factors.py --child ref: 1 thread, interop 1, heap kept as the worker "
+               "keeps it); goal tolerance = max(3%, torch's and fresh's round-to-round spread)",
                "onnxruntime": "cli = run_jobs on a fresh LocalTarget worker, --runtime onnxruntime --ort-opt all; perf "
                "= an InferenceSession made here on the same .onnx file (intra 1, inter 1, sequential, "
                "ORT_ENABLE_ALL), --ort-warmup runs untimed, per-run times for >= --min-time s and 20 runs, median; timeit = "
