@@ -129,7 +129,7 @@ def cli(name: str, timer: dict | None = None, threads: int = 1, runtime: str = "
                             options=opts)])[0]
     if res.error:
         raise SystemExit(f"{name}: the worker failed: {res.error}")
-    return {"ms": res.timing["median_ms"], "share": res.cpu_share, "faults": res.extra.get("minor_faults_per_run"),
+    return {"ms": res.timing["median_ms"], "mean_ms": res.timing.get("mean_ms"), "share": res.cpu_share, "faults": res.extra.get("minor_faults_per_run"),
             "calls": res.timing["n"], "heap": res.extra.get("heap"), "onnx_file": res.extra.get("onnx_file"),
             "onnx_sha256": res.extra.get("onnx_sha256"), "ep": res.extra.get("ep")}
 

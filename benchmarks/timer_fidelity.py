@@ -115,6 +115,9 @@ def summarize(name: str, rounds: list[dict], methods: tuple[str, ...], ref: str,
                 "cli_cpu_ratio": round(statistics.median(fc.cpu_ms(r["cli"]) for r in use)
                                        / statistics.median(fc.cpu_ms(r[ref]) for r in use), 4),
                 "paired_cli_ratio_median": round(statistics.median(r["cli"]["ms"] / r[ref]["ms"] for r in use), 4)})
+    if all(r["cli"].get("mean_ms") for r in use):       # like with like: a mean per call, as block means are
+        cli_mean = statistics.median(r["cli"]["mean_ms"] for r in use)
+        row.update({"cli_mean_ms": round(cli_mean, 4), "cli_mean_ratio": round(cli_mean / med[ref], 4)})
     row.update({f"{m}_faults_per_call": round(statistics.median(r[m]["faults"] or 0 for r in rounds), 1)
                 for m in methods})
     row.update({f"{m}_cpu_share_min": round(min(r[m]["share"] or 0 for r in rounds), 3) for m in methods})
@@ -130,7 +133,8 @@ def report(r: dict) -> str:
     others = ", ".join(f"{k[:-6]} {v}" for k, v in r.items() if k.endswith("_ratio") and k[:-6] not in ("cli", ref)
                        and not k.startswith(("cli_", "paired_")))
     return (f"{r['model']}: cli {r['cli_median_ms']} ms, {ref} {r[f'{ref}_median_ms']} ms, ratio {r['cli_ratio']} "
-            f"(tolerance {r['goal_tolerance']}: {'within' if r['cli_within_goal'] else 'OUTSIDE'}); {others}; "
+            f"(tolerance {r['goal_tolerance']}: {'within' if r['cli_within_goal'] else 'OUTSIDE'}); "
+            f"cli mean/{ref} {r.get('cli_mean_ratio')}; {others}; "
             f"clean rounds {r['clean_rounds']}/{r['rounds']}{', CONTENDED' if r['contended'] else ''}")
 
 
