@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from lwbench.errors import InputError
 
 ERROR_KINDS = ("config", "run", "oom", "timeout", "transport")
+MODULE = "module:"    # the prefix of a torch factory network: module:package.mod:factory or module:/path/file.py:factory
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,7 @@ TorchScript (frozen) or torch.compile mode, NCHW or channels-last, float32/bfloa
 from __future__ import annotations
 
 from lwbench.errors import InputError
-from lwbench.measure.protocol import Job, Result
-
-MODULE = "module:"    # Job.net of a torch factory (a sweep grid's `module:` network): module:package.mod:factory
+from lwbench.measure.protocol import MODULE, Job, Result
 
 
 def check(job: Job, device: bool | None = None) -> None:

@@ -19,6 +19,7 @@ import platform
 import random
 from dataclasses import asdict, dataclass
 
+from lwbench.measure.protocol import MODULE
 from lwbench.sweep.grid import Grid, Network  # noqa: F401
 from lwbench.version import __version__
 
@@ -64,8 +65,8 @@ def _sha(data: bytes) -> str:
 
 def content_id(spec: str) -> str:
     """sha256 of the network's defining bytes: YAML file + variant, or Python file + factory name."""
-    if spec.startswith("module:"):
-        mod, _, attr = spec[len("module:"):].rpartition(":")
+    if spec.startswith(MODULE):
+        mod, _, attr = spec[len(MODULE):].rpartition(":")
         path = mod if mod.endswith(".py") else None
         if path is None:
             found = importlib.util.find_spec(mod.split(".")[0]) and importlib.util.find_spec(mod)

@@ -19,6 +19,7 @@ import hashlib
 import json
 
 from lwbench.errors import LwbenchError
+from lwbench.measure.protocol import MODULE
 
 
 def calibration_id(cal: dict) -> str:
@@ -55,7 +56,7 @@ class Predictor:
     def _predict(self, row: dict, spec: str, cid: str, cal: dict) -> tuple[float | None, str]:
         key = (cid, spec, row.get("width"), row.get("resolution"), row.get("batch"), row.get("dtype"))
         if key not in self._memo:
-            if spec.startswith("module:"):
+            if spec.startswith(MODULE):
                 self._memo[key] = (None, "a torch factory: predicted by `lwbench predict --module`, not in sweeps")
             else:
                 from lwbench.predict.predict import predict_net

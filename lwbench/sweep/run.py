@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from lwbench.errors import LwbenchError
+from lwbench.measure.protocol import MODULE
 from lwbench.sweep.jobs import TRANSIENT, SweepJob
 from lwbench.version import __version__
 
@@ -31,13 +32,13 @@ def _error_row(job: SweepJob, message: str, kind: str, **extra) -> dict:
 
 
 def _count_group(spec: str, width, resolution, batches, dtypes) -> tuple[str, str, list[dict]]:
-    if spec.startswith("module:"):
+    if spec.startswith(MODULE):
         from lwbench.measure.torchcount import profile_factory
 
         rows, name, shape = [], spec, f"3x{resolution}x{resolution}"
         for b in batches:
             for dt in dtypes:
-                prof = profile_factory(spec[len("module:"):], shape, b, dt)
+                prof = profile_factory(spec[len(MODULE):], shape, b, dt)
                 rows.append({"batch": b, "dtype": dt, "layers": len(prof.layers), **prof.totals})
                 name = prof.model
         return name, shape, rows
