@@ -21,6 +21,7 @@ from lwbench.predict.grid import grid
 from lwbench.predict.predict import predict_net
 from lwbench.predict.validate import band_tau, madds_fit, parse_model, scores, validate_rows
 from lwbench.spec import load
+from lwbench.verify import zoo
 
 FIXED, PER_LAYER = 0.004, 0.0015           # ms: one forward call; one module call (the identity)
 PER_FAULT = 0.0025                          # ms per page fault
@@ -66,7 +67,11 @@ def test_grid_is_bounded_designed_and_covers_the_zoo_kinds():
     probes = grid(0)
     assert 1000 <= len(probes) <= 1500
     assert [p.id for p in grid(0)] == [p.id for p in probes]          # the same seed, the same grid
-    assert all(len(p.nodes) <= 12 for p in probes if p.group != "overhead")   # layers, small blocks: no network
+    assert all(len(p.nodes) <= 12 for p in probes if p.group not in ("overhead", "chain"))  # layers, small blocks
+    nets = [p for p in probes if p.group == "chain"]                  # synthetic networks: none of the zoo
+    assert len(nets) == 36 and all(40 <= len(p.nodes) <= 260 for p in nets)
+    zoo_seqs = {tuple((n.op, n.in_shapes[0]) for n in load(name).nodes) for name in zoo()[0]}
+    assert not any(tuple((n.op, n.in_shapes[0]) for n in probe_net(p).nodes) in zoo_seqs for p in nets)
     keys = {node_key(n)[0] for p in probes for n in probe_net(p).nodes}
     zoo_keys = {node_key(n)[0] for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "shufflenet_v1_g8_x1_0",
                                             "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_1", "xception",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lwbench.predict import calfile, model
+from lwbench.predict import calfile, context, model
 from lwbench.predict.design import Probe, probe_net
 from lwbench.predict.features import node_key
 from lwbench.predict.probetime import probe_ms
@@ -65,6 +65,23 @@ def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: 
         res = predict_net(probe_net(p), raw, batch)
         out.append({"label": p.label, "measured_ms": probe_ms(rec), "faults": rec.get("faults_per_call") or 0.0,
                     "layers_ms": res["total_ms"] - res["fixed_ms"], "fixed_ms": res["fixed_ms"]})
+    return out
+
+
+def _chains(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
+    """Per measured synthetic network (lwbench.predict.chains): its layers predicted alone, by category."""
+    from lwbench.predict.context import chain_row
+    from lwbench.predict.predict import predict_net
+
+    raw = {k: v for k, v in fitted.items() if k != "context"}
+    raw["context_scale"] = {"scale": 1.0}
+    out = []
+    for p in probes:
+        rec = records.get(p.id)
+        if p.group != "chain" or rec is None:
+            continue
+        res = predict_net(probe_net(p), raw, batch)
+        out.append(chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label))
     return out
 
 
@@ -200,6 +217,8 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     raw_blocks = _blocks(probes, records, fitted, settings["batch"])
     fitted["context_scale"] = context_scale(raw_blocks, fitted["faults"]["ms_per_fault"])
     blocks = block_checks(raw_blocks, fitted)
+    nets = _chains(probes, records, fitted, settings["batch"])
+    fitted["context"] = context.fit_context(nets)
     block_errs = [b["error_pct"] / 100 for b in blocks if b["error_pct"] is not None]
     shares = [r.get("cpu_share") for r in records.values() if r.get("cpu_share") is not None]
     return {
@@ -212,5 +231,5 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
         "measurements": measured,
         "model": fitted,
         "checks": {"heldout_layers": _pooled_heldout(samples, fitted), "blocks": blocks,
-                   "blocks_summary": model.summarize(block_errs)},
+                   "blocks_summary": model.summarize(block_errs), "networks": context.checks(nets, fitted["context"])},
     }

@@ -1,4 +1,5 @@
-"""The whole calibration grid: the single-layer groups of `design`, the blocks of `blocks`, the fault probes.
+"""The whole calibration grid: the single-layer groups of `design`, the blocks of `blocks`, the synthetic networks
+of `chains`, the fault probes.
 
 ONNX Runtime's grid is the same designed grid with two changes: its overhead chains are ReLUs on a tiny map
 (ORT eliminates Identity nodes, so a chain of identities would be an empty graph), and it has no page-fault
@@ -11,6 +12,7 @@ import random
 
 from lwbench.predict import design as d
 from lwbench.predict.blocks import blocks as make_blocks
+from lwbench.predict.chains import chains as make_chains
 
 ORT_SKIP = ("fault", "fault-base")
 
@@ -30,6 +32,7 @@ def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.P
     parts = d.layer_groups(rng)
     if blocks:
         parts.append(make_blocks(rng))
+        parts.append(make_chains(random.Random(seed + 1)))   # its own stream: the other groups stay as they were
     if runtime == "onnxruntime":
         parts[0] = _ort_overhead()
     else:

@@ -1,9 +1,10 @@
 """Predicted latency of a network from a calibration: per layer, beside its madds and mac, and the total.
 
-total = fixed + scale · Σ layer: `fixed` is one forward call of a graph with no layer (the calibration's identity
-chains), each layer is its kind's fitted model (lwbench.predict.model) at its sizes, and `scale` is the
-calibration's in-context factor (layers inside its blocks against the same layers alone; 1 when it does not
-lower the blocks' held-out error). Zoo networks and YAML
+total = fixed + Σ layer: `fixed` is one forward call of a graph with no layer (the calibration's identity
+chains), each layer is its kind's fitted model (lwbench.predict.model) at its sizes, taken into the context of a
+network by the calibration's context model (per category `scale · alone + overhead`, fitted on its synthetic
+networks: lwbench.predict.context). A calibration made before the synthetic networks has instead one in-context
+factor from its small blocks (`context_scale`, 1 when it does not lower the blocks' held-out error). Zoo networks and YAML
 files are read as IR (the same nodes the counter walks, so every layer has its kind, attributes and shapes);
 `--module` models are counted by lwbench.torchcount and each counted row is matched to its module's
 attributes (kernel, stride, groups) where it has a module.
@@ -20,8 +21,12 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
           fused: dict[str, str] | None = None, extra_ms: float = 0.0) -> tuple[list[dict], float]:
     """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it.
     extra_ms: time no layer holds (ORT's layout conversions)."""
+    from lwbench.predict.context import layer_terms
+
     fixed = fitted["overhead"]["fixed_ms"]
-    scale = (fitted.get("context_scale") or {}).get("scale", 1.0)
+    ctx = fitted.get("context")
+    coef = ctx.get("coef") or {} if ctx else None
+    scale = (fitted.get("context_scale") or {}).get("scale", 1.0) if coef is None else 1.0
     rows, total = [], fixed + extra_ms
     fused = fused or {}
     for r, (key, x) in zip(profile.layers, keyed):
@@ -30,6 +35,9 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
             ms, note = 0.0, "eliminated (onnxruntime)" if host == "(eliminated)" else f"fused into {host} (onnxruntime)"
         else:
             ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+            if coef:                      # in the context of a network (lwbench.predict.context)
+                s, o = layer_terms(coef, r.category)
+                ms = s * ms + o
         ms *= scale
         total += ms
         rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,

@@ -1,0 +1,153 @@
+"""How a network's latency departs from the sum of its layers timed alone, fitted on synthetic networks.
+
+A calibration times single layers alone (lwbench.predict.design) and whole synthetic networks
+(lwbench.predict.chains, never a zoo network). For each synthetic network the layer model predicts every layer
+as if alone; the context model maps those to the network: per layer `scale_c · alone + overhead_c`, where c
+is the layer's category (pointwise, depthwise, element-wise, ...). Candidates, from none to per-category:
+
+- `none`: the sum of the layers (scale 1, overhead 0);
+- `scale`: one factor for every layer;
+- `scale+overhead`: one factor and one extra cost per executed layer;
+- `scale+overhead/category`: one factor and an extra cost per layer of each category;
+- `per-category`: a factor and an extra cost per category.
+
+Each is fitted by non-negative least squares on relative error ((predicted - measured) / measured) with a light
+ridge towards no change, and judged by leave-one-network-out error over the synthetic networks; the candidate
+with the lowest held-out median error is kept (a simpler one wins ties within 0.25 points). Every
+candidate's held-out figures are stored beside the choice, so the calibration shows what the context costs and
+how well each form explains it.
+"""
+
+from __future__ import annotations
+
+CANDIDATES = ("none", "scale", "scale+overhead", "scale+overhead/category", "per-category")
+RIDGE = 1e-3
+TIE_PCT = 0.25
+MIN_CHAINS = 6
+
+
+def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str = "") -> dict:
+    """One synthetic network: per category Σ predicted-alone ms and executed layers; `base_ms`: what no layer
+    holds (one forward call's fixed cost, ORT's layout conversions)."""
+    s: dict[str, float] = {}
+    n: dict[str, int] = {}
+    for r in rows:
+        if r.get("note", "").startswith(("fused", "eliminated")):
+            continue
+        c = r["category"]
+        s[c] = s.get(c, 0.0) + r["predicted_ms"]
+        n[c] = n.get(c, 0) + 1
+    return {"label": label, "measured_ms": measured_ms, "base_ms": base_ms, "sum_ms": s, "layers": n}
+
+
+def _design(chains: list[dict], form: str, cats: list[str]) -> tuple[list[str], list[list[float]]]:
+    """(coefficient names, per chain the feature of each coefficient)."""
+    tot_s = [sum(c["sum_ms"].values()) for c in chains]
+    tot_n = [sum(c["layers"].values()) for c in chains]
+    if form == "scale":
+        return ["s"], [[a] for a in tot_s]
+    if form == "scale+overhead":
+        return ["s", "o"], [[a, b] for a, b in zip(tot_s, tot_n)]
+    if form == "scale+overhead/category":
+        return ["s"] + [f"o:{k}" for k in cats], [[a] + [c["layers"].get(k, 0) for k in cats]
+                                                   for a, c in zip(tot_s, chains)]
+    names = [f"s:{k}" for k in cats] + [f"o:{k}" for k in cats]
+    return names, [[c["sum_ms"].get(k, 0.0) for k in cats] + [c["layers"].get(k, 0) for k in cats] for c in chains]
+
+
+def nnls(a, b, iters: int = 200):
+    """min ||a x - b|| with x >= 0 (Lawson-Hanson active set), numpy arrays."""
+    import numpy as np
+
+    m, n = a.shape
+    x, passive = np.zeros(n), np.zeros(n, bool)
+    for _ in range(iters):
+        w = a.T @ (b - a @ x)
+        if passive.all() or (w[~passive] <= 1e-12).all():
+            break
+        j = np.argmax(np.where(passive, -np.inf, w))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            neg = passive & (z <= 0)
+            alpha = np.min(x[neg] / np.maximum(x[neg] - z[neg], 1e-300))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-12
+            x[~passive] = 0.0
+    return x
+
+
+def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
+    import numpy as np
+
+    if form == "none":
+        return {}
+    names, feats = _design(chains, form, cats)
+    meas = np.array([c["measured_ms"] for c in chains], float)
+    a = np.array(feats, float) / meas[:, None]
+    b = 1.0 - np.array([c["base_ms"] for c in chains], float) / meas
+    # the ridge pulls each factor to 1 and each overhead to 0, at the size of a typical row
+    scale = np.abs(a).mean(axis=0) + 1e-12
+    prior = np.array([1.0 if k.startswith("s") else 0.0 for k in names])
+    r = np.sqrt(RIDGE) * np.diag(scale)
+    coef = nnls(np.vstack([a, r]), np.concatenate([b, r @ prior]))
+    return dict(zip(names, (float(v) for v in coef)))
+
+
+def layer_terms(coef: dict[str, float], category: str) -> tuple[float, float]:
+    """(scale, extra ms) for one executed layer of `category`."""
+    s = coef.get(f"s:{category}", coef.get("s", 1.0))
+    o = coef.get(f"o:{category}", coef.get("o", 0.0))
+    return s, o
+
+
+def predict_chain(c: dict, coef: dict[str, float]) -> float:
+    total = c["base_ms"]
+    for k, ms in c["sum_ms"].items():
+        s, o = layer_terms(coef, k)
+        total += s * ms + o * c["layers"].get(k, 0)
+    return total
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def fit_context(chains: list[dict]) -> dict:
+    """The chosen context model with every candidate's leave-one-out and in-sample figures."""
+    from lwbench.predict.model import summarize
+
+    chains = [c for c in chains if c["measured_ms"] > 0 and c["sum_ms"]]
+    if len(chains) < MIN_CHAINS:
+        return {"method": "none", "coef": {}, "chains": len(chains), "reason": f"fewer than {MIN_CHAINS} networks"}
+    cats = sorted({k for c in chains for k in c["layers"]})
+    report, loo_med = {}, {}
+    for form in CANDIDATES:
+        loo = []
+        for i in range(len(chains)):
+            coef = _fit(chains[:i] + chains[i + 1:], form, cats)
+            loo.append(predict_chain(chains[i], coef) / chains[i]["measured_ms"] - 1.0)
+        coef = _fit(chains, form, cats)
+        fit = [predict_chain(c, coef) / c["measured_ms"] - 1.0 for c in chains]
+        report[form] = {"heldout": summarize(loo), "in_sample": summarize(fit), "coef": coef}
+        loo_med[form] = 100.0 * _median([abs(e) for e in loo])
+    best = min(CANDIDATES, key=lambda f: loo_med[f])
+    pick = next(f for f in CANDIDATES if loo_med[f] <= loo_med[best] + TIE_PCT)
+    return {"method": pick, "coef": report[pick]["coef"], "chains": len(chains), "categories": cats,
+            "candidates": report}
+
+
+def checks(chains: list[dict], ctx: dict) -> list[dict]:
+    """Each synthetic network: measured, the plain sum, and the context model's prediction (in-sample)."""
+    out = []
+    for c in chains:
+        pred, plain = predict_chain(c, ctx.get("coef") or {}), predict_chain(c, {})
+        out.append({"label": c["label"], "measured_ms": c["measured_ms"], "sum_of_layers_ms": plain,
+                    "predicted_ms": pred, "error_pct": 100.0 * (pred / c["measured_ms"] - 1.0)})
+    return out

@@ -1,0 +1,147 @@
+"""The context model of `lwbench predict` (issue 16): a network is not the sum of its layers timed alone; the
+calibration's synthetic networks (lwbench.predict.chains) fit how it departs. Known answers only, no timing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lwbench.count import count
+from lwbench.predict.context import CANDIDATES, chain_row, fit_context, layer_terms, nnls, predict_chain
+from lwbench.predict.design import probe_net
+from lwbench.predict.features import node_key
+from lwbench.predict.fitcal import build_document
+from lwbench.predict.grid import grid
+from lwbench.predict.predict import predict_net
+from lwbench.spec import load
+
+CATS = ("pointwise", "depthwise", "element-wise")
+
+
+def _chains(s: dict, o: dict, n: int = 30, seed: int = 1, base: float = 0.01) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        sums = {c: rng.uniform(0.5, 20.0) for c in CATS}
+        layers = {c: rng.randint(5, 120) for c in CATS}
+        meas = base + sum(s.get(c, 1.0) * sums[c] + o.get(c, 0.0) * layers[c] for c in CATS)
+        out.append({"label": f"net {i}", "measured_ms": meas, "base_ms": base, "sum_ms": sums, "layers": layers})
+    return out
+
+
+def test_nnls_recovers_a_nonnegative_solution_and_clips_the_negative_one():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 1, (40, 5))
+    x = np.array([0.5, 0.0, 2.0, 1.0, 0.0])
+    assert nnls(a, a @ x) == pytest.approx(x, abs=1e-9)
+    # b pulls the second coefficient below zero: unconstrained least squares goes negative, nnls stops at 0 and
+    # the gradient there points outward (KKT)
+    b = a @ np.array([1.0, -3.0, 1.0, 1.0, 1.0])
+    assert np.linalg.lstsq(a, b, rcond=None)[0][1] < 0
+    got = nnls(a, b)
+    assert (got >= 0).all() and got[1] == 0.0
+    assert (a.T @ (b - a @ got))[1] <= 1e-9
+
+
+def test_per_category_terms_are_recovered_and_chosen_on_held_out_error():
+    s = {"pointwise": 1.2, "depthwise": 1.7, "element-wise": 1.0}
+    o = {"pointwise": 0.010, "depthwise": 0.0, "element-wise": 0.030}
+    ctx = fit_context(_chains(s, o))
+    assert ctx["method"] == "per-category"
+    for c in CATS:
+        got_s, got_o = layer_terms(ctx["coef"], c)
+        assert got_s == pytest.approx(s[c], rel=2e-3) and got_o == pytest.approx(o[c], abs=2e-4)
+    assert ctx["candidates"]["per-category"]["heldout"]["median_abs_pct"] < 0.2
+    assert ctx["candidates"]["none"]["heldout"]["median_abs_pct"] > 10      # the plain sum is far off
+    assert set(ctx["candidates"]) == set(CANDIDATES)
+
+
+def test_the_simplest_form_that_explains_the_networks_wins():
+    one = fit_context(_chains({c: 1.4 for c in CATS}, {}))
+    assert one["method"] == "scale" and one["coef"]["s"] == pytest.approx(1.4, rel=1e-3)
+    both = fit_context(_chains({c: 1.25 for c in CATS}, {c: 0.02 for c in CATS}))
+    assert both["method"] == "scale+overhead"
+    assert both["coef"]["s"] == pytest.approx(1.25, rel=2e-3) and both["coef"]["o"] == pytest.approx(0.02, rel=2e-2)
+    exact = fit_context(_chains({}, {}))
+    assert exact["method"] == "none" and exact["coef"] == {}
+
+
+def test_too_few_networks_fit_nothing():
+    ctx = fit_context(_chains({c: 2.0 for c in CATS}, {}, n=4))
+    assert ctx["method"] == "none" and ctx["coef"] == {} and "fewer than" in ctx["reason"]
+
+
+def test_chain_row_sums_by_category_and_skips_fused_layers():
+    rows = [{"category": "pointwise", "predicted_ms": 1.0, "note": ""},
+            {"category": "pointwise", "predicted_ms": 2.0, "note": ""},
+            {"category": "element-wise", "predicted_ms": 0.0, "note": "fused into n0 (onnxruntime)"},
+            {"category": "element-wise", "predicted_ms": 0.5, "note": ""}]
+    c = chain_row(rows, 10.0, 0.1, "x")
+    assert c["sum_ms"] == {"pointwise": 3.0, "element-wise": 0.5} and c["layers"] == {"pointwise": 2, "element-wise": 1}
+    assert predict_chain(c, {"s": 2.0, "o": 0.1}) == pytest.approx(0.1 + 2 * 3.5 + 0.1 * 3)
+
+
+# ------------------------------------------------------------------ a synthetic machine with a context cost
+FIXED, PER_LAYER = 0.004, 0.0015
+CTX_S, CTX_O = 1.3, 0.012        # inside a network every layer takes 1.3x its time alone plus 12 us
+
+
+def _alone(key: str, madds: int, mac: int) -> float:
+    if key == "free":
+        return PER_LAYER
+    return PER_LAYER + 0.002 + madds / 5e7 + mac / 2e6
+
+
+def _net_ms(net, in_context: bool) -> float:
+    rows = count(net).layers
+    total = FIXED
+    for n, r in zip(net.nodes, rows):
+        t = _alone(node_key(n)[0], r.madds, r.mac_elems)
+        total += CTX_S * t + CTX_O if in_context else t
+    return total
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    """Single layers and blocks measure as alone; the synthetic networks as in context."""
+    from lwbench.predict import calfile
+
+    probes = [p for p in grid(0) if not p.group.startswith("fault")]
+    records = {p.id: {"timing": {"median_ms": _net_ms(probe_net(p), p.group == "chain")}, "cpu_share": 1.0}
+               for p in probes}
+    settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1,
+                "target": "local", "seed": 0, "timer": {}}
+    machine = {"cpu_model": "Synthetic CPU", "arch": "x86_64", "cores_logical": 2, "torch": {"version": "2.13.0+cpu"}}
+    return build_document(probes, records, settings, calfile.fingerprint(settings, machine), machine, 1.0, [])
+
+
+def test_a_calibration_learns_the_context_from_its_synthetic_networks(calibrated):
+    ctx = calibrated["model"]["context"]
+    assert ctx["chains"] == 36 and ctx["method"] != "none"
+    assert ctx["candidates"]["none"]["heldout"]["median_abs_pct"] > 15
+    assert ctx["candidates"][ctx["method"]]["heldout"]["median_abs_pct"] < 3
+    nets = calibrated["checks"]["networks"]
+    assert len(nets) == 36 and all(abs(c["error_pct"]) < 5 for c in nets)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1", "efficientnet_b0"])
+def test_zoo_networks_are_predicted_in_context_and_stay_additive(calibrated, name):
+    net = load(name)
+    res = predict_net(net, calibrated["model"])
+    truth, alone = _net_ms(net, True), _net_ms(net, False)
+    assert abs(res["total_ms"] / truth - 1) < 0.05            # never fitted on a zoo network
+    assert abs(alone / truth - 1) > 0.2                         # the plain sum would be far off
+    assert res["total_ms"] == pytest.approx(res["fixed_ms"] + sum(r["predicted_ms"] for r in res["layers"]))
+
+
+def test_a_calibration_without_networks_keeps_the_block_factor(calibrated):
+    old = {k: v for k, v in calibrated["model"].items() if k != "context"}
+    old["context_scale"] = {"scale": 2.0}
+    net = load("mobilenet_v2")
+    plain = predict_net(net, {**old, "context_scale": {"scale": 1.0}})
+    scaled = predict_net(net, old)
+    layers = plain["total_ms"] - plain["fixed_ms"]
+    assert scaled["total_ms"] == pytest.approx(plain["fixed_ms"] + 2.0 * layers)
