@@ -44,8 +44,8 @@ def layer_times(net, gm, min_time: float) -> list[float]:
     for n in net.nodes:
         xs = [torch.randn(1, *s) for s in n.in_shapes]
         m = mods[n.name]
-        ms = time_callable(lambda: m(*xs), cfg).median_ms
-        base = time_callable(lambda: ident(xs[0]), cfg).median_ms
+        ms = time_callable(lambda m=m, xs=xs: m(*xs), cfg).median_ms
+        base = time_callable(lambda xs=xs: ident(xs[0]), cfg).median_ms
         out.append(max(0.0, ms - base))
     return out
 
