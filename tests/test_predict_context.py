@@ -19,14 +19,19 @@ from lwbench.spec import load
 CATS = ("pointwise", "depthwise", "element-wise")
 
 
-def _chains(s: dict, o: dict, n: int = 30, seed: int = 1, base: float = 0.01) -> list[dict]:
+def _chains(s: dict, o: dict, n: int = 30, seed: int = 1, base: float = 0.01, w: float = 0.0,
+            a: float = 0.0) -> list[dict]:
+    """Synthetic networks whose measured time is the known context model (w, a: ms per million elements)."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         sums = {c: rng.uniform(0.5, 20.0) for c in CATS}
         layers = {c: rng.randint(5, 120) for c in CATS}
+        weights, acts = rng.uniform(1e5, 2e7), rng.uniform(1e6, 5e7)
         meas = base + sum(s.get(c, 1.0) * sums[c] + o.get(c, 0.0) * layers[c] for c in CATS)
-        out.append({"label": f"net {i}", "measured_ms": meas, "base_ms": base, "sum_ms": sums, "layers": layers})
+        meas += (w * weights + a * acts) * 1e-6
+        out.append({"label": f"net {i}", "measured_ms": meas, "base_ms": base, "sum_ms": sums, "layers": layers,
+                    "weights": weights, "activations": acts})
     return out
 
 
@@ -67,6 +72,15 @@ def test_the_simplest_form_that_explains_the_networks_wins():
     assert both["coef"]["s"] == pytest.approx(1.25, rel=2e-3) and both["coef"]["o"] == pytest.approx(0.02, rel=2e-2)
     exact = fit_context(_chains({}, {}))
     assert exact["method"] == "none" and exact["coef"] == {}
+
+
+def test_an_overhead_per_layer_and_per_element_moved_are_recovered():
+    ctx = fit_context(_chains({}, {c: 0.015 for c in CATS}, w=0.3, a=0.05))
+    assert ctx["method"] == "overhead+traffic"
+    assert ctx["coef"]["o"] == pytest.approx(0.015, rel=1e-2)
+    assert ctx["coef"]["w"] == pytest.approx(0.3, rel=1e-2) and ctx["coef"]["a"] == pytest.approx(0.05, rel=2e-2)
+    only = fit_context(_chains({}, {c: 0.015 for c in CATS}))
+    assert only["method"] == "overhead" and only["coef"]["o"] == pytest.approx(0.015, rel=1e-3)
 
 
 def test_too_few_networks_fit_nothing():

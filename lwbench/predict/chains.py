@@ -31,10 +31,18 @@ class _Net:
 
     def __init__(self, c: int, h: int):
         self.nodes: list = []
+        self.names: list[str] = []
+        self.scope, self.k = "stem", 0
         self.cur, self.c, self.h = "x", c, h
+
+    def enter(self, scope: str) -> None:
+        """Name the next layers as a network's module tree does: `stage2.1.body.l3` (nested modules)."""
+        self.scope, self.k = scope, 0
 
     def add(self, op, attrs, ins) -> int:
         self.nodes.append((op, attrs, tuple(ins)))
+        self.names.append(f"{self.scope}.l{self.k}")
+        self.k += 1
         return len(self.nodes) - 1
 
     def conv(self, src, cin, cout, k=1, s=1, g=1, act=None, bn=True):
@@ -162,6 +170,7 @@ def chain(rng: random.Random, index: int) -> Probe | None:
     stages = rng.randint(3, 6)
     mix = rng.random() < 0.5                      # one block kind for the whole network, or one per stage
     kind = rng.choice(KINDS)
+    nest = ".body" * rng.choice((0, 1, 2))        # module names 2-4 levels deep, as in the zoo
     for st in range(stages):
         kind = rng.choice(KINDS) if mix else kind
         act = rng.choice(ACTS) if mix else act
@@ -170,10 +179,12 @@ def chain(rng: random.Random, index: int) -> Probe | None:
             s = 2 if b == 0 and st > 0 and n.h > 4 else 1
             if not _fits(max(n.c, cout), n.h):
                 return None
+            n.enter(f"stage{st + 1}.{b}{nest}")
             _block(n, rng, kind, cout, s, act)
             if len(n.nodes) > MAX_LAYERS - 8:
                 break
     head = rng.choice((256, 512, 960, 1024, 1280))
+    n.enter("head")
     h = n.conv(n.cur, n.c, head, act=act)
     g = n.add("global_avgpool", {}, (h,))
     f = n.add("flatten", {}, (g,))
@@ -181,7 +192,7 @@ def chain(rng: random.Random, index: int) -> Probe | None:
     if not MIN_LAYERS <= len(n.nodes) <= MAX_LAYERS:
         return None
     label = f"synthetic network {index}: {len(n.nodes)} layers @{res}" + (" mixed" if mix else f" {kind}")
-    return Probe("chain", (3, res, res), tuple(n.nodes), target=None, label=label)
+    return Probe("chain", (3, res, res), tuple(n.nodes), target=None, label=label, names=tuple(n.names))
 
 
 def chains(rng: random.Random, count: int = CHAINS) -> list[Probe]:

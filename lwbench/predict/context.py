@@ -2,57 +2,78 @@
 
 A calibration times single layers alone (lwbench.predict.design) and whole synthetic networks
 (lwbench.predict.chains, never a zoo network). For each synthetic network the layer model predicts every layer
-as if alone; the context model maps those to the network: per layer `scale_c · alone + overhead_c`, where c
-is the layer's category (pointwise, depthwise, element-wise, ...). Candidates, from none to per-category:
+as if alone; the context model maps those to the network, layer by layer:
 
-- `none`: the sum of the layers (scale 1, overhead 0);
+    in context = scale_c · alone + overhead_c + w · weights + a · activations
+
+where c is the layer's category (pointwise, depthwise, element-wise, ...), `weights` its parameters and
+`activations` the elements it reads and writes (mac less parameters). Candidates, from none to per-category:
+
+- `none`: the sum of the layers (scale 1, nothing added);
 - `scale`: one factor for every layer;
+- `overhead`: one extra cost per executed layer (what a layer pays for running among others: a cold code path);
 - `scale+overhead`: one factor and one extra cost per executed layer;
+- `overhead+traffic`: an extra cost per layer and per element of weights and of activations it moves (its data
+  evicted by the layers between two calls);
 - `scale+overhead/category`: one factor and an extra cost per layer of each category;
 - `per-category`: a factor and an extra cost per category.
 
 Each is fitted by non-negative least squares on relative error ((predicted - measured) / measured) with a light
-ridge towards no change, and judged by leave-one-network-out error over the synthetic networks; the candidate
-with the lowest held-out median error is kept (a simpler one wins ties within 0.25 points). Every
-candidate's held-out figures are stored beside the choice, so the calibration shows what the context costs and
-how well each form explains it.
+ridge towards no change, and judged by leave-one-network-out error over the synthetic networks: the candidate
+with the lowest held-out mean |error| is kept (a simpler one wins ties within 0.25 points). Every candidate's
+held-out figures are stored beside the choice, so the calibration shows what the context costs and how well
+each form explains it.
 """
 
 from __future__ import annotations
 
-CANDIDATES = ("none", "scale", "scale+overhead", "scale+overhead/category", "per-category")
+CANDIDATES = ("none", "scale", "overhead", "scale+overhead", "overhead+traffic", "scale+overhead/category",
+              "per-category")
+UNIT = {"w": 1e-6, "a": 1e-6}   # the traffic coefficients are per million elements (ms / M elements)
 RIDGE = 1e-3
 TIE_PCT = 0.25
 MIN_CHAINS = 6
 
 
 def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str = "") -> dict:
-    """One synthetic network: per category Σ predicted-alone ms and executed layers; `base_ms`: what no layer
-    holds (one forward call's fixed cost, ORT's layout conversions)."""
+    """One synthetic network: per category Σ predicted-alone ms and executed layers, and the weights and
+    activation elements of its executed layers; `base_ms`: what no layer holds (one forward call's fixed cost,
+    ORT's layout conversions)."""
     s: dict[str, float] = {}
     n: dict[str, int] = {}
+    w = a = 0.0
     for r in rows:
         if r.get("note", "").startswith(("fused", "eliminated")):
             continue
         c = r["category"]
         s[c] = s.get(c, 0.0) + r["predicted_ms"]
         n[c] = n.get(c, 0) + 1
-    return {"label": label, "measured_ms": measured_ms, "base_ms": base_ms, "sum_ms": s, "layers": n}
+        w += r.get("params", 0)
+        a += r.get("mac_elems", 0) - r.get("params", 0)
+    return {"label": label, "measured_ms": measured_ms, "base_ms": base_ms, "sum_ms": s, "layers": n,
+            "weights": w, "activations": a}
 
 
-def _design(chains: list[dict], form: str, cats: list[str]) -> tuple[list[str], list[list[float]]]:
-    """(coefficient names, per chain the feature of each coefficient)."""
+def _design(chains: list[dict], form: str, cats: list[str]) -> tuple[list[str], list[list[float]], list[float]]:
+    """(coefficient names, per chain the feature of each coefficient, per chain the part with no coefficient)."""
     tot_s = [sum(c["sum_ms"].values()) for c in chains]
     tot_n = [sum(c["layers"].values()) for c in chains]
+    zero = [0.0] * len(chains)
     if form == "scale":
-        return ["s"], [[a] for a in tot_s]
+        return ["s"], [[a] for a in tot_s], zero
+    if form == "overhead":
+        return ["o"], [[b] for b in tot_n], tot_s
     if form == "scale+overhead":
-        return ["s", "o"], [[a, b] for a, b in zip(tot_s, tot_n)]
+        return ["s", "o"], [[a, b] for a, b in zip(tot_s, tot_n)], zero
+    if form == "overhead+traffic":
+        return ["o", "w", "a"], [[b, c.get("weights", 0.0) * UNIT["w"], c.get("activations", 0.0) * UNIT["a"]]
+                                 for b, c in zip(tot_n, chains)], tot_s
     if form == "scale+overhead/category":
         return ["s"] + [f"o:{k}" for k in cats], [[a] + [c["layers"].get(k, 0) for k in cats]
-                                                   for a, c in zip(tot_s, chains)]
+                                                   for a, c in zip(tot_s, chains)], zero
     names = [f"s:{k}" for k in cats] + [f"o:{k}" for k in cats]
-    return names, [[c["sum_ms"].get(k, 0.0) for k in cats] + [c["layers"].get(k, 0) for k in cats] for c in chains]
+    return names, [[c["sum_ms"].get(k, 0.0) for k in cats] + [c["layers"].get(k, 0) for k in cats]
+                   for c in chains], zero
 
 
 def nnls(a, b, iters: int = 200):
@@ -86,11 +107,11 @@ def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
 
     if form == "none":
         return {}
-    names, feats = _design(chains, form, cats)
+    names, feats, fixed = _design(chains, form, cats)
     meas = np.array([c["measured_ms"] for c in chains], float)
     a = np.array(feats, float) / meas[:, None]
-    b = 1.0 - np.array([c["base_ms"] for c in chains], float) / meas
-    # the ridge pulls each factor to 1 and each overhead to 0, at the size of a typical row
+    b = 1.0 - (np.array([c["base_ms"] for c in chains], float) + np.array(fixed, float)) / meas
+    # the ridge pulls each factor to 1 and each added cost to 0, at the size of a typical row
     scale = np.abs(a).mean(axis=0) + 1e-12
     prior = np.array([1.0 if k.startswith("s") else 0.0 for k in names])
     r = np.sqrt(RIDGE) * np.diag(scale)
@@ -99,24 +120,29 @@ def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
 
 
 def layer_terms(coef: dict[str, float], category: str) -> tuple[float, float]:
-    """(scale, extra ms) for one executed layer of `category`."""
+    """(scale, extra ms) of one executed layer of `category` (before its traffic terms, `traffic_ms`)."""
     s = coef.get(f"s:{category}", coef.get("s", 1.0))
     o = coef.get(f"o:{category}", coef.get("o", 0.0))
     return s, o
 
 
+def traffic_ms(coef: dict[str, float], weights: float, activations: float) -> float:
+    """The extra ms of a layer for the weights and activation elements it moves (`overhead+traffic`)."""
+    return coef.get("w", 0.0) * weights * UNIT["w"] + coef.get("a", 0.0) * activations * UNIT["a"]
+
+
+def in_context(coef: dict[str, float], category: str, alone_ms: float, params: float, mac_elems: float) -> float:
+    """One executed layer's predicted ms inside a network."""
+    s, o = layer_terms(coef, category)
+    return s * alone_ms + o + traffic_ms(coef, params, mac_elems - params)
+
+
 def predict_chain(c: dict, coef: dict[str, float]) -> float:
-    total = c["base_ms"]
+    total = c["base_ms"] + traffic_ms(coef, c.get("weights", 0.0), c.get("activations", 0.0))
     for k, ms in c["sum_ms"].items():
         s, o = layer_terms(coef, k)
         total += s * ms + o * c["layers"].get(k, 0)
     return total
-
-
-def _median(xs: list[float]) -> float:
-    xs = sorted(xs)
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 
 def fit_context(chains: list[dict]) -> dict:
@@ -127,7 +153,7 @@ def fit_context(chains: list[dict]) -> dict:
     if len(chains) < MIN_CHAINS:
         return {"method": "none", "coef": {}, "chains": len(chains), "reason": f"fewer than {MIN_CHAINS} networks"}
     cats = sorted({k for c in chains for k in c["layers"]})
-    report, loo_med = {}, {}
+    report, loo_mean = {}, {}
     for form in CANDIDATES:
         loo = []
         for i in range(len(chains)):
@@ -135,10 +161,11 @@ def fit_context(chains: list[dict]) -> dict:
             loo.append(predict_chain(chains[i], coef) / chains[i]["measured_ms"] - 1.0)
         coef = _fit(chains, form, cats)
         fit = [predict_chain(c, coef) / c["measured_ms"] - 1.0 for c in chains]
-        report[form] = {"heldout": summarize(loo), "in_sample": summarize(fit), "coef": coef}
-        loo_med[form] = 100.0 * _median([abs(e) for e in loo])
-    best = min(CANDIDATES, key=lambda f: loo_med[f])
-    pick = next(f for f in CANDIDATES if loo_med[f] <= loo_med[best] + TIE_PCT)
+        report[form] = {"heldout": {**summarize(loo), "mean_abs_pct": 100.0 * sum(map(abs, loo)) / len(loo)},
+                        "in_sample": summarize(fit), "coef": coef}
+        loo_mean[form] = report[form]["heldout"]["mean_abs_pct"]
+    best = min(CANDIDATES, key=lambda f: loo_mean[f])
+    pick = next(f for f in CANDIDATES if loo_mean[f] <= loo_mean[best] + TIE_PCT)
     return {"method": pick, "coef": report[pick]["coef"], "chains": len(chains), "categories": cats,
             "candidates": report}
 

@@ -41,7 +41,9 @@ FAULT_SHAPES = ((16, 64), (32, 64), (64, 56), (96, 56), (128, 56), (64, 112), (9
 class Probe:
     """One calibration measurement: a tiny network. nodes: (op, attrs, inputs) with inputs 'x' (the probe's
     input) or the index of an earlier node; `target` is the node the measurement calibrates (None: a block,
-    every node counts); `minus`: the id of a probe whose time is subtracted (a helper layer)."""
+    every node counts); `minus`: the id of a probe whose time is subtracted (a helper layer); `names`: the
+    layers' dotted module names (a synthetic network is named as networks are: a built module reaches a nested
+    layer through one attribute lookup per level, which costs per call), default n0, n1, ..."""
 
     group: str
     input: tuple[int, ...]
@@ -50,23 +52,29 @@ class Probe:
     minus: str | None = None
     label: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    names: tuple = ()
 
     @property
     def id(self) -> str:
-        text = json.dumps([self.group, list(self.input), _plain(self.nodes), self.target, self.minus],
-                          sort_keys=True, separators=(",", ":"))
+        parts = [self.group, list(self.input), _plain(self.nodes), self.target, self.minus]
+        if self.names:                      # absent from the ids of probes with the default names
+            parts.append(list(self.names))
+        text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "group": self.group, "input": list(self.input), "nodes": _plain(self.nodes),
-                "target": self.target, "minus": self.minus, "label": self.label}
+        d = {"id": self.id, "group": self.group, "input": list(self.input), "nodes": _plain(self.nodes),
+             "target": self.target, "minus": self.minus, "label": self.label}
+        if self.names:
+            d["names"] = list(self.names)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Probe:
         nodes = tuple((op, dict(attrs), tuple(tuple(r) if isinstance(r, list) else r for r in ins))
                       for op, attrs, ins in d["nodes"])
         return cls(group=d["group"], input=tuple(d["input"]), nodes=nodes, target=d["target"], minus=d["minus"],
-                   label=d.get("label", ""))
+                   label=d.get("label", ""), names=tuple(d.get("names") or ()))
 
 
 def _plain(nodes) -> list:
@@ -74,13 +82,12 @@ def _plain(nodes) -> list:
              [list(r) if isinstance(r, tuple) else r for r in ins]] for op, attrs, ins in nodes]
 
 
-def _ref(r) -> Ref:
+def _ref(r, names: tuple = ()) -> Ref:
     """'x' (the input), i (node i) or (i, j) (output j of node i)."""
     if r == "x":
         return Ref("input")
-    if isinstance(r, (list, tuple)):
-        return Ref(f"n{int(r[0])}", int(r[1]))
-    return Ref(f"n{int(r)}")
+    i, j = (int(r[0]), int(r[1])) if isinstance(r, (list, tuple)) else (int(r), 0)
+    return Ref(names[i] if names else f"n{i}", j)
 
 
 def probe_net(p: Probe) -> Net:
@@ -95,11 +102,12 @@ def probe_net(p: Probe) -> Net:
         missing = [k for k, v in full.items() if v is REQUIRED]
         if missing:
             raise ValueError(f"probe {p.label}: {op} needs {missing}")
-        refs = [_ref(r) for r in ins]
+        refs = [_ref(r, p.names) for r in ins]
         in_shapes = [shapes[r.node][r.index] for r in refs]
         out = d.infer(full, in_shapes)
-        nodes.append(Node(f"n{i}", d.kind, full, refs, in_shapes, out, src=f"probe.nodes[{i}]"))
-        shapes[f"n{i}"] = out
+        name = p.names[i] if p.names else f"n{i}"
+        nodes.append(Node(name, d.kind, full, refs, in_shapes, out, src=f"probe.nodes[{i}]"))
+        shapes[name] = out
     return Net(name=f"probe_{p.id}", nodes=nodes, input_shape=tuple(p.input), output=Ref(nodes[-1].name),
                family="calibration probe")
 

@@ -21,7 +21,7 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
           fused: dict[str, str] | None = None, extra_ms: float = 0.0) -> tuple[list[dict], float]:
     """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it.
     extra_ms: time no layer holds (ORT's layout conversions)."""
-    from lwbench.predict.context import layer_terms
+    from lwbench.predict.context import in_context
 
     fixed = fitted["overhead"]["fixed_ms"]
     ctx = fitted.get("context")
@@ -36,8 +36,7 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
         else:
             ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
             if coef:                      # in the context of a network (lwbench.predict.context)
-                s, o = layer_terms(coef, r.category)
-                ms = s * ms + o
+                ms = in_context(coef, r.category, ms, r.params, r.mac_elems)
         ms *= scale
         total += ms
         rows.append({"model": r.model, "layer": r.layer, "kind": r.kind, "category": r.category,
