@@ -22,6 +22,8 @@ The model here is made exactly as the worker makes it (lwbench.build seeds 0, th
          onnxruntime_perf_test's way: --ort-warmup (10) warm-up runs, then runs timed one by one for >= --min-time s (and >= 20
          runs); the median of the per-run times. The reference of cli_ratio.
   timeit timeit.Timer(session.run).autorange() blocks (gc off) for >= --min-time s; the median block mean
+  fresh  perf again in a fresh process per round (as onnxruntime_perf_test always runs; the CLI's worker is a
+         fresh process too): its round-to-round spread is the machine's process-to-process spread for ORT
 A new session per round and method, as a fresh onnxruntime_perf_test process would make.
 
 Each method's headline is the median of its per-round figures over the clean rounds (every method's process
@@ -49,7 +51,7 @@ import fidelity_common as fc
 
 DEFAULT_NETS = ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "resnet18")
 METHODS = ("cli", "inproc", "torch", "timm", "fresh")   # --runtime torch; the reference is "torch"
-ORT_METHODS = ("cli", "perf", "timeit")             # --runtime onnxruntime; the reference is "perf"
+ORT_METHODS = ("cli", "perf", "timeit", "fresh")   # --runtime onnxruntime; the reference is "perf"
 OUTPUTS = {"torch": "timer_fidelity-cli.csv", "onnxruntime": "timer_fidelity-ort.csv"}
 
 
@@ -77,7 +79,28 @@ def ort_case(name: str, min_time: float, dtype: str, ort_warmup: int = 10) -> tu
         return got
 
     return {"cli": cli, "perf": lambda: fc.ort_perf(path, min_time, warm=ort_warmup),
-            "timeit": lambda: fc.ort_timeit(path, min_time)}, "perf"
+            "timeit": lambda: fc.ort_timeit(path, min_time),
+            "fresh": lambda: ort_fresh(path, min_time, ort_warmup)}, "perf"
+
+
+def ort_fresh(path: str, min_time: float, warm: int) -> dict:
+    """perf in a fresh process (as onnxruntime_perf_test always runs): `--child-ort PATH MIN_TIME WARM`."""
+    import json
+    import subprocess
+
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-ort", path, str(min_time), str(warm)],
+                       capture_output=True, text=True, check=False)
+    if p.returncode:
+        raise SystemExit(f"fresh ORT child failed: {p.stderr.strip().splitlines()[-1:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def child_ort(argv: list[str]) -> int:
+    import json
+
+    path, min_time, warm = argv[0], float(argv[1]), int(argv[2])
+    print(json.dumps(fc.ort_perf(path, min_time, warm=warm)))
+    return 0
 
 
 def one_round(name: str, run: dict, r: int) -> dict:
@@ -144,10 +167,14 @@ METHOD_NOTE = {"torch": "cli = run_jobs on a fresh LocalTarget worker; fresh = t
                "onnxruntime": "cli = run_jobs on a fresh LocalTarget worker, --runtime onnxruntime --ort-opt all; perf "
                "= an InferenceSession made here on the same .onnx file (intra 1, inter 1, sequential, "
                "ORT_ENABLE_ALL), --ort-warmup runs untimed, per-run times for >= --min-time s and 20 runs, median; timeit = "
-               "timeit.Timer.autorange blocks for >= --min-time s, median block mean"}
+               "timeit.Timer.autorange blocks for >= --min-time s, median block mean; fresh = perf in a fresh process per "
+               "round; goal tolerance = max(3%, perf's and fresh's round-to-round spread)"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child-ort"]:
+        return child_ort(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("nets", nargs="*", default=list(DEFAULT_NETS))
     ap.add_argument("--models", help="comma list of networks (instead of the positional names)")
