@@ -34,7 +34,8 @@ def calibrate_cmd(
                                               "measurements of this calibration file.")] = None,
     smoke: SmokeOpt = None,
 ) -> None:
-    """Measure single layers and small blocks on a designed grid (no zoo network), fit the latency model."""
+    """Measure single layers, small blocks and synthetic networks on a designed grid (no zoo network), fit the
+    latency model."""
     from lwbench.errors import InputError
     from lwbench.predict.calibrate import calibrate
 
