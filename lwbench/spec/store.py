@@ -1,0 +1,281 @@
+"""A persistent store of compiled networks, like Python's __pycache__: a fresh process skips the YAML parse, the
+block expansion and the shape inference of a file it has compiled before.
+
+lwbench.spec.cache.load writes each Net it compiled in full (not the cheap resolution replays) once, as plain
+JSON, to `$LWBENCH_CACHE/nets/KEY.json` (default ~/.cache/lwbench/nets). KEY is the sha256 of what decides the
+Net: the sha256 of the YAML file's bytes, its resolved real path, the variant asked for (None: the file's own),
+width, resolution, lwbench's version, the store format and the *code identity* of the modules that compile it
+(name, size and mtime of lwbench/spec/*.py, lwbench/ops/*.py, ir.py and version.py, the PyYAML version and
+parser, Python's version; computed once per process), so an edited file or compiler never gets a stale Net.
+`Net.file` is the path asked for, whatever path wrote the entry.
+
+A file is one JSON object: `{"format": 1, "lwbench": VERSION, "key": KEY, "sha256": SHA, "net": BODY}`, where
+SHA is the sha256 of BODY's bytes as written (a truncated or altered file fails it). BODY holds tables of the
+distinct shapes, tensors (Refs), op kinds and attribute mappings, and per node their indices: decoding builds
+each shape tuple, Ref and attribute mapping once. JSON arrays are tuples; a list is `{"list": [...]}`, a mapping
+`{"dict": {...}}`; numbers, text, true/false and null are themselves (1 and 1.0 stay an int and a float).
+
+Only what compiled is stored: an error is never written, so it is reported by the full compile every time.
+Nets with an op kind registered outside lwbench (lwbench.ops.BUILTIN) and values of other types are not stored.
+Reading is bounded (MAX_BYTES); a missing, oversized, unreadable, truncated or other-version file, or one that
+does not decode, is ignored (the caller compiles and overwrites it, through a temp file and os.replace). A
+folder that cannot be written is never an error: the store is skipped. The folder keeps at most MAX_FILES
+entries: when a write makes more, the least recently used are removed (a hit refreshes a file's mtime).
+`LWBENCH_NET_STORE=0` (or off, false, no) turns the store off. No torch here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+
+from lwbench.ir import Net, Node, Ref
+from lwbench.ops import BUILTIN
+from lwbench.spec.limits import LimitError, read_limited
+from lwbench.version import __version__, cache_root
+
+FORMAT = 1
+MAX_BYTES = 8 << 20       # one store file (the largest zoo Net is about 0.4 MB)
+MAX_FILES = 2000          # entries in the folder; a write over it prunes to PRUNE_TO
+PRUNE_TO = 1500
+OFF = ("0", "off", "false", "no")
+_SEP = b', "net": '
+_CODE: list = []          # the code identity, computed once per process
+_SEQ = itertools.count()  # temp file names of this process
+
+
+class _Unstorable(Exception):
+    """A value the format does not hold exactly (the Net is then not stored)."""
+
+
+def enabled() -> bool:
+    return os.environ.get("LWBENCH_NET_STORE", "1").strip().lower() not in OFF
+
+
+def folder():
+    return cache_root() / "nets"
+
+
+def code_identity() -> str:
+    """A hash of (name, size, mtime) of every module that decides a Net, and of the YAML parser and Python."""
+    if not _CODE:
+        import yaml
+
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        names = sorted(f"{sub}/{f}" for sub in ("spec", "ops") for f in os.listdir(os.path.join(pkg, sub))
+                       if f.endswith(".py")) + ["ir.py", "version.py"]
+        h = hashlib.sha256(f"{yaml.__version__} {hasattr(yaml, 'CSafeLoader')} {sys.version}".encode())
+        for name in names:
+            st = os.stat(os.path.join(pkg, name))
+            h.update(f"\n{name} {st.st_size} {st.st_mtime_ns}".encode())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
+def key(file: str, digest: str, variant: str | None, width, resolution) -> str | None:
+    """The store key of a load, or None where the store is off or the request is not one it keeps."""
+    if not enabled() or not digest or (width is not None and type(width) not in (int, float)) \
+            or (resolution is not None and type(resolution) is not int):
+        return None
+    ident = [FORMAT, __version__, code_identity(), digest, os.path.realpath(file), variant, repr(width), resolution]
+    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- values
+_SCALARS = (str, int, float, bool, type(None))
+_ref = tuple.__new__     # a Ref from (node, index) without the named tuple's Python-level __new__
+
+
+def _enc(v):
+    t = type(v)
+    if t in _SCALARS:
+        return v
+    if t is tuple:
+        return [_enc(x) for x in v]
+    if t is list:
+        return {"list": [_enc(x) for x in v]}
+    if t is dict and all(type(k) is str for k in v):
+        return {"dict": {k: _enc(x) for k, x in v.items()}}
+    raise _Unstorable(t.__name__)
+
+
+def _dec(v):
+    t = type(v)
+    if t is list:
+        return tuple(_dec(x) for x in v)
+    if t is dict:
+        (tag, inner), = v.items()
+        if tag == "list":
+            return [_dec(x) for x in inner]
+        if tag == "dict" and type(inner) is dict:
+            return {k: _dec(x) for k, x in inner.items()}
+        raise ValueError(f"unknown tag {tag!r}")
+    if t not in _SCALARS:
+        raise ValueError(t.__name__)
+    return v
+
+
+def _mutable(v) -> bool:
+    return type(v) in (list, dict) or (type(v) is tuple and any(map(_mutable, v)))
+
+
+# ---------------------------------------------------------------- a Net as JSON
+_TABLES = ("shapes", "ops", "attrs", "srcs", "refs")
+
+
+def _rows(net: Net) -> tuple[list, dict]:
+    """The nodes as columns of indices into tables of distinct values: shape tuples (and lists of them), op
+    kinds, attribute mappings, key paths, and tensors as (node position, output index) (-1: the input)."""
+    tables: dict = {t: {} for t in (*_TABLES, "lists")}
+    pos = {"input": -1}
+
+    def at(table: str, k, v=None) -> int:
+        t = tables[table]
+        i = t.get(k)
+        if i is None:
+            i = t[k] = (len(t), k if v is None else v)
+        return i[0]
+
+    def shapes(ss) -> int:
+        return at("lists", tuple(at("shapes", tuple(s)) for s in ss))
+
+    cols: list = [[], [], [], [], [], [], []]
+    for j, n in enumerate(net.nodes):
+        if n.op not in BUILTIN:
+            raise _Unstorable(n.op)
+        enc = {k: _enc(v) for k, v in n.attrs.items()}
+        row = (n.name, at("ops", n.op), at("attrs", json.dumps(enc, sort_keys=True), enc),
+               _one([at("refs", (pos[r.node], r.index)) for r in n.inputs]), shapes(n.in_shapes), shapes(n.out_shapes),
+               at("srcs", n.src))
+        pos[n.name] = j
+        for c, v in zip(cols, row):
+            c.append(v)
+    return cols, {t: [v for _, v in tables[t].values()] for t in tables}    # insertion order is index order
+
+
+def _one(ids: list):
+    return ids[0] if len(ids) == 1 else ids     # most nodes read one tensor: its index alone
+
+
+def encode(net: Net) -> dict:
+    """The JSON body of a Net (raises _Unstorable where the format would not give it back exactly)."""
+    for s in (net.input_shape, *(s for n in net.nodes for s in (*n.in_shapes, *n.out_shapes))):
+        if type(s) is not tuple or not all(type(d) is int for d in s):
+            raise _Unstorable("shape")
+    if not all(type(r) is Ref and type(r.node) is str and type(r.index) is int
+               for r in (net.output, *(r for n in net.nodes for r in n.inputs))):
+        raise _Unstorable("ref")
+    if not all(type(x) is str for n in net.nodes for x in (n.name, n.src)):
+        raise _Unstorable("name")
+    head = [net.name, net.family, net.source, net.notes]
+    if not all(type(x) is str for x in head) or type(net.params) is not dict or type(net.expect) is not dict:
+        raise _Unstorable("net")
+    cols, tables = _rows(net)
+    return {"head": head, "params": _enc(net.params), "expect": _enc(net.expect), "input_shape": net.input_shape,
+            "output": net.output, **tables, "nodes": cols}
+
+
+def decode(body: dict, file: str) -> Net:
+    """The Net of a JSON body (any malformed body raises)."""
+    names, op_i, attr_i, ins, in_i, out_i, src_i = body["nodes"]
+    shapes = [tuple(s) for s in body["shapes"]]
+    if not all(type(d) is int for s in shapes for d in s) or not BUILTIN.issuperset(body["ops"]):
+        raise ValueError("shape or op kind")
+    lists = [tuple(shapes[i] for i in ss) for ss in body["lists"]]
+    refs = [_ref(Ref, (names[p] if p >= 0 else "input", i)) for p, i in body["refs"]]
+    ops, srcs, attrs, raw = body["ops"], body["srcs"], [], body["attrs"]
+    for enc in raw:
+        a = {k: _dec(v) for k, v in enc.items()}
+        attrs.append((a, any(map(_mutable, a.values()))))
+    nodes = []
+    for name, o, a, r, si, so, src in zip(names, op_i, attr_i, ins, in_i, out_i, src_i, strict=True):
+        at, mut = attrs[a]
+        nodes.append(Node(name, ops[o], {k: _dec(v) for k, v in raw[a].items()} if mut else at.copy(),
+                          [refs[r]] if type(r) is int else [refs[i] for i in r], list(lists[si]), list(lists[so]), srcs[src]))
+    name, family, source, notes = body["head"]
+    params, expect, (out, idx) = _dec(body["params"]), _dec(body["expect"]), body["output"]
+    if type(params) is not dict or type(expect) is not dict or type(out) is not str or type(idx) is not int:
+        raise ValueError("net")
+    return Net(name=name, nodes=nodes, input_shape=tuple(body["input_shape"]), output=Ref(out, idx), file=file,
+               family=family, source=source, notes=notes, params=params, expect=expect)
+
+
+# ---------------------------------------------------------------- files
+def get(k: str, file: str) -> Net | None:
+    """The stored Net of key `k` (its `file` set to the path asked for), or None: absent or unusable."""
+    path = os.path.join(folder(), k + ".json")
+    try:
+        data = read_limited(path, MAX_BYTES)
+    except (OSError, LimitError):
+        return None
+    try:
+        cut = data.index(_SEP)
+        head = json.loads(data[:cut] + b"}")
+        body = data[cut + len(_SEP):-2]
+        if head != {"format": FORMAT, "lwbench": __version__, "key": k, "sha256": hashlib.sha256(body).hexdigest()} \
+                or not data.endswith(b"}\n"):
+            return None
+        net = decode(json.loads(body), file)
+    except Exception:  # noqa: BLE001 - whatever is wrong with a store file, the full compile answers instead
+        return None
+    try:
+        os.utime(path)      # recently used: pruned last
+    except OSError:
+        pass
+    return net
+
+
+def put(k: str, net: Net) -> None:
+    """Store `net` under key `k`, atomically; silently nothing where it cannot be stored or written."""
+    try:
+        body = json.dumps(encode(net), separators=(",", ":")).encode()
+    except (_Unstorable, ValueError, TypeError, RecursionError):
+        return
+    head = json.dumps({"format": FORMAT, "lwbench": __version__, "key": k,
+                       "sha256": hashlib.sha256(body).hexdigest()}).encode()
+    data = head[:-1] + _SEP + body + b"}\n"
+    if len(data) > MAX_BYTES:
+        return
+    d = str(folder())
+    tmp = os.path.join(d, f".{k}.{os.getpid()}.{next(_SEQ)}.tmp")
+    try:
+        os.makedirs(d, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, os.path.join(d, k + ".json"))
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        prune(d)
+    except OSError:
+        return
+
+
+def prune(d: str) -> int:
+    """Past MAX_FILES entries, remove the least recently used down to PRUNE_TO; returns how many were removed."""
+    names = os.listdir(d)
+    if len(names) <= MAX_FILES:
+        return 0
+    aged = []
+    for name in names:
+        try:
+            aged.append((os.stat(os.path.join(d, name)).st_mtime_ns, name))
+        except OSError:
+            continue
+    aged.sort()
+    gone = 0
+    for _, name in aged[:max(0, len(aged) - PRUNE_TO)]:
+        try:
+            os.unlink(os.path.join(d, name))
+            gone += 1
+        except OSError:
+            continue
+    return gone
