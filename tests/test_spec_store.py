@@ -304,10 +304,27 @@ def test_in_process_first_and_replays_after_a_store_hit(on, tmp_path, monkeypatc
     assert _typed(cache.load(f, 0.5, 40)) == _typed(compile_doc(doc, f, None, 0.5, 40))     # a store hit
     assert _typed(cache.load(f, 0.5, 24)) == _typed(compile_doc(doc, f, None, 0.5, 24))     # compiled, traced
     assert len(_files(on)) == 2
-    monkeypatch.setattr(store, "get", lambda *a: pytest.fail("the store was asked"))
+    monkeypatch.setattr(store, "fetch", lambda *a: pytest.fail("the store was asked"))
     for res in (40, 17, 64, 96, 24):
         assert _typed(cache.load(f, 0.5, res)) == _typed(compile_doc(doc, f, None, 0.5, res))
     assert len(_files(on)) == 2
+
+
+def test_a_store_hit_is_remembered_in_process(on, tmp_path, monkeypatch):
+    """The next load of what the store gave is a copy in this process: no file read, no compile, and a change
+    the caller makes to one Net reaches no other."""
+    f = _write(tmp_path)
+    ref = cache.load(f, 0.5)
+    cache.clear()
+    first = cache.load(f, 0.5)                               # the store hit
+    _no_compile(monkeypatch)
+    monkeypatch.setattr(store, "fetch", lambda *a: pytest.fail("the store was asked"))
+    first.nodes[0].attrs["out"] = 999
+    first.nodes[0].out_shapes.append((1, 1, 1))
+    for _ in range(3):
+        net = cache.load(f, 0.5)
+        assert _typed(net) == _typed(ref)
+        net.nodes[0].in_shapes.clear()
 
 
 def test_the_store_is_bounded(on, tmp_path, monkeypatch):

@@ -119,6 +119,7 @@ def _plan(net: Net, traced_autos) -> tuple[list, list]:
 
 _DOCS: OrderedDict = OrderedDict()
 _TRACES: OrderedDict = OrderedDict()
+_NETS: OrderedDict = OrderedDict()     # (file, digest, variant, width, resolution) -> what the store gave
 
 
 def _remember(cache: OrderedDict, key, value, limit: int):
@@ -160,9 +161,10 @@ def document(file: str) -> tuple[dict, str]:
 
 
 def clear() -> None:
-    """Forget every cached parse and trace (tests and the cold benchmark)."""
+    """Forget every cached parse, trace and store hit (tests and the cold benchmark): a fresh process's state."""
     _DOCS.clear()
     _TRACES.clear()
+    _NETS.clear()
 
 
 def _trace(file: str, doc: dict, digest: str, asked: str | None, variant: str, width, resolution) -> Trace:
@@ -270,10 +272,15 @@ def load(name_or_path: str, width: float | None = None, resolution: int | None =
         net = _at(tr, resolution) if tr is not None else None
         if net is not None:
             return net
-        k = store.key(file, e[0], asked, width, resolution)
-        net = store.get(k, file) if k else None
+        near = (file, e[0], asked, width, resolution)
+        net = _stored(near)
         if net is not None:
             return net
+        k = store.key(file, e[0], asked, width, resolution)
+        hit = store.fetch(k, file) if k else None
+        if hit is not None:
+            _remember(_NETS, near, hit[1], MAX_DOCS)      # the JSON body: decoded (once) at the next load
+            return hit[0]
     doc, variant, tr = _prepare(file, asked, width, resolution)
     net = _at(tr, resolution) if tr is not None else None
     if net is None:
@@ -281,6 +288,16 @@ def load(name_or_path: str, width: float | None = None, resolution: int | None =
     if k:
         store.put(k, net)
     return net
+
+
+def _stored(near: tuple) -> Net | None:
+    """A copy of the Net a store hit of this process gave for this load, or None."""
+    hit = _NETS.get(near)
+    if hit is None:
+        return None
+    if type(hit) is dict:
+        hit = _NETS[near] = store.decode(hit, near[0])
+    return _copy(hit)
 
 
 def _at(tr: Trace, resolution) -> Net | None:

@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import sys
+from contextlib import contextmanager
 
 from lwbench.ir import Net, Node, Ref
 from lwbench.ops import BUILTIN
@@ -57,6 +58,20 @@ def enabled() -> bool:
 
 def folder():
     return cache_root() / "nets"
+
+
+@contextmanager
+def suspended():
+    """`with suspended():` loads neither read nor write the store (the benchmarks' first-ever compile)."""
+    was = os.environ.get("LWBENCH_NET_STORE")
+    os.environ["LWBENCH_NET_STORE"] = "0"
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop("LWBENCH_NET_STORE", None)
+        else:
+            os.environ["LWBENCH_NET_STORE"] = was
 
 
 def code_identity() -> str:
@@ -206,6 +221,13 @@ def decode(body: dict, file: str) -> Net:
 # ---------------------------------------------------------------- files
 def get(k: str, file: str) -> Net | None:
     """The stored Net of key `k` (its `file` set to the path asked for), or None: absent or unusable."""
+    hit = fetch(k, file)
+    return hit[0] if hit is not None else None
+
+
+def fetch(k: str, file: str) -> tuple[Net, dict] | None:
+    """(the stored Net of key `k`, the JSON body it was decoded from, which decodes again to an equal Net), or
+    None: absent or unusable."""
     path = os.path.join(folder(), k + ".json")
     try:
         data = read_limited(path, MAX_BYTES)
@@ -218,14 +240,15 @@ def get(k: str, file: str) -> Net | None:
         if head != {"format": FORMAT, "lwbench": __version__, "key": k, "sha256": hashlib.sha256(body).hexdigest()} \
                 or not data.endswith(b"}\n"):
             return None
-        net = decode(json.loads(body), file)
+        body = json.loads(body)
+        net = decode(body, file)
     except Exception:  # noqa: BLE001 - whatever is wrong with a store file, the full compile answers instead
         return None
     try:
         os.utime(path)      # recently used: pruned last
     except OSError:
         pass
-    return net
+    return net, body
 
 
 def put(k: str, net: Net) -> None:
