@@ -20,6 +20,13 @@ input shapes share one shape inference and one cost evaluation (a memo per trace
 variant's whole-network counts for several batches and dtypes without building per-layer rows. A load at the
 traced resolution itself is the traced Net, copied (nothing to re-infer); the replay plan is made at the first
 other resolution.
+
+The file's bytes are read once (their sha256 is the file's identity) and parsed only when needed: `load` asks,
+in order, this process's traces (a copy or a replay), the Nets the persistent store gave this process, the
+store itself (lwbench.spec.store: the Net any process compiled before from the same bytes, variant, width,
+resolution, lwbench and compiler code, read back from JSON without a parse or an expansion), and only then
+compiles; what it compiled in full is stored (a replay is not: it is cheap, and a sweep would write thousands).
+Errors are never stored, so a bad file is reported by the compile every time.
 """
 
 from __future__ import annotations
