@@ -234,6 +234,33 @@ def test_an_unwritable_store_never_fails_a_load(monkeypatch, tmp_path, where):
     assert (tmp_path / "f").read_text() == "x"
 
 
+def test_no_home_or_no_code_identity_is_no_store(on, tmp_path, monkeypatch):
+    """No cache folder can be named (no home directory, no $LWBENCH_CACHE), or lwbench's own module files cannot
+    be stat'ed: loads work as without the store, and nothing is written."""
+    f = _write(tmp_path)
+    ref = compile_doc(read_doc(f), f)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory")
+
+    monkeypatch.delenv("LWBENCH_CACHE")
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    for _ in range(2):
+        cache.clear()
+        assert _typed(cache.load(f)) == _typed(ref)
+    monkeypatch.setenv("LWBENCH_CACHE", str(on.parent))
+    monkeypatch.setattr(store, "_CODE", [])
+
+    def unreadable(path, *a, **k):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "listdir", unreadable)
+    cache.clear()
+    assert _typed(cache.load(f)) == _typed(ref) and store.key(f, "ab", None, None, None) is None
+    monkeypatch.undo()
+    assert _files(on) == []
+
+
 def test_a_read_only_store_is_read(on, tmp_path, monkeypatch):
     """A store folder that cannot be written (a shared, read-only cache) still serves what it holds."""
     f = _write(tmp_path)

@@ -56,8 +56,12 @@ def enabled() -> bool:
     return os.environ.get("LWBENCH_NET_STORE", "1").strip().lower() not in OFF
 
 
-def folder():
-    return cache_root() / "nets"
+def folder() -> str | None:
+    """$LWBENCH_CACHE/nets, or None where no cache folder can be named (no home directory)."""
+    try:
+        return str(cache_root() / "nets")
+    except (RuntimeError, KeyError, OSError):
+        return None
 
 
 @contextmanager
@@ -95,7 +99,10 @@ def key(file: str, digest: str, variant: str | None, width, resolution) -> str |
     if not enabled() or not digest or (width is not None and type(width) not in (int, float)) \
             or (resolution is not None and type(resolution) is not int):
         return None
-    ident = [FORMAT, __version__, code_identity(), digest, os.path.realpath(file), variant, repr(width), resolution]
+    try:
+        ident = [FORMAT, __version__, code_identity(), digest, os.path.realpath(file), variant, repr(width), resolution]
+    except OSError:         # a module file that cannot be stat'ed: no identity, no store
+        return None
     return hashlib.sha256(json.dumps(ident).encode()).hexdigest()
 
 
@@ -228,7 +235,10 @@ def get(k: str, file: str) -> Net | None:
 def fetch(k: str, file: str) -> tuple[Net, dict] | None:
     """(the stored Net of key `k`, the JSON body it was decoded from, which decodes again to an equal Net), or
     None: absent or unusable."""
-    path = os.path.join(folder(), k + ".json")
+    d = folder()
+    if d is None:
+        return None
+    path = os.path.join(d, k + ".json")
     try:
         data = read_limited(path, MAX_BYTES)
     except (OSError, LimitError):
@@ -262,7 +272,9 @@ def put(k: str, net: Net) -> None:
     data = head[:-1] + _SEP + body + b"}\n"
     if len(data) > MAX_BYTES:
         return
-    d = str(folder())
+    d = folder()
+    if d is None:
+        return
     tmp = os.path.join(d, f".{k}.{os.getpid()}.{next(_SEQ)}.tmp")
     try:
         os.makedirs(d, exist_ok=True)
