@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -145,59 +146,84 @@ def _mutable(v) -> bool:
 
 
 # ---------------------------------------------------------------- a Net as JSON
-_TABLES = ("shapes", "ops", "attrs", "srcs", "refs")
+def _attr_key(a: dict):
+    """A key equal only for equal attribute mappings (keys in order, values of the same types: 1, 1.0 and True,
+    0.0 and -0.0 differ); for values other than numbers, text and tuples of integers, their JSON."""
+    vals = tuple(a.values())
+    types = tuple(map(type, vals))
+    try:
+        if tuple in types and not all(type(x) is int for v in vals if type(v) is tuple for x in v):
+            raise TypeError
+        key = (tuple(a.items()), types)
+        if float in types:
+            key += (tuple(math.copysign(1.0, v) for v in vals if type(v) is float),)
+        hash(key)
+        return key
+    except TypeError:           # a list, a mapping, a tuple of other values
+        return json.dumps([[k, _enc(v)] for k, v in a.items()])
+
+
+def _shape_ok(s) -> bool:
+    return type(s) is tuple and all(type(d) is int for d in s)
 
 
 def _rows(net: Net) -> tuple[list, dict]:
     """The nodes as columns of indices into tables of distinct values: shape tuples (and lists of them), op
     kinds, attribute mappings, key paths, and tensors as (node position, output index) (-1: the input)."""
-    tables: dict = {t: {} for t in (*_TABLES, "lists")}
+    out: dict = {t: [] for t in ("shapes", "lists", "ops", "attrs", "srcs", "refs")}
+    seen: dict = {t: {} for t in out}
     pos = {"input": -1}
 
-    def at(table: str, k, v=None) -> int:
-        t = tables[table]
-        i = t.get(k)
+    def new(table: str, key, value) -> int:
+        i = seen[table][key] = len(out[table])
+        out[table].append(value)
+        return i
+
+    def shape_list(ss) -> int:
+        key = tuple(ss)
+        i = lists.get(key)
         if i is None:
-            i = t[k] = (len(t), k if v is None else v)
-        return i[0]
+            if not all(map(_shape_ok, key)):
+                raise _Unstorable("shape")
+            i = new("lists", key, [shapes[s] if s in shapes else new("shapes", s, s) for s in key])
+        return i
 
-    def shapes(ss) -> int:
-        return at("lists", tuple(at("shapes", tuple(s)) for s in ss))
-
-    cols: list = [[], [], [], [], [], [], []]
+    lists, shapes, ops, attrs, srcs, refs = (seen[t] for t in ("lists", "shapes", "ops", "attrs", "srcs", "refs"))
+    cols: tuple[list, ...] = ([], [], [], [], [], [], [])
+    names, op_i, attr_i, ins, in_i, out_i, src_i = cols
     for j, n in enumerate(net.nodes):
-        if n.op not in BUILTIN:
-            raise _Unstorable(n.op)
-        enc = {k: _enc(v) for k, v in n.attrs.items()}
-        row = (n.name, at("ops", n.op), at("attrs", json.dumps(enc, sort_keys=True), enc),
-               _one([at("refs", (pos[r.node], r.index)) for r in n.inputs]), shapes(n.in_shapes), shapes(n.out_shapes),
-               at("srcs", n.src))
+        if type(n.name) is not str or type(n.src) is not str or n.op not in BUILTIN:
+            raise _Unstorable(f"node {n.name!r}")
+        ids = []
+        for r in n.inputs:
+            k = (pos[r.node], r.index) if type(r) is Ref and type(r.index) is int else None
+            ids.append(refs[k] if k in refs else new("refs", k, k) if k else _bad("ref"))
+        ak = _attr_key(n.attrs)
+        names.append(n.name)
+        op_i.append(ops[n.op] if n.op in ops else new("ops", n.op, n.op))
+        attr_i.append(attrs[ak] if ak in attrs else new("attrs", ak, {k: _enc(v) for k, v in n.attrs.items()}))
+        ins.append(ids[0] if len(ids) == 1 else ids)        # most nodes read one tensor: its index alone
+        in_i.append(shape_list(n.in_shapes))
+        out_i.append(shape_list(n.out_shapes))
+        src_i.append(srcs[n.src] if n.src in srcs else new("srcs", n.src, n.src))
         pos[n.name] = j
-        for c, v in zip(cols, row):
-            c.append(v)
-    return cols, {t: [v for _, v in tables[t].values()] for t in tables}    # insertion order is index order
+    return list(cols), out
 
 
-def _one(ids: list):
-    return ids[0] if len(ids) == 1 else ids     # most nodes read one tensor: its index alone
+def _bad(what: str):
+    raise _Unstorable(what)
 
 
 def encode(net: Net) -> dict:
     """The JSON body of a Net (raises _Unstorable where the format would not give it back exactly)."""
-    for s in (net.input_shape, *(s for n in net.nodes for s in (*n.in_shapes, *n.out_shapes))):
-        if type(s) is not tuple or not all(type(d) is int for d in s):
-            raise _Unstorable("shape")
-    if not all(type(r) is Ref and type(r.node) is str and type(r.index) is int
-               for r in (net.output, *(r for n in net.nodes for r in n.inputs))):
-        raise _Unstorable("ref")
-    if not all(type(x) is str for n in net.nodes for x in (n.name, n.src)):
-        raise _Unstorable("name")
     head = [net.name, net.family, net.source, net.notes]
-    if not all(type(x) is str for x in head) or type(net.params) is not dict or type(net.expect) is not dict:
+    o = net.output
+    if not all(type(x) is str for x in head) or type(net.params) is not dict or type(net.expect) is not dict \
+            or not _shape_ok(net.input_shape) or type(o) is not Ref or type(o.node) is not str or type(o.index) is not int:
         raise _Unstorable("net")
     cols, tables = _rows(net)
     return {"head": head, "params": _enc(net.params), "expect": _enc(net.expect), "input_shape": net.input_shape,
-            "output": net.output, **tables, "nodes": cols}
+            "output": o, **tables, "nodes": cols}
 
 
 def decode(body: dict, file: str) -> Net:
@@ -265,7 +291,7 @@ def put(k: str, net: Net) -> None:
     """Store `net` under key `k`, atomically; silently nothing where it cannot be stored or written."""
     try:
         body = json.dumps(encode(net), separators=(",", ":")).encode()
-    except (_Unstorable, ValueError, TypeError, RecursionError):
+    except (_Unstorable, ValueError, TypeError, KeyError, RecursionError):
         return
     head = json.dumps({"format": FORMAT, "lwbench": __version__, "key": k,
                        "sha256": hashlib.sha256(body).hexdigest()}).encode()
