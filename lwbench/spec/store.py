@@ -227,22 +227,26 @@ def encode(net: Net) -> dict:
 
 
 def decode(body: dict, file: str) -> Net:
-    """The Net of a JSON body (any malformed body raises)."""
-    names, op_i, attr_i, ins, in_i, out_i, src_i = body["nodes"]
+    """The Net of a JSON body (any malformed body raises). Column by column: one list per field, then the
+    nodes in one pass."""
+    cols = body["nodes"]
+    names, op_i, attr_i, ins, in_i, out_i, src_i = cols
+    if any(len(c) != len(names) for c in cols):
+        raise ValueError("columns of different lengths")
     shapes = [tuple(s) for s in body["shapes"]]
     if not all(type(d) is int for s in shapes for d in s) or not BUILTIN.issuperset(body["ops"]):
         raise ValueError("shape or op kind")
-    lists = [tuple(shapes[i] for i in ss) for ss in body["lists"]]
+    lists = [tuple([shapes[i] for i in ss]) for ss in body["lists"]]
     refs = [_ref(Ref, (names[p] if p >= 0 else "input", i)) for p, i in body["refs"]]
-    ops, srcs, attrs, raw = body["ops"], body["srcs"], [], body["attrs"]
+    ops, srcs, raw = body["ops"], body["srcs"], body["attrs"]
+    shared = []          # per attribute mapping: decoded once, or None where it holds a list or mapping
     for enc in raw:
         a = {k: _dec(v) for k, v in enc.items()}
-        attrs.append((a, any(map(_mutable, a.values()))))
-    nodes = []
-    for name, o, a, r, si, so, src in zip(names, op_i, attr_i, ins, in_i, out_i, src_i, strict=True):
-        at, mut = attrs[a]
-        nodes.append(Node(name, ops[o], {k: _dec(v) for k, v in raw[a].items()} if mut else at.copy(),
-                          [refs[r]] if type(r) is int else [refs[i] for i in r], list(lists[si]), list(lists[so]), srcs[src]))
+        shared.append(None if any(map(_mutable, a.values())) else a)
+    nodes = list(map(Node, names, [ops[o] for o in op_i],
+                     [{k: _dec(v) for k, v in raw[a].items()} if shared[a] is None else shared[a].copy() for a in attr_i],
+                     [[refs[r]] if type(r) is int else [refs[i] for i in r] for r in ins],
+                     [list(lists[i]) for i in in_i], [list(lists[i]) for i in out_i], [srcs[i] for i in src_i]))
     name, family, source, notes = body["head"]
     params, expect, (out, idx) = _dec(body["params"]), _dec(body["expect"]), body["output"]
     if type(params) is not dict or type(expect) is not dict or type(out) is not str or type(idx) is not int:
