@@ -18,9 +18,10 @@ Two comparisons per network, both medians after one untimed warm-up:
    - from_yaml_ms: through the warm in-process cache (lwbench.spec.cache: the file parsed once and expanded
      once per width; each call checks the file (stat), copies the cached Net and counts every layer), as a
      sweep or a profile of many variants calls it;
-   - from_yaml_store_ms: every in-process cache emptied before each call, the persistent store of compiled
-     networks warm (lwbench.spec.store: the file's bytes read and hashed, the stored Net read back from JSON,
-     no YAML parse, expansion or shape inference): what a new process pays for a file it has compiled before;
+   - from_yaml_store_ms: every in-process cache emptied before each call (untimed: freeing them is no part of
+     a load, and a fresh process has nothing to free), the persistent store of compiled networks warm
+     (lwbench.spec.store: the file's bytes read and hashed, the stored Net read back from JSON, no YAML parse,
+     expansion or shape inference): what a new process pays for a file it has compiled before;
    - from_yaml_fresh_proc_ms: the same, truly in a fresh process: `--procs` `python -c` processes each import
      lwbench, load and count a *different* zoo network (imports, op registry and code identity warmed, as
      any second call of a real process finds them), then time this network's load + count once; the median;
@@ -75,10 +76,17 @@ FROM_YAML_NETS = ("mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0", "mobi
 MATMUL_OPS = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum")
 
 
-def median_of(fn, args, repeats: int) -> tuple[object, float, float]:
+def median_of(fn, args, repeats: int, setup=None) -> tuple[object, float, float]:
+    """(last result, median wall ms, median CPU ms) of `repeats` timed calls after one untimed warm-up;
+    `setup()` runs untimed before each call (emptying the in-process caches: freeing them is no part of a load)."""
+    if setup:
+        setup()
     out = fn(*args)  # warm-up, untimed
     walls, cpus = [], []
     for _ in range(repeats):
+        if setup:
+            out = None
+            setup()
         out, w, c = timed(fn, *args)
         walls.append(w)
         cpus.append(c)
@@ -90,18 +98,16 @@ def analytic(target: str):
 
 
 def analytic_cold(target: str):
-    from lwbench.spec import cache, store
+    from lwbench.spec import store
 
-    cache.clear()
     with store.suspended():
         return lwbench.count(lwbench.load(target))
 
 
-def analytic_store(target: str):
+def clear_caches():
     from lwbench.spec import cache
 
     cache.clear()
-    return lwbench.count(lwbench.load(target))
 
 
 FRESH = """import gc, sys, time
@@ -137,8 +143,8 @@ def fvcore_count(model, x):
 def one_network(name: str, target: str, repeats: int, fv_repeats: int, other: str, procs: int) -> dict:
     import torch
 
-    _, cold_ms, _ = median_of(analytic_cold, (target,), repeats)
-    _, store_ms, _ = median_of(analytic_store, (target,), repeats)    # the warm-up call stores the Net
+    _, cold_ms, _ = median_of(analytic_cold, (target,), repeats, clear_caches)
+    _, store_ms, _ = median_of(analytic, (target,), repeats, clear_caches)    # the warm-up call stores the Net
     fresh_ms = fresh_process_ms(target, other, procs)
     prof, y_ms, y_cpu = median_of(analytic, (target,), repeats)
     net = lwbench.load(target)
