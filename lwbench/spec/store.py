@@ -11,9 +11,11 @@ parser, Python's version; computed once per process), so an edited file or compi
 
 A file is one JSON object: `{"format": 1, "lwbench": VERSION, "key": KEY, "sha256": SHA, "net": BODY}`, where
 SHA is the sha256 of BODY's bytes as written (a truncated or altered file fails it). BODY holds tables of the
-distinct shapes, tensors (Refs), op kinds and attribute mappings, and per node their indices: decoding builds
-each shape tuple, Ref and attribute mapping once. JSON arrays are tuples; a list is `{"list": [...]}`, a mapping
-`{"dict": {...}}`; numbers, text, true/false and null are themselves (1 and 1.0 stay an int and a float).
+distinct shapes (and lists of them), tensors (Refs, and lists of them), op kinds, key paths and attribute
+mappings, and the nodes as columns of indices into them: decoding builds each shape tuple, Ref and attribute
+mapping once, then each node field with one C-level map. JSON arrays are tuples; a list is `{"list": [...]}`, a
+mapping `{"dict": {...}}`; numbers, text, true/false and null are themselves (1 and 1.0 stay an int and a
+float); an attribute mapping of plain values only (most) is used as JSON gives it (`attr_kinds`).
 
 Only what compiled is stored: an error is never written, so it is reported by the full compile every time.
 Nets with an op kind registered outside lwbench (lwbench.ops.BUILTIN) and values of other types are not stored.
@@ -33,6 +35,7 @@ import math
 import os
 import sys
 from contextlib import contextmanager
+from itertools import repeat
 
 from lwbench.ir import Net, Node, Ref
 from lwbench.ops import BUILTIN
@@ -167,10 +170,20 @@ def _shape_ok(s) -> bool:
     return type(s) is tuple and all(type(d) is int for d in s)
 
 
+def _kind(attrs: dict) -> int:
+    """0: numbers, text, true/false, null only (the JSON mapping is the attributes); 1: tuples too (decoded once
+    and shared: immutable); 2: lists or mappings (decoded for each node)."""
+    vals = attrs.values()
+    if all(type(v) in _SCALARS for v in vals):
+        return 0
+    return 2 if any(map(_mutable, vals)) else 1
+
+
 def _rows(net: Net) -> tuple[list, dict]:
-    """The nodes as columns of indices into tables of distinct values: shape tuples (and lists of them), op
-    kinds, attribute mappings, key paths, and tensors as (node position, output index) (-1: the input)."""
-    out: dict = {t: [] for t in ("shapes", "lists", "ops", "attrs", "srcs", "refs")}
+    """The nodes as columns of indices into tables of distinct values: shape tuples and lists of them, op
+    kinds, attribute mappings, key paths, tensors as (node position (-1: the input), output index), and the
+    lists of tensors nodes read."""
+    out: dict = {t: [] for t in ("shapes", "lists", "ops", "attrs", "attr_kinds", "srcs", "refs", "inlists")}
     seen: dict = {t: {} for t in out}
     pos = {"input": -1}
 
@@ -188,7 +201,8 @@ def _rows(net: Net) -> tuple[list, dict]:
             i = new("lists", key, [shapes[s] if s in shapes else new("shapes", s, s) for s in key])
         return i
 
-    lists, shapes, ops, attrs, srcs, refs = (seen[t] for t in ("lists", "shapes", "ops", "attrs", "srcs", "refs"))
+    lists, shapes, ops, attrs, srcs, refs, inlists = (seen[t] for t in ("lists", "shapes", "ops", "attrs", "srcs",
+                                                                        "refs", "inlists"))
     cols: tuple[list, ...] = ([], [], [], [], [], [], [])
     names, op_i, attr_i, ins, in_i, out_i, src_i = cols
     for j, n in enumerate(net.nodes):
@@ -198,15 +212,19 @@ def _rows(net: Net) -> tuple[list, dict]:
         for r in n.inputs:
             k = (pos[r.node], r.index) if type(r) is Ref and type(r.index) is int else None
             ids.append(refs[k] if k in refs else new("refs", k, k) if k else _bad("ref"))
-        ak = _attr_key(n.attrs)
+        ids, ak = tuple(ids), _attr_key(n.attrs)
+        if ak not in attrs:
+            out["attr_kinds"].append(_kind(n.attrs))
         names.append(n.name)
         op_i.append(ops[n.op] if n.op in ops else new("ops", n.op, n.op))
         attr_i.append(attrs[ak] if ak in attrs else new("attrs", ak, {k: _enc(v) for k, v in n.attrs.items()}))
-        ins.append(ids[0] if len(ids) == 1 else ids)        # most nodes read one tensor: its index alone
+        ins.append(inlists[ids] if ids in inlists else new("inlists", ids, ids))
         in_i.append(shape_list(n.in_shapes))
         out_i.append(shape_list(n.out_shapes))
         src_i.append(srcs[n.src] if n.src in srcs else new("srcs", n.src, n.src))
         pos[n.name] = j
+    refs_out = out.pop("refs")
+    out["ref_nodes"], out["ref_index"] = [p for p, _ in refs_out], [i for _, i in refs_out]
     return list(cols), out
 
 
@@ -227,26 +245,29 @@ def encode(net: Net) -> dict:
 
 
 def decode(body: dict, file: str) -> Net:
-    """The Net of a JSON body (any malformed body raises). Column by column: one list per field, then the
-    nodes in one pass."""
+    """The Net of a JSON body (any malformed body raises). Tables first, then each node field as one column
+    (C-level maps), then the nodes in one pass."""
     cols = body["nodes"]
     names, op_i, attr_i, ins, in_i, out_i, src_i = cols
     if any(len(c) != len(names) for c in cols):
         raise ValueError("columns of different lengths")
-    shapes = [tuple(s) for s in body["shapes"]]
+    shapes = list(map(tuple, body["shapes"]))
     if not all(type(d) is int for s in shapes for d in s) or not BUILTIN.issuperset(body["ops"]):
         raise ValueError("shape or op kind")
-    lists = [tuple([shapes[i] for i in ss]) for ss in body["lists"]]
-    refs = [_ref(Ref, (names[p] if p >= 0 else "input", i)) for p, i in body["refs"]]
-    ops, srcs, raw = body["ops"], body["srcs"], body["attrs"]
-    shared = []          # per attribute mapping: decoded once, or None where it holds a list or mapping
-    for enc in raw:
-        a = {k: _dec(v) for k, v in enc.items()}
-        shared.append(None if any(map(_mutable, a.values())) else a)
-    nodes = list(map(Node, names, [ops[o] for o in op_i],
-                     [{k: _dec(v) for k, v in raw[a].items()} if shared[a] is None else shared[a].copy() for a in attr_i],
-                     [[refs[r]] if type(r) is int else [refs[i] for i in r] for r in ins],
-                     [list(lists[i]) for i in in_i], [list(lists[i]) for i in out_i], [srcs[i] for i in src_i]))
+    lists = [tuple(map(shapes.__getitem__, ids)) for ids in body["lists"]]
+    at = [*names, "input"].__getitem__                      # position -1: the network input
+    refs = list(map(_ref, repeat(Ref), zip(map(at, body["ref_nodes"]), body["ref_index"], strict=True)))
+    inlists = [tuple(map(refs.__getitem__, ids)) for ids in body["inlists"]]
+    raw, kinds = body["attrs"], body["attr_kinds"]
+    shared = [enc if k == 0 else {a: _dec(v) for a, v in enc.items()} if k == 1 else None
+              for enc, k in zip(raw, kinds, strict=True)]
+    if 2 in kinds:      # a list or mapping among the values: decoded for each node that has it
+        attrs = [{k: _dec(v) for k, v in raw[a].items()} if shared[a] is None else shared[a].copy() for a in attr_i]
+    else:
+        attrs = list(map(dict.copy, map(shared.__getitem__, attr_i)))
+    nodes = list(map(Node, names, map(body["ops"].__getitem__, op_i), attrs, map(list, map(inlists.__getitem__, ins)),
+                     map(list, map(lists.__getitem__, in_i)), map(list, map(lists.__getitem__, out_i)),
+                     map(body["srcs"].__getitem__, src_i)))
     name, family, source, notes = body["head"]
     params, expect, (out, idx) = _dec(body["params"]), _dec(body["expect"]), body["output"]
     if type(params) is not dict or type(expect) is not dict or type(out) is not str or type(idx) is not int:
