@@ -8,7 +8,8 @@ Per network: one untimed warm-up call (the first call also builds the zoo index 
 registry), then `--repeats` timed calls of load and of count; `load_ms` is lwbench.load as it is (the file
 parsed once, each call checking it (stat) and copying the cached Net of lwbench.spec.cache, whose shapes are
 re-inferred only for another resolution), `load_cold_ms` the
-same with the cache emptied before the call (YAML parse and block expansion every time, the old load); the CSV gives the medians in milliseconds
+same with the cache emptied and the persistent store (lwbench.spec.store) off (YAML parse and block expansion
+every time: the first-ever load of a file); the CSV gives the medians in milliseconds
 (`total_ms` is the median of load + count per call, not the sum of the two medians); `total_cpu_ms` is the
 same in process CPU time, which other processes competing for the cores inflate far less than wall time
 (the load average at the start and the end of the run is recorded). As timeit does, the garbage collector
@@ -75,10 +76,11 @@ def _timed(fn, *args):
 
 
 def _load_cold(target: str):
-    from lwbench.spec import cache
+    from lwbench.spec import cache, store
 
     cache.clear()              # the parse cache emptied: YAML parse + block expansion, as before the cache
-    return lwbench.load(target)
+    with store.suspended():    # and not the persistent store (lwbench.spec.store): the first-ever compile
+        return lwbench.load(target)
 
 
 def time_network(target: str, repeats: int) -> dict:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# The persistent store of compiled networks (lwbench.spec.store) is off for the test run, and for every process
+# it starts: no test writes into ~/.cache, and every load compiles as the test expects. tests/test_spec_store.py
+# turns it on, into a temp folder, test by test.
+os.environ["LWBENCH_NET_STORE"] = "0"
 
 DATA = Path(__file__).parent / "data"
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

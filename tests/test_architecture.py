@@ -130,7 +130,8 @@ def test_no_function_over_60_lines():
 
 def _fresh(code: str) -> str:
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT),
+                            "LWBENCH_NET_STORE": "0"})         # no ROOT/.cache/lwbench/nets
     assert p.returncode == 0, p.stderr[-2000:]
     return p.stdout
 

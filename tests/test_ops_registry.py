@@ -17,7 +17,7 @@ BUILTIN = {"conv2d", "linear", "batchnorm", "relu", "relu6", "hardswish", "hards
 def _fresh(code: str) -> str:
     """Run `code` in a fresh interpreter (nothing of lwbench imported yet) and return its stdout."""
     p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                       timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LWBENCH_NET_STORE": "0"})
     assert p.returncode == 0, p.stderr
     return p.stdout
 

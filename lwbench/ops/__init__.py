@@ -18,5 +18,7 @@ from lwbench.ops.registry import (
     register,
 )
 
-__all__ = ["OPS", "REQUIRED", "Attr", "Cost", "OpDef", "ShapeError", "all_ops", "fixed_category", "get_op",
+BUILTIN = frozenset(OPS)  # the kinds (and aliases) of defs.py: a Net of only these depends on lwbench's code alone
+
+__all__ = ["BUILTIN", "OPS", "REQUIRED", "Attr", "Cost", "OpDef", "ShapeError", "all_ops", "fixed_category", "get_op",
            "module_table", "register"]

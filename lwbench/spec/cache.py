@@ -20,6 +20,13 @@ input shapes share one shape inference and one cost evaluation (a memo per trace
 variant's whole-network counts for several batches and dtypes without building per-layer rows. A load at the
 traced resolution itself is the traced Net, copied (nothing to re-infer); the replay plan is made at the first
 other resolution.
+
+The file's bytes are read once (their sha256 is the file's identity) and parsed only when needed: `load` asks,
+in order, this process's traces (a copy or a replay), the Nets the persistent store gave this process, the
+store itself (lwbench.spec.store: the Net any process compiled before from the same bytes, variant, width,
+resolution, lwbench and compiler code, read back from JSON without a parse or an expansion), and only then
+compiles; what it compiled in full is stored (a replay is not: it is cheap, and a sweep would write thousands).
+Errors are never stored, so a bad file is reported by the compile every time.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from math import prod
 
 from lwbench.ir import Net, Node
 from lwbench.ops import ShapeError, get_op
-from lwbench.spec.limits import MAX_DIM, MAX_ELEMS
+from lwbench.spec import store
+from lwbench.spec.limits import MAX_DIM, MAX_ELEMS, LimitError, read_limited
 from lwbench.spec.parse import _Compiler, compile_doc, read_doc
 from lwbench.spec.zoo import resolve
 from lwbench.vocab import DTYPE_BYTES
@@ -118,6 +126,7 @@ def _plan(net: Net, traced_autos) -> tuple[list, list]:
 
 _DOCS: OrderedDict = OrderedDict()
 _TRACES: OrderedDict = OrderedDict()
+_NETS: OrderedDict = OrderedDict()     # (file, digest, variant, width, resolution) -> what the store gave
 
 
 def _remember(cache: OrderedDict, key, value, limit: int):
@@ -128,31 +137,45 @@ def _remember(cache: OrderedDict, key, value, limit: int):
     return value
 
 
-def document(file: str) -> tuple[dict, str]:
-    """The parsed document of a YAML file and the sha256 of its bytes, parsed once while the file is unchanged."""
+def _entry(file: str) -> list | None:
+    """[sha256 of the bytes, parsed document or None, the bytes until parsed] of a YAML file, read once while it
+    is unchanged (keyed by path, size, mtime and inode); None where it cannot be read (read_doc then says why)."""
     try:
         st = os.stat(file)
-        stamp = (file, st.st_size, st.st_mtime_ns, st.st_ino)
     except OSError:
-        return read_doc(file), ""           # read_doc reports the missing/unreadable file as always
+        return None
+    stamp = (file, st.st_size, st.st_mtime_ns, st.st_ino)
     hit = _DOCS.get(stamp)
     if hit is not None:
         _DOCS.move_to_end(stamp)
         return hit
-    doc = read_doc(file)
-    with open(file, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    return _remember(_DOCS, stamp, (doc, digest), MAX_DOCS)
+    try:
+        data = read_limited(file)
+    except (OSError, LimitError):
+        return None
+    return _remember(_DOCS, stamp, [hashlib.sha256(data).hexdigest(), None, data], MAX_DOCS)
+
+
+def document(file: str) -> tuple[dict, str]:
+    """The parsed document of a YAML file and the sha256 of its bytes, parsed once while the file is unchanged
+    (a file that does not parse is parsed, and its error raised, every time)."""
+    e = _entry(file)
+    if e is None:
+        return read_doc(file), ""           # read_doc reports the missing/unreadable file as always
+    if e[1] is None:
+        e[1], e[2] = read_doc(file, e[2]), None
+    return e[1], e[0]
 
 
 def clear() -> None:
-    """Forget every cached parse and trace (tests and the cold benchmark)."""
+    """Forget every cached parse, trace and store hit (tests and the cold benchmark): a fresh process's state."""
     _DOCS.clear()
     _TRACES.clear()
+    _NETS.clear()
 
 
-def _trace(file: str, doc: dict, digest: str, variant: str, width, resolution) -> Trace:
-    key = (file, digest, variant, width, resolution is None)
+def _trace(file: str, doc: dict, digest: str, asked: str | None, variant: str, width, resolution) -> Trace:
+    key = (file, digest, asked, width, resolution is None)
     hit = _TRACES.get(key)
     if hit is not None:
         return hit
@@ -228,27 +251,70 @@ def _name_params(tr: Trace, res: int | None) -> tuple[str, dict, dict]:
     return f"{tr.base}[{','.join(tag)}]", {**tr.net.params, "resolution": res}, {}
 
 
-def _prepare(name_or_path: str, width, resolution):
-    file, variant = resolve(name_or_path)
+def _replayable(resolution) -> bool:
+    return resolution is None or (type(resolution) is int and 1 <= resolution <= MAX_DIM)
+
+
+def _prepare(file: str, asked: str | None, width, resolution):
+    """(document, variant, trace or None where this resolution needs the full compile)."""
     doc, digest = document(file)
-    variant = variant or str(doc["name"])
-    replayable = resolution is None or (type(resolution) is int and 1 <= resolution <= MAX_DIM)
-    if not replayable:
-        return file, doc, variant, None
-    tr = _trace(file, doc, digest, variant, width, resolution)
+    variant = asked or str(doc["name"])
+    if not _replayable(resolution):
+        return doc, variant, None
+    tr = _trace(file, doc, digest, asked, variant, width, resolution)
     if tr.spatial and resolution is not None and resolution != tr.net.resolution:
-        return file, doc, variant, None
-    return file, doc, variant, tr
+        return doc, variant, None
+    return doc, variant, tr
 
 
 def load(name_or_path: str, width: float | None = None, resolution: int | None = None) -> Net:
-    """lwbench.spec.load through the caches: the same Net, node for node."""
-    file, doc, variant, tr = _prepare(name_or_path, width, resolution)
-    if tr is not None and (resolution is None or resolution == tr.net.resolution):
+    """lwbench.spec.load through the caches: the same Net, node for node. In this process first (the traced
+    compile of this file, variant and width: a copy, or a replay at another resolution), then the persistent
+    store (lwbench.spec.store: a Net compiled before, by any process), then the compile, whose Net is stored."""
+    file, asked = resolve(name_or_path)
+    e = _entry(file) if _replayable(resolution) else None
+    k = None
+    if e is not None:
+        tr = _TRACES.get((file, e[0], asked, width, resolution is None))
+        net = _at(tr, resolution) if tr is not None else None
+        if net is not None:
+            return net
+        near = (file, e[0], asked, width, resolution)
+        net = _stored(near)
+        if net is not None:
+            return net
+        k = store.key(file, e[0], asked, width, resolution)
+        hit = store.fetch(k, file) if k else None
+        if hit is not None:
+            _remember(_NETS, near, hit[1], MAX_DOCS)      # the JSON body: decoded (once) at the next load
+            return hit[0]
+    doc, variant, tr = _prepare(file, asked, width, resolution)
+    net = _at(tr, resolution) if tr is not None else None
+    if net is None:
+        net = compile_doc(doc, file, variant, width, resolution)
+    if k:
+        store.put(k, net)
+    return net
+
+
+def _stored(near: tuple) -> Net | None:
+    """A copy of the Net a store hit of this process gave for this load, or None."""
+    hit = _NETS.get(near)
+    if hit is None:
+        return None
+    if type(hit) is dict:
+        hit = _NETS[near] = store.decode(hit, near[0])
+    return _copy(hit)
+
+
+def _at(tr: Trace, resolution) -> Net | None:
+    """The traced Net at `resolution` (a copy at the traced one, else a replay), or None where the full compile
+    must answer."""
+    if resolution is None or resolution == tr.net.resolution:
         return _copy(tr.net)            # the traced compile is compile_doc's Net at this resolution
-    done = _replay(tr, resolution) if tr is not None else None
+    done = None if tr.spatial else _replay(tr, resolution)
     if done is None:
-        return compile_doc(doc, file, variant, width, resolution)
+        return None
     ref, res = tr.net, resolution
     name, params, expect = _name_params(tr, resolution)
     nodes = []
@@ -272,7 +338,8 @@ def totals(name_or_path: str, width: float | None = None, resolution: int | None
            batches=(1,), dtypes=("float32",)) -> tuple[str, str, list[dict]]:
     """(network name, input shape 'CxHxW', rows): one row per batch × dtype with the whole-network figures
     lwbench.count gives (params, madds, mac_elems, mac_bytes, out_elems, layers), without per-layer rows."""
-    file, doc, variant, tr = _prepare(name_or_path, width, resolution)
+    file, asked = resolve(name_or_path)
+    doc, variant, tr = _prepare(file, asked, width, resolution)
     res = tr.net.resolution if tr is not None and resolution is None else resolution
     done = _replay(tr, res) if tr is not None else None
     if done is None or any(h[2] is None for h in done[1]):  # the full compile, the same sums (and errors)

@@ -20,9 +20,10 @@ _TEXT = (str, int, float)
 _MAPPINGS = ("input", "params", "channels", "variants", "blocks", "expect")
 
 
-def read_doc(path: str | Path) -> dict:
+def read_doc(path: str | Path, data: bytes | None = None) -> dict:
+    """The checked top level of a network file (`data`: its bytes, where the caller has read them)."""
     file = str(path)
-    doc = read_yaml(path)
+    doc = read_yaml(path, data)
     if doc is None:
         raise ConfigError(file, "", "the file is empty (expected name, input, layers, ...)")
     if not isinstance(doc, dict):

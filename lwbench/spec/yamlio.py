@@ -66,11 +66,12 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def read_yaml(path: str | Path) -> object:
+def read_yaml(path: str | Path, data: bytes | None = None) -> object:
     """Parse one YAML file safely, within the bounds of lwbench.spec.limits (size, aliases, depth); every
-    failure is one ConfigError naming the file and, where there is one, the line."""
+    failure is one ConfigError naming the file and, where there is one, the line. `data`: the file's bytes,
+    where the caller has read them already (within MAX_FILE_BYTES)."""
     path = Path(path)
-    text = read_text(path)
+    text = read_text(path, data)
     loader = _Loader(text)
     loader.name = str(path)
     try:
@@ -156,11 +157,11 @@ def _construct_tree(loader: _Loader, root) -> object:
     return build(root, 1)
 
 
-def read_text(path: Path) -> str:
-    """A text file as UTF-8, read within MAX_FILE_BYTES; a UTF-16 file, a NUL byte or a byte that is not UTF-8
-    is one ConfigError with the line where it is."""
+def read_text(path: Path, data: bytes | None = None) -> str:
+    """A text file as UTF-8, read within MAX_FILE_BYTES (or its bytes `data`, already read); a UTF-16 file, a
+    NUL byte or a byte that is not UTF-8 is one ConfigError with the line where it is."""
     try:
-        data = read_limited(path)
+        data = read_limited(path) if data is None else data
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found") from None
     except LimitError as e:
