@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lwbench.cli import main
-from lwbench.cli.bench import applicable
+from lwbench.measure.applicable import applicable
 from lwbench.measure.bench import Sweep
 
 

@@ -39,3 +39,23 @@ def test_a_permanent_failure_is_not_retried(tmp_path, capsys):
     rows = _run(tmp_path, "device: cuda\nretries: 5\n", "--in-process")
     assert [(r["status"], r["error_kind"], r["attempts"]) for r in rows] == [("error", "config", 1)], rows
     assert "cuda" in rows[0]["error"].lower()
+
+
+def _plan_jobs(out: str) -> int:
+    row = next(line for line in out.splitlines() if "timing" in line and "local" in line)
+    return int(row.split("│")[3])
+
+
+def test_a_grid_over_two_runtimes_does_not_time_the_combinations_no_runtime_asked_for(tmp_path, capsys):
+    g = tmp_path / "g.yaml"
+    g.write_text(f'networks: ["{TINY}"]\nanalytic: false\nthreads: [1]\nruntime: [torch, onnxruntime]\n'
+                 "dtype: [float32, int8]\n")
+    assert main(["sweep", str(g), "--plan", "--store", str(tmp_path / "s.jsonl")]) == 0
+    cap = capsys.readouterr()
+    # torch float32, onnxruntime float32 and int8: int8 is ORT's, so torch int8 is no point of the grid
+    assert _plan_jobs(cap.out) == 3
+    assert "torch --dtype int8 (1 point)" in cap.err
+    g.write_text(f'networks: ["{TINY}"]\nanalytic: false\nthreads: [1]\nruntime: [torch]\ndtype: [float32, int8]\n')
+    assert main(["sweep", str(g), "--plan", "--store", str(tmp_path / "s.jsonl")]) == 0
+    cap = capsys.readouterr()
+    assert _plan_jobs(cap.out) == 2 and "not timed" not in cap.err   # asked for by name: its error row is kept

@@ -115,6 +115,8 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
                                        resolution, runtime, target, _timer(min_time, min_runs, max_time, warmup))
     sweep.options["onnxruntime"] = [{"ort_opt": o} for o in split_list(ort_opt, "--ort-opt")]
     _check_sort_plot(sort, desc, plot)
+    from lwbench.measure.applicable import applicable
+
     jobs, skipped = applicable(sweep.jobs())
     _precheck(jobs, skipped)
     rows = _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process)
@@ -188,46 +190,6 @@ def _check_sort_plot(sort: str | None, desc: bool, plot: str | None) -> None:
         from lwbench.report.plots import check_figure_path
 
         check_figure_path(plot, "--plot")
-
-
-RUNTIME_AXES = (("mode", "--mode", "eager"), ("dtype", "--dtype", "float32"), ("layout", "--layout", "nchw"))
-
-
-def applicable(jobs: list) -> tuple[list, dict[str, int]]:
-    """The jobs of a sweep over several runtimes without the combinations the cross product makes but no one asked
-    for: a job is dropped (no row, no error) when one of its runtime axes (--mode, --dtype, --layout) has a value
-    its runtime does not take while another runtime of the sweep does - `--runtime torch,onnxruntime --mode
-    eager,compile --dtype float32,int8` runs torch eager/compile float32 and onnxruntime float32/int8, not torch
-    int8 (int8 is ORT's) nor onnxruntime compile (compile is torch's). A value no runtime of the sweep takes, or
-    any other refusal (no CUDA, a bad option), is still a row with its error. Returns (kept, {what: count})."""
-    from dataclasses import replace
-
-    from lwbench.measure.jobs import check_job
-
-    runtimes = list(dict.fromkeys(j.runtime for j in jobs))
-    if len(runtimes) < 2:
-        return list(jobs), {}
-    memo: dict = {}
-
-    def takes(job, runtime: str, axis: str) -> bool:     # `runtime` runs job's value of `axis`, the rest default
-        key = (runtime, axis, getattr(job, axis), job.device, job.target)
-        if key not in memo:
-            base = {a: d for a, _, d in RUNTIME_AXES}
-            probe = replace(job, runtime=runtime, options=() if runtime != job.runtime else job.options,
-                            **{**base, axis: getattr(job, axis)})
-            memo[key] = check_job(probe) is None
-        return memo[key]
-
-    kept, skipped = [], {}
-    for j in jobs:
-        why = next((f"{j.runtime} {opt} {getattr(j, axis)}" for axis, opt, _ in RUNTIME_AXES
-                    if not takes(j, j.runtime, axis) and any(takes(j, r, axis) for r in runtimes if r != j.runtime)),
-                   None)
-        if why:
-            skipped[why] = skipped.get(why, 0) + 1
-        else:
-            kept.append(j)
-    return kept, skipped
 
 
 def _precheck(jobs, skipped: dict[str, int] | None = None) -> None:

@@ -165,6 +165,7 @@ def sweep(
     path = store or str(Path(grid_file).with_suffix(".jsonl"))
     ray, hosts = _ray_setup(grid, ray_address) if ray_address is not None else (None, None)
     analytic, timing = expand(grid, _fingerprints(grid, hosts, in_process))
+    timing = _applicable(timing, grid.timer, err)
     for net in grid.networks:
         if net.kind == "module" and grid.timing and set(net.dims["runtime"]) | set(net.dims["target"]) - {"local"} \
                 != {"torch"}:
@@ -182,6 +183,22 @@ def sweep(
                "jobs": {"analytic": len(todo_a), "timing": len(todo_t), "skipped": skipped}}
     new = _execute(path, session, grid, todo_a, todo_t, ray, err, in_process, predictor)
     _report(path, new, pareto, pareto_data, err, predictor)
+
+
+def _applicable(timing: list, timer: dict, err) -> list:
+    """The timing points without the runtime combinations a grid's cross product makes but no one asked for
+    (torch int8, onnxruntime compile: lwbench.measure.applicable), said in one line; their analytic points stay."""
+    from lwbench.measure.applicable import applicable
+    from lwbench.measure.jobs import Job
+
+    jobs = [Job.from_dict(sj.seam_job(timer)) for sj in timing]
+    kept, skipped = applicable(jobs)
+    if not skipped:
+        return timing
+    keep = {id(j) for j in kept}
+    err.print("lwbench: note: not timed, no runtime of the grid asked for them: " + ", ".join(
+        f"{what} ({n} point{'s' if n > 1 else ''})" for what, n in skipped.items()), markup=False)
+    return [sj for sj, j in zip(timing, jobs) if id(j) in keep]
 
 
 def _predictor(paths: list[str] | None, grid):
