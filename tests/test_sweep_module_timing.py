@@ -1,5 +1,6 @@
 """Issue #15: a sweep grid's torch-factory network (`module: file.py:factory`) is timed as well as counted: the
-torch worker builds it by calling the factory. Fresh worker processes (the CLI path); no timing asserted."""
+torch worker builds it by calling the factory, the onnxruntime worker exports that module (torch.onnx.export) and
+checks ORT's output against torch's. Fresh worker processes (the CLI path); no timing asserted."""
 
 from __future__ import annotations
 
@@ -76,15 +77,30 @@ def test_sweep_times_module_networks_and_counts_them(factory, tmp_path):
     assert len([r for r in _rows(store) if r.get("kind") == "timing"]) == 2   # nothing run twice
 
 
-def test_module_points_on_other_runtimes_are_counted_only(factory, tmp_path):
+def test_module_points_are_timed_on_every_local_runtime_and_counted_elsewhere(factory, tmp_path):
     from lwbench.sweep.grid import read_grid
     from lwbench.sweep.jobs import expand
 
     grid = tmp_path / "g.yaml"
     grid.write_text(f"networks:\n  - module: {factory.name}:build\n  - mobilenet_v1_x0_25\n"
-                    "resolution: [32]\nruntime: [torch, onnxruntime]\n")
+                    "resolution: [32]\nruntime: [torch, onnxruntime]\ntarget: [local, 'ssh://u@h']\n")
     g = read_grid(str(grid))
-    analytic, timing = expand(g, {("local", rt): "fp" for rt in ("torch", "onnxruntime")})
+    analytic, timing = expand(g, {(t, rt): "fp" for rt in ("torch", "onnxruntime") for t in ("local", "ssh://u@h")})
     assert len(analytic) == 2
-    assert sorted((j.spec.startswith("module:"), j.runtime) for j in timing) == [
-        (False, "onnxruntime"), (False, "torch"), (True, "torch")]
+    # the factory file lives here: local only (both runtimes); the zoo network on every target and runtime
+    assert sorted((j.spec.startswith("module:"), j.runtime, j.target) for j in timing) == [
+        (False, "onnxruntime", "local"), (False, "onnxruntime", "ssh://u@h"), (False, "torch", "local"),
+        (False, "torch", "ssh://u@h"), (True, "onnxruntime", "local"), (True, "torch", "local")]
+
+
+def test_onnxruntime_times_a_factory_checked_against_torch(factory):
+    pytest.importorskip("onnxruntime")
+    job = Job(net=f"module:{factory}:build", resolution=16, batch=2, threads=1, runtime="onnxruntime", timer=TIMER)
+    res = run_jobs([job])[0]
+    assert res.ok, res.error
+    ex = res.extra
+    # torch.onnx.export's graph, run by ORT on the input torch ran: the outputs agree (fp32 tolerance)
+    assert ex["valid"] is True and ex["rel_err"] <= ex["tolerance"] and ex["ep"] == "CPUExecutionProvider"
+    assert res.timing["n"] >= 3 and res.timing["median_ms"] > 0
+    width = run_jobs([Job(net=f"module:{factory}:build", width=0.5, runtime="onnxruntime", timer=TIMER)])[0]
+    assert width.error_kind == "config" and "no width multiplier" in width.error

@@ -167,10 +167,9 @@ def sweep(
     analytic, timing = expand(grid, _fingerprints(grid, hosts, in_process))
     timing = _applicable(timing, grid.timer, err)
     for net in grid.networks:
-        if net.kind == "module" and grid.timing and set(net.dims["runtime"]) | set(net.dims["target"]) - {"local"} \
-                != {"torch"}:
-            err.print(f"lwbench: note: {net.label}: a torch factory is timed with runtime torch on target local "
-                      "(or Ray) only; its other points are counted only", markup=False)
+        if net.kind == "module" and grid.timing and set(net.dims["target"]) - {"local"}:
+            err.print(f"lwbench: note: {net.label}: a torch factory is timed on target local (or Ray) only; its "
+                      "other targets' points are counted only", markup=False)
     before = _existing(path, resume or plan, err)
     done = before.ids if resume or plan else set()
     if plan:

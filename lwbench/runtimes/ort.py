@@ -1,5 +1,6 @@
 """The ONNX Runtime runtime: the network built by lwbench.build, written to ONNX by lwbench's IR emitter (cached,
 lwbench.onnx.export), int8 by static QDQ quantization, checked against torch, timed by lwbench.measure.timer.
+A torch factory (`module:...`, the sweep's factory networks) is written by torch.onnx.export instead.
 
 Options (Job.options): `ort_opt` = disable | basic | extended | all (default all), ORT's graph optimisation
 level. Sessions: intra-op threads = job.threads, inter-op 1, sequential execution; pinned as torch rows are
@@ -10,7 +11,7 @@ not apply); layout nchw (ORT picks its own blocked layouts: they show as Reorder
 from __future__ import annotations
 
 from lwbench.errors import InputError, suggest
-from lwbench.measure.protocol import Job, Result
+from lwbench.measure.protocol import MODULE, Job, Result
 
 OPTIONS = {"ort_opt": ("disable", "basic", "extended", "all")}
 DTYPES = ("float32", "int8")
@@ -32,6 +33,8 @@ def check(job: Job, device: bool | None = None) -> None:
 
     require_ort()
     options_of(job)
+    if job.net.startswith(MODULE) and job.width is not None:
+        raise InputError(f"{job.net}: a torch factory has no width multiplier (its own arguments build its variants)")
     if job.dtype not in DTYPES:
         raise InputError(f"--dtype {job.dtype} --runtime onnxruntime: expected {' or '.join(DTYPES)} "
                          "(int8: static QDQ quantization)")
@@ -74,11 +77,14 @@ def prepare(job: Job):
 
     check(job, device=True)
     opts = options_of(job)
-    net = load(job.net, job.width, job.resolution)
-    model = lively(build(net), net)
-    path = export_onnx(net, job.batch, dtype=job.dtype, model=model)
+    if job.net.startswith(MODULE):          # a torch factory: torch.onnx.export of the module it returns
+        net, (path, x, ref) = None, _factory_export(job)
+    else:
+        net = load(job.net, job.width, job.resolution)
+        model = lively(build(net), net)
+        path = export_onnx(net, job.batch, dtype=job.dtype, model=model)
+        x, ref = reference(net, job.batch, model)
     sess = session(path, job.device, job.threads, opts["ort_opt"])
-    x, ref = reference(net, job.batch, model)
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     meta = read_meta(path)
     facts = {**info(), **opts, "ep": sess.get_providers()[0], "onnx_file": str(path),
@@ -86,6 +92,21 @@ def prepare(job: Job):
     if job.dtype == "int8":
         facts["quantization"] = meta.get("quantization")
     return net, sess, x, facts
+
+
+def _factory_export(job: Job):
+    """(onnx path, input, torch's output) of a `module:` job: the module exported by torch.onnx.export (cached by
+    its class, structure and weights), checked on the very input it is timed with."""
+    import torch
+
+    from lwbench.onnx.export import export_onnx
+    from lwbench.runtimes.torch_rt import factory_case
+
+    model, x = factory_case(job)
+    path = export_onnx(model, job.batch, dtype=job.dtype, input_shape=tuple(x.shape[1:]))
+    with torch.inference_mode():
+        ref = model(x)
+    return path, x.numpy(), ref.numpy()
 
 
 def _measure(job: Job, mask: str | None) -> Result:

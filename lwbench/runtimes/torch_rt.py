@@ -58,14 +58,9 @@ def _model_input(job: Job):
     """(model, input): a zoo or YAML network built by lwbench.build (seed 0) with its example input; a torch factory
     (`module:package.module:factory` or `module:/path/file.py:factory`) built by calling it after seeding 0, its
     input batch x 3 x R x R with R = job.resolution (224 when none), as the sweep counts it."""
-    import torch
 
     if job.net.startswith(MODULE):
-        from lwbench.measure.torchcount.userload import load_factory
-
-        torch.manual_seed(0)
-        r = job.resolution or 224
-        return load_factory(job.net[len(MODULE):]).eval(), torch.randn(job.batch, 3, r, r)
+        return factory_case(job)
     from lwbench.build import build, example_input
     from lwbench.spec import load
 
@@ -81,3 +76,15 @@ def _free_cuda() -> None:
             torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001
         pass
+
+
+def factory_case(job: Job):
+    """(module, input) of a torch factory job: the factory called after seeding 0, in eval mode; the input batch x
+    3 x R x R with R = job.resolution (224 when none), as the sweep counts it. torch and onnxruntime time the same."""
+    import torch
+
+    from lwbench.measure.torchcount.userload import load_factory
+
+    torch.manual_seed(0)
+    r = job.resolution or 224
+    return load_factory(job.net[len(MODULE):]).eval(), torch.randn(job.batch, 3, r, r)

@@ -138,8 +138,8 @@ def expand(grid: Grid, fingerprints: dict[tuple[str, str], str]) -> tuple[list[S
                 analytic.setdefault(jid, SweepJob(jid, "analytic", net.label, net.spec, **p))
         if grid.timing:
             for p in _points(net, TIMING_DIMS):
-                if net.kind == "module" and (p["runtime"], p["target"]) != ("torch", "local"):
-                    continue       # a torch factory is timed by a local (or Ray) torch worker calling the factory
+                if net.kind == "module" and p["target"] != "local":
+                    continue       # a torch factory is timed by a local (or Ray) worker calling the factory
                 fp = fingerprints[(p["target"], p["runtime"])]
                 jid = job_id("timing", content, p, grid.timer, fp)
                 timing.setdefault(jid, SweepJob(jid, "timing", net.label, net.spec, **p))
