@@ -2,6 +2,7 @@
 
     python benchmarks/additivity.py mobilenet_v2 shufflenet_v2_x0_5 -o results/additivity-cpu.csv
     python benchmarks/additivity.py mobilenet_v2 --calibration results/predict-calib-cpu.json
+    python benchmarks/additivity.py chain:12 chain:30    # synthetic networks of the calibration (grid seed 0)
 
 For each network: the built module end to end (`e2e_ms`, lwbench's timer, one thread, batch 1), and every layer
 alone (`alone_ms`: the very module of the built network, called on random inputs of its real shapes, less the
@@ -73,6 +74,16 @@ def layer_times(net, gm, min_time: float, flush_mib: tuple[int, ...] = (), flush
     return out
 
 
+def synthetic(name: str):
+    """`chain:N`: synthetic network N of the calibration grid (lwbench.predict.chains, the grid's seed 0)."""
+    import random
+
+    from lwbench.predict.chains import chains
+    from lwbench.predict.design import probe_net
+
+    return probe_net(chains(random.Random(1))[int(name.split(":")[1])])
+
+
 def one(name: str, fitted: dict | None, min_time: float, e2e_time: float, flush_mib=()) -> tuple[dict, list[dict]]:
     import torch
 
@@ -80,7 +91,7 @@ def one(name: str, fitted: dict | None, min_time: float, e2e_time: float, flush_
     from lwbench.build import build, example_input
     from lwbench.measure.timer import time_callable
 
-    net = lwbench.load(name)
+    net = synthetic(name) if name.startswith("chain:") else lwbench.load(name)
     gm = build(net)
     x = example_input(net)
     with torch.inference_mode():
