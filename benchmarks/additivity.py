@@ -136,16 +136,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
+    from lwbench.measure.heap import keep_heap
     from lwbench.measure.machine import cpu_model, git_commit
     from lwbench.report.write import atomic_write, to_csv
 
     torch.set_num_threads(1)
+    heap = keep_heap()            # as bench's worker: no page fault per forward (issue #18)
     fitted = json.loads(Path(args.calibration).read_text())["model"] if args.calibration else None
     meta = {"benchmark": "each layer of a network timed alone at its real shapes (its own module, random inputs, "
                          "less an nn.Identity call) vs the network end to end, one thread, batch 1",
             "cpu_model": cpu_model(), "cores_logical": os.cpu_count(), "torch": torch.__version__,
             "git_commit": git_commit(), "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "loadavg_1m": os.getloadavg()[0], "calibration": args.calibration, "command": " ".join(sys.argv)}
+            "loadavg_1m": os.getloadavg()[0], "calibration": args.calibration, "heap": heap,
+            "command": " ".join(sys.argv)}
     layers_out = args.layers_out or str(Path(args.out).with_name(Path(args.out).stem + "-layers.csv"))
     sums, rows = [], []
     gc.disable()

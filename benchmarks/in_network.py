@@ -149,13 +149,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
+    from lwbench.measure.heap import keep_heap
     from lwbench.report.write import atomic_write, to_csv
 
     torch.set_num_threads(1)
+    heap = keep_heap()            # as bench's worker: no page fault per forward (issue #18)
     ns, min_time, flush_runs, todo = (1, 4, 16, 64), 0.3, 60, layers()
     if args.quick:
         ns, min_time, flush_runs, todo = (1, 8), 0.05, 10, todo[::4]
-    head = header(args)
+    head = header(args) + [f"# heap: {heap}"]
     rows: list[dict] = []
     gc.disable()
     for label, make, shape in todo:
