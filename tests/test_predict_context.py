@@ -3,6 +3,7 @@ calibration's synthetic networks (lwbench.predict.chains) fit how it departs. Kn
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -159,3 +160,19 @@ def test_a_calibration_without_networks_keeps_the_block_factor(calibrated):
     scaled = predict_net(net, old)
     layers = plain["total_ms"] - plain["fixed_ms"]
     assert scaled["total_ms"] == pytest.approx(plain["fixed_ms"] + 2.0 * layers)
+
+
+def test_a_fitted_curve_is_not_extrapolated_and_no_layer_costs_less_than_a_module_call():
+    from lwbench.predict.model import fit_kind, predict_layer
+
+    # a kind whose time grows as x^3 on [1, 2]: a log-log fit extrapolated to x = 8 would answer 512x
+    data = [{"x": [math.log(v)], "t_ms": 0.01 * v ** 3, "madds": 0, "mac_elems": 0} for v in (1.0, 1.2, 1.4, 1.6, 1.8, 2.0)]
+    kind = fit_kind(data)
+    assert kind["method"] in ("loess", "power")
+    model = {"overhead": {"fixed_ms": 0.004, "per_layer_ms": 0.002}, "kinds": {"k": kind}, "fallback": {}}
+    edge, _ = predict_layer(model, "k", [math.log(2.0)], 0, 0)
+    far, note = predict_layer(model, "k", [math.log(8.0)], 0, 0)
+    assert edge == pytest.approx(0.08, rel=0.05) and far == pytest.approx(edge) and note == "outside the calibrated range"
+    tiny = {"overhead": {"fixed_ms": 0.004, "per_layer_ms": 0.002}, "fallback": {},
+            "kinds": {"k": {"method": "constant", "ms": 1e-4}}}
+    assert predict_layer(tiny, "k", [0.0], 0, 0)[0] == 0.002          # one module call at least
