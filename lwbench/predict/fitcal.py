@@ -52,37 +52,32 @@ def _pooled_heldout(samples: list[dict], fitted: dict) -> dict:
     return {"all": model.summarize(errs), "by_op": {k: model.summarize(v) for k, v in sorted(by_cat.items())}}
 
 
-def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
-    """Per measured block: measured ms, faults per call, fixed cost and the unscaled Σ of predicted layers."""
+def _predicted_alone(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int, group: str):
+    """(probe, record, prediction) for each measured probe of `group`, its layers predicted as if alone (no
+    context model, no in-context scale)."""
     from lwbench.predict.predict import predict_net
 
-    raw = dict(fitted, context_scale={"scale": 1.0})
-    out = []
+    raw = {k: v for k, v in fitted.items() if k != "context"}
+    raw["context_scale"] = {"scale": 1.0}
     for p in probes:
         rec = records.get(p.id)
-        if p.group != "block" or rec is None:
-            continue
-        res = predict_net(probe_net(p), raw, batch)
-        out.append({"label": p.label, "measured_ms": probe_ms(rec), "faults": rec.get("faults_per_call") or 0.0,
-                    "layers_ms": res["total_ms"] - res["fixed_ms"], "fixed_ms": res["fixed_ms"]})
-    return out
+        if p.group == group and rec is not None:
+            yield p, rec, predict_net(probe_net(p), raw, batch)
+
+
+def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
+    """Per measured block: measured ms, faults per call, fixed cost and the unscaled Σ of predicted layers."""
+    return [{"label": p.label, "measured_ms": probe_ms(rec), "faults": rec.get("faults_per_call") or 0.0,
+             "layers_ms": res["total_ms"] - res["fixed_ms"], "fixed_ms": res["fixed_ms"]}
+            for p, rec, res in _predicted_alone(probes, records, fitted, batch, "block")]
 
 
 def _chains(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
     """Per measured synthetic network (lwbench.predict.chains): its layers predicted alone, by category."""
     from lwbench.predict.context import chain_row
-    from lwbench.predict.predict import predict_net
 
-    raw = {k: v for k, v in fitted.items() if k != "context"}
-    raw["context_scale"] = {"scale": 1.0}
-    out = []
-    for p in probes:
-        rec = records.get(p.id)
-        if p.group != "chain" or rec is None:
-            continue
-        res = predict_net(probe_net(p), raw, batch)
-        out.append(chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label))
-    return out
+    return [chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label)
+            for p, rec, res in _predicted_alone(probes, records, fitted, batch, "chain")]
 
 
 def _block_error(b: dict, scale: float, per_fault: float) -> float:
