@@ -112,8 +112,9 @@ def _shuffle_v1(n: _Net, rng, cout, s, act) -> None:
     a = n.conv(a, mid, cout, g=g)
     if s == 1 and cout == c:
         y = n.add("add", {}, (x, a))
-    else:
-        a = n.conv(a, cout, cout, g=g) if cout == c else a
+    elif cout == c:             # a strided unit that keeps the width: no shortcut, one more grouped 1x1
+        y = n.conv(a, cout, cout, g=g)
+    else:                       # a unit that changes the width: no shortcut
         y = a
     n.step(n.add(act, {}, (y,)), cout, _out(n.h, s))
     return None
