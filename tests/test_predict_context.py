@@ -176,3 +176,14 @@ def test_a_fitted_curve_is_not_extrapolated_and_no_layer_costs_less_than_a_modul
     tiny = {"overhead": {"fixed_ms": 0.004, "per_layer_ms": 0.002}, "fallback": {},
             "kinds": {"k": {"method": "constant", "ms": 1e-4}}}
     assert predict_layer(tiny, "k", [0.0], 0, 0)[0] == 0.002          # one module call at least
+
+
+def test_the_tables_say_which_context_form_a_calibration_uses(calibrated):
+    from lwbench.predict.tables import _cal_text
+
+    ctx = calibrated["model"]["context"]
+    text = _cal_text(calibrated)
+    held = ctx["candidates"][ctx["method"]]["heldout"]["mean_abs_pct"]
+    assert f"in-network context: {ctx['method']} (36 synthetic networks, held-out {held:.1f}%)" in text
+    old = {**calibrated, "model": {k: v for k, v in calibrated["model"].items() if k != "context"}}
+    assert "context" not in _cal_text(old)

@@ -13,8 +13,14 @@ def _cal_text(cal: dict) -> str:
     if fp.get("runtime") == "onnxruntime":
         rt = (f"onnxruntime {(fp.get('runtime_versions') or {}).get('onnxruntime')} ort_opt={fp.get('ort_opt')} "
               "(per fused group: layers folded into a convolution cost 0)")
-    return (f"calibration: {fp.get('cpu_model')}, {fp.get('device')}, {fp.get('threads')} thread(s), "
+    text = (f"calibration: {fp.get('cpu_model')}, {fp.get('device')}, {fp.get('threads')} thread(s), "
             f"{rt}, batch {fp.get('batch')}, {fp.get('dtype')}")
+    ctx = (cal.get("model") or {}).get("context")
+    if ctx:                                   # how layers alone become layers in a network (predict.context)
+        held = ((ctx.get("candidates") or {}).get(ctx.get("method")) or {}).get("heldout") or {}
+        err = f", held-out {held['mean_abs_pct']:.1f}%" if held.get("mean_abs_pct") is not None else ""
+        text += f"; in-network context: {ctx.get('method')} ({ctx.get('chains', 0)} synthetic networks{err})"
+    return text
 
 
 def layers_table(res: dict, cal: dict):
