@@ -80,7 +80,7 @@ def nnls(a, b, iters: int = 200):
     """min ||a x - b|| with x >= 0 (Lawson-Hanson active set), numpy arrays."""
     import numpy as np
 
-    m, n = a.shape
+    n = a.shape[1]
     x, passive = np.zeros(n), np.zeros(n, bool)
     for _ in range(iters):
         w = a.T @ (b - a @ x)

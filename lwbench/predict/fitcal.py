@@ -74,9 +74,7 @@ def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: 
 
 def _chains(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
     """Per measured synthetic network (lwbench.predict.chains): its layers predicted alone, by category."""
-    from lwbench.predict.context import chain_row
-
-    return [chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label)
+    return [context.chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label)
             for p, rec, res in _predicted_alone(probes, records, fitted, batch, "chain")]
 
 

@@ -25,7 +25,7 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
 
     fixed = fitted["overhead"]["fixed_ms"]
     ctx = fitted.get("context")
-    coef = ctx.get("coef") or {} if ctx else None
+    coef = (ctx.get("coef") or {}) if ctx else None     # None: a calibration before the context model
     scale = (fitted.get("context_scale") or {}).get("scale", 1.0) if coef is None else 1.0
     rows, total = [], fixed + extra_ms
     fused = fused or {}

@@ -30,11 +30,11 @@ def options_of(job: Job) -> dict:
 
 def check(job: Job, device: bool | None = None) -> None:
     from lwbench.onnx.session import providers, require_ort
+    from lwbench.runtimes.torch_rt import check_factory
 
     require_ort()
     options_of(job)
-    if job.net.startswith(MODULE) and job.width is not None:
-        raise InputError(f"{job.net}: a torch factory has no width multiplier (its own arguments build its variants)")
+    check_factory(job)
     if job.dtype not in DTYPES:
         raise InputError(f"--dtype {job.dtype} --runtime onnxruntime: expected {' or '.join(DTYPES)} "
                          "(int8: static QDQ quantization)")

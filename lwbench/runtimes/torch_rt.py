@@ -13,8 +13,7 @@ def check(job: Job, device: bool | None = None) -> None:
 
     check_mode_layout(job.mode, job.layout)
     check_dtype(job.dtype)
-    if job.net.startswith(MODULE) and job.width is not None:
-        raise InputError(f"{job.net}: a torch factory has no width multiplier (its own arguments build its variants)")
+    check_factory(job)
     if job.options:
         raise InputError(f"runtime torch: takes no options, got {', '.join(k for k, _ in job.options)}")
     if job.target == "local" if device is None else device:
@@ -56,9 +55,7 @@ def _time(job: Job, mask: str | None) -> Result:
 
 def _model_input(job: Job):
     """(model, input): a zoo or YAML network built by lwbench.build (seed 0) with its example input; a torch factory
-    (`module:package.module:factory` or `module:/path/file.py:factory`) built by calling it after seeding 0, its
-    input batch x 3 x R x R with R = job.resolution (224 when none), as the sweep counts it."""
-
+    (`module:package.module:factory` or `module:/path/file.py:factory`) as factory_case makes it."""
     if job.net.startswith(MODULE):
         return factory_case(job)
     from lwbench.build import build, example_input
@@ -76,6 +73,12 @@ def _free_cuda() -> None:
             torch.cuda.empty_cache()
     except Exception:  # noqa: BLE001
         pass
+
+
+def check_factory(job: Job) -> None:
+    """A torch factory job takes no width multiplier (every runtime that times factories asks this)."""
+    if job.net.startswith(MODULE) and job.width is not None:
+        raise InputError(f"{job.net}: a torch factory has no width multiplier (its own arguments build its variants)")
 
 
 def factory_case(job: Job):
