@@ -30,11 +30,12 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from additivity import flushed  # noqa: E402 - the sibling script's flushed-cache timer
 
 ROOT = Path(__file__).resolve().parent.parent
 FLUSH_MB = 96
@@ -90,17 +91,10 @@ def median_ms(fn, x, min_time: float) -> float:
 
 
 def flushed_ms(fn, x, runs: int) -> float:
+    """additivity.flushed with a buffer 3x the L3 written before each call: the layer's data is evicted."""
     import torch
 
-    buf = torch.empty(FLUSH_MB * 2**20 // 4)
-    samples = []
-    fn(x)
-    for _ in range(runs):
-        buf.fill_(1.0)            # writes every line of a buffer 3x the L3: the layer's data is evicted
-        t0 = time.perf_counter()
-        fn(x)
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
+    return flushed(lambda: fn(x), torch.empty(FLUSH_MB * 2**20 // 4), runs)
 
 
 def one_layer(label, make, shape, ns, min_time, flush_runs) -> list[dict]:
