@@ -17,7 +17,12 @@ and writes every file with `-ort` after `cpu` (predict-calib-cpu-ort.json, predi
 4. `lwbench predict --validate` on those rows (torch, with `--faults`: also the opt-in correction that counts the
    page faults of one untimed forward; with the heap kept by the bench worker that count is ~0): OUT/predict-validate-cpu.csv, .txt, and the predicted-vs-measured figure
    OUT/predict-vs-measured-cpu.png; a per-category breakdown against `profile --time` for a few networks;
-5. prints the figures against the goal (>= 90% within ±10%, >= 60% within ±5%, median <= 5%, worst <= 20%,
+   then the same calibration refitted on each probe's fastest call (`calibrate --refit --statistic min`) and
+   validated against the bench rows' min_ms: OUT/predict-validate-cpu-min.csv, .txt, .png;
+5. with --retest: `lwbench bench` of the same networks once more (OUT/predict-bench-cpu-retest*.csv) and the
+   repeatability of the measurement itself, scored like a prediction (the second round "predicting" the first,
+   median and min): the ceiling no predictor can beat on this machine, in OUT/predict-run-cpu.json;
+6. prints the figures against the goal (>= 90% within ±10%, >= 60% within ±5%, median <= 5%, worst <= 20%,
    Kendall τ >= 0.8 inside equal-madds bands) and exits 1 when one is not met.
 """
 
@@ -107,6 +112,11 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
     return rows
 
 
+def _summary(path: Path) -> dict:
+    return next(json.loads(line.split(":", 1)[1]) for line in path.read_text().splitlines()
+                if line.startswith("# summary:"))
+
+
 def _totals(path: Path) -> list[dict]:
     return next(json.loads(line.split(":", 1)[1]) for line in path.read_text().splitlines()
                 if line.startswith("# totals:"))
@@ -122,6 +132,8 @@ def _args():
     ap.add_argument("--reuse-bench", action="store_true", help="keep bench files already in --out")
     ap.add_argument("--also", action="append", default=[],
                     help="another bench export of this machine type to validate on too (e.g. a quiet earlier run)")
+    ap.add_argument("--retest", action="store_true", help="bench the networks a second time and score the "
+                    "measurement's own repeatability (the ceiling on this machine)")
     ap.add_argument("--smoke", action="store_true", help="a few minutes, end to end: tiny calibration, three "
                     "small networks, files named -smoke (never results)")
     a = ap.parse_args()
@@ -130,24 +142,49 @@ def _args():
     return a
 
 
-def _measure(a, out: Path, tag: str, cal: Path, rt: list[str], log: dict) -> list[Path]:
-    """The calibration and the bench rows (each skipped when reused); returns the bench files."""
+def _bench_sets(a, out: Path, tag: str, rt: list[str], suffix: str = "") -> list[Path]:
+    """`lwbench bench` of the held-out networks (skipped per file with --reuse-bench); the files."""
     nets = SMOKE_NETS if a.smoke else NETS
     width = (WIDTH[0], WIDTH[1][:1] if a.smoke else WIDTH[1])
     res = (RESOLUTION[0], RESOLUTION[1][:1] if a.smoke else RESOLUTION[1])
-    benches = [out / f"predict-bench-cpu{tag}.csv", out / f"predict-bench-cpu{tag}-w075.csv",
-               out / f"predict-bench-cpu{tag}-r160.csv"]
+    benches = [out / f"predict-bench-cpu{tag}{suffix}.csv", out / f"predict-bench-cpu{tag}{suffix}-w075.csv",
+               out / f"predict-bench-cpu{tag}{suffix}-r160.csv"]
+    common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time, *rt]
+    for path, extra in ((benches[0], nets), (benches[1], [*width[1], "--width", str(width[0])]),
+                        (benches[2], [*res[1], "--resolution", str(res[0])])):
+        if not (a.reuse_bench and path.exists()):
+            lwbench("bench", *extra, *common, "-o", str(path))
+    return benches
+
+
+def repeatability(first: list[Path], second: list[Path]) -> dict:
+    """The second bench round scored as a prediction of the first (same networks, same machine, minutes later),
+    for the median and the min: what the measurement itself repeats to."""
+    import pandas as pd
+
+    from lwbench.predict.validate import scores
+
+    def rows(paths):
+        d = pd.concat([pd.read_csv(p, comment="#") for p in paths])
+        d = d[d["error"].isna()] if "error" in d else d
+        return d.set_index("model")
+
+    a, b = rows(first), rows(second)
+    both = [m for m in a.index if m in b.index]
+    madds = [float(a.loc[m, "madds"]) for m in both]
+    return {stat: scores([float(a.loc[m, f"{stat}_ms"]) for m in both], [float(b.loc[m, f"{stat}_ms"]) for m in both],
+                         madds) for stat in ("median", "min")}
+
+
+def _measure(a, out: Path, tag: str, cal: Path, rt: list[str], log: dict) -> list[Path]:
+    """The calibration and the bench rows (each skipped when reused); returns the bench files."""
     t = time.time()
     if not (a.reuse_calibration and cal.exists()):
         lwbench("calibrate", "--device", "cpu", "--threads", "1", *rt, *(["--smoke", "6"] if a.smoke else []),
                 "-o", str(cal))
     log["calibrate_s"] = round(time.time() - t)
     log["load_after_calibrate"] = load1()
-    common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time, *rt]
-    for path, extra in ((benches[0], nets), (benches[1], [*width[1], "--width", str(width[0])]),
-                        (benches[2], [*res[1], "--resolution", str(res[0])])):
-        if not (a.reuse_bench and path.exists()):
-            lwbench("bench", *extra, *common, "-o", str(path))
+    benches = _bench_sets(a, out, tag, rt)
     log["load_after_bench"] = load1()
     return benches
 
@@ -170,9 +207,17 @@ def main() -> int:
     for i, other in enumerate(a.also):
         lwbench("predict", "-c", str(cal), "--validate", other, *faults, "-o",
                 str(out / f"predict-validate-also{i}-cpu{tag}.csv"), "--plot", str(out / f"predict-vs-measured-also{i}-cpu{tag}.png"))
+    cal_min = out / f"predict-calib-cpu{tag}-min.json"
+    lwbench("calibrate", "--refit", str(cal), "--statistic", "min", "-o", str(cal_min))
+    val_min = out / f"predict-validate-cpu{tag}-min.csv"
+    lwbench("predict", "-c", str(cal_min), *valid, "-o", str(val_min), "--plot",
+            str(out / f"predict-vs-measured-cpu{tag}-min.png"))
+    lwbench("predict", "-c", str(cal_min), *valid, "-f", "table", "-o", str(out / f"predict-validate-cpu{tag}-min.txt"))
+    if a.retest:
+        log["repeatability"] = repeatability(benches, _bench_sets(a, out, tag, rt, "-retest"))
     log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort)
-    summary = next(json.loads(line.split(":", 1)[1]) for line in val.read_text().splitlines()
-                   if line.startswith("# summary:"))
+    summary = _summary(val)
+    log["min_statistic"] = {k: _summary(val_min)[k] for k in ("model", "madds_fit")}
     m = summary["model"]
     got = {**{k: m[k] for k in GOAL if k != "tau"}, "tau": m["band_tau"]["tau"]}
     ok = (got["within_10_pct"] >= GOAL["within_10_pct"] and got["within_5_pct"] >= GOAL["within_5_pct"]

@@ -33,6 +33,10 @@ def calibrate_cmd(
     refit: Annotated[str | None, typer.Option("--refit", help="Measure nothing: fit the model again from the raw "
                                               "measurements of this calibration file.")] = None,
     smoke: SmokeOpt = None,
+    statistic: Annotated[str, typer.Option("--statistic", help="Fit each probe's median (the default) or its "
+                                           "fastest call, min (the uncontended cost: the figure that repeats on a "
+                                           "shared machine); `predict --validate` compares with the same "
+                                           "statistic of the bench rows. With --refit: refit on it.")] = "median",
 ) -> None:
     """Measure single layers, small blocks and synthetic networks on a designed grid (no zoo network), fit the
     latency model."""
@@ -48,7 +52,7 @@ def calibrate_cmd(
         from lwbench.predict import calfile, fitcal
         from lwbench.report.write import atomic_write
 
-        doc = fitcal.refit(calfile.load(refit))
+        doc = fitcal.refit(calfile.load(refit), statistic)
         atomic_write(output, json.dumps(doc, separators=(",", ":")))
     else:
         probes = None
@@ -57,7 +61,8 @@ def calibrate_cmd(
 
             probes = subset(grid(seed, runtime=runtime), smoke)
         doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes, probes=probes,
-                        progress=lambda m: err.print(f"calibrate: {m}", markup=False), ort_opt=ort_opt)
+                        progress=lambda m: err.print(f"calibrate: {m}", markup=False), ort_opt=ort_opt,
+                        statistic=statistic)
     c, h = doc["cost"], doc["checks"]["heldout_layers"]["all"]
     b = doc["checks"]["blocks_summary"]
     err.print(f"calibrate: {c['measurements']} of {c['probes_in_grid']} probes in {c['seconds_last_run'] / 60:.1f} min"
@@ -199,7 +204,7 @@ def _validate(cal: dict, paths: list[str], one, plot: str | None, kind: str, out
     for path in paths:
         r, m, n = bench_rows(path, cal["fingerprint"])
         rows, notes, bench_machine = rows + r, notes + n, {**bench_machine, path: m}
-    joined, summary = validate_rows(rows, one)
+    joined, summary = validate_rows(rows, one, cal["model"].get("statistic", "median"))
     err = console(stderr=True)
     for n in notes:
         err.print(f"lwbench: note: {n}", markup=False)

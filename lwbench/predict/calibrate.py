@@ -213,15 +213,18 @@ def _measure_groups(probes, settings, partial: Path, header: dict, deadline: flo
 def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str = "torch", target: str | None = None,
               batch: int = 1, dtype: str = "float32", seed: int = 0, max_minutes: float = 15.0,
               timer: dict | None = None, probes: list[Probe] | None = None, progress=None,
-              ort_opt: str = "all") -> dict:
-    """Measure the grid (resuming OUTPUT.partial), fit, write OUTPUT; returns the calibration document."""
+              ort_opt: str = "all", statistic: str = "median") -> dict:
+    """Measure the grid (resuming OUTPUT.partial), fit `statistic` of each probe (median, min), write OUTPUT;
+    returns the calibration document."""
     from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_dtype
     from lwbench.predict.fitcal import build_document
+    from lwbench.predict.probetime import check_statistic
     from lwbench.report.write import atomic_write
 
     check_request(device, runtime, target, ort_opt, dtype)
     check_dtype(dtype)
+    check_statistic(statistic)
     if threads < 1 or batch < 1 or not max_minutes > 0:
         raise InputError("calibrate: --threads, --batch and --max-minutes must be positive")
     probes = grid(seed, runtime=runtime) if probes is None else probes
@@ -242,7 +245,8 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
         partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
     t0 = time.time()
     done, problems = _measure_groups(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress)
-    doc = build_document(probes, done, settings, fp, machine, time.time() - t0, problems)
+    # the statistic is not a measurement setting (a partial file resumes under either): it joins after
+    doc = build_document(probes, done, {**settings, "statistic": statistic}, fp, machine, time.time() - t0, problems)
     atomic_write(output, json.dumps(doc, separators=(",", ":")))
     if doc["cost"]["complete"]:
         partial.unlink(missing_ok=True)

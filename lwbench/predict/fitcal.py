@@ -5,16 +5,16 @@ from __future__ import annotations
 from lwbench.predict import calfile, context, model
 from lwbench.predict.design import Probe, probe_net
 from lwbench.predict.features import node_key
-from lwbench.predict.probetime import probe_ms
+from lwbench.predict.probetime import check_statistic, probe_ms
 
 
-def overhead_points(probes: list[Probe], records: dict[str, dict]) -> list[tuple[int, float]]:
-    return [(len(p.nodes), probe_ms(records[p.id])) for p in probes
+def overhead_points(probes: list[Probe], records: dict[str, dict], stat: str = "median") -> list[tuple[int, float]]:
+    return [(len(p.nodes), probe_ms(records[p.id], stat=stat)) for p in probes
             if p.group == "overhead" and p.id in records]
 
 
 def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1,
-                  less_layout: bool = False) -> list[dict]:
+                  less_layout: bool = False, stat: str = "median") -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
     median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
     `less_layout` less ORT's layout conversions around it (fit_ort)."""
@@ -31,8 +31,8 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         node = net.nodes[p.target]
         key, x = node_key(node)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
-        base = probe_ms(records[p.minus]) if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout) - base),
+        base = probe_ms(records[p.minus], stat=stat) if p.minus else overhead["fixed_ms"]
+        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out
 
@@ -65,16 +65,18 @@ def _predicted_alone(probes: list[Probe], records: dict[str, dict], fitted: dict
             yield p, rec, predict_net(probe_net(p), raw, batch)
 
 
-def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
+def _blocks(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int,
+            stat: str = "median") -> list[dict]:
     """Per measured block: measured ms, faults per call, fixed cost and the unscaled Σ of predicted layers."""
-    return [{"label": p.label, "measured_ms": probe_ms(rec), "faults": rec.get("faults_per_call") or 0.0,
+    return [{"label": p.label, "measured_ms": probe_ms(rec, stat=stat), "faults": rec.get("faults_per_call") or 0.0,
              "layers_ms": res["total_ms"] - res["fixed_ms"], "fixed_ms": res["fixed_ms"]}
             for p, rec, res in _predicted_alone(probes, records, fitted, batch, "block")]
 
 
-def _chains(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int) -> list[dict]:
+def _chains(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int,
+            stat: str = "median") -> list[dict]:
     """Per measured synthetic network (lwbench.predict.chains): its layers predicted alone, by category."""
-    return [context.chain_row(res["layers"], probe_ms(rec), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label)
+    return [context.chain_row(res["layers"], probe_ms(rec, stat=stat), res["fixed_ms"] + res.get("layout_ms", 0.0), p.label)
             for p, rec, res in _predicted_alone(probes, records, fitted, batch, "chain")]
 
 
@@ -129,7 +131,7 @@ def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1) -
     return fit_cost(pts)
 
 
-def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
+def fault_cost(probes: list[Probe], records: dict[str, dict], stat: str = "median") -> dict:
     """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
     base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
     per = []
@@ -139,7 +141,7 @@ def fault_cost(probes: list[Probe], records: dict[str, dict]) -> dict:
             continue
         df = (f.get("faults_per_call") or 0) - (b.get("faults_per_call") or 0)
         if df >= 16:
-            per.append((probe_ms(f) - probe_ms(b)) / df)
+            per.append((probe_ms(f, stat=stat) - probe_ms(b, stat=stat)) / df)
     per.sort()
     return {"ms_per_fault": per[len(per) // 2] if per else None, "pairs": len(per),
             "spread_ms": [per[0], per[-1]] if per else None}
@@ -161,13 +163,14 @@ def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list
     batch = settings["batch"]
     fusion = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
     out, errors = {}, {}
+    stat = settings.get("statistic", "median")
     for variant in ("taken_out", "kept_in"):
-        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out")
+        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out", stat=stat)
         fitted = model.fit(samples, overhead)
         fitted["fusion"] = fusion
         fitted["layout"] = layout_cost(probes, records, batch) if variant == "taken_out" else \
             {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}
-        errors[variant] = _sum_error(_blocks(probes, records, fitted, batch))
+        errors[variant] = _sum_error(_blocks(probes, records, fitted, batch, stat))
         out[variant] = (samples, fitted)
     e_out, e_in = errors["taken_out"], errors["kept_in"]
     pick = "kept_in" if e_out is not None and e_in is not None and e_in < e_out else "taken_out"
@@ -179,11 +182,13 @@ def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list
 
 
 
-def refit(doc: dict) -> dict:
-    """The calibration fitted again from its own raw measurements (a model change needs no new measurement)."""
+def refit(doc: dict, statistic: str | None = None) -> dict:
+    """The calibration fitted again from its own raw measurements (a model change needs no new measurement);
+    `statistic` (median, min): fit that statistic of every probe instead of the one it was fitted on."""
     probes = [Probe.from_dict(m) for m in doc["measurements"]]
     records = {m["id"]: m for m in doc["measurements"]}
-    out = build_document(probes, records, doc["settings"], doc["fingerprint"], doc.get("machine") or {},
+    settings = {**doc["settings"], **({"statistic": statistic} if statistic else {})}
+    out = build_document(probes, records, settings, doc["fingerprint"], doc.get("machine") or {},
                          doc["cost"].get("seconds_last_run", 0.0), doc["cost"].get("problems", []))
     out["cost"] = {**doc["cost"], "refitted": True}
     return out
@@ -194,7 +199,8 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     """The calibration file's content (plain JSON types only)."""
     from lwbench.errors import InputError
 
-    pts = overhead_points(probes, records)
+    stat = check_statistic(settings.get("statistic", "median"))
+    pts = overhead_points(probes, records, stat)
     if len(pts) < 2:
         raise InputError("calibrate: the overhead probes (identity chains) were not measured; nothing to fit "
                          f"({'; '.join(problems) or 'no worker finished'}); the partial file is kept, run again")
@@ -202,15 +208,16 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
     if settings.get("runtime") == "onnxruntime":     # per fused group (predict.fusion), layout: fit_ort
         samples, fitted = fit_ort(probes, records, overhead, settings)
     else:
-        samples = layer_samples(probes, records, overhead, settings["batch"])
+        samples = layer_samples(probes, records, overhead, settings["batch"], stat=stat)
         fitted = model.fit(samples, overhead)
-    fitted["faults"] = fault_cost(probes, records)
+    fitted["statistic"] = stat
+    fitted["faults"] = fault_cost(probes, records, stat)
     measured = [dict(p.to_dict(), **{k: v for k, v in records[p.id].items() if k not in ("id", "group")})
                 for p in probes if p.id in records]
-    raw_blocks = _blocks(probes, records, fitted, settings["batch"])
+    raw_blocks = _blocks(probes, records, fitted, settings["batch"], stat)
     fitted["context_scale"] = context_scale(raw_blocks, fitted["faults"]["ms_per_fault"])
     blocks = block_checks(raw_blocks, fitted)
-    nets = _chains(probes, records, fitted, settings["batch"])
+    nets = _chains(probes, records, fitted, settings["batch"], stat)
     fitted["context"] = context.fit_context(nets)
     block_errs = [b["error_pct"] / 100 for b in blocks if b["error_pct"] is not None]
     shares = [r.get("cpu_share") for r in records.values() if r.get("cpu_share") is not None]

@@ -62,12 +62,28 @@ def autorange_clean(call, cfg):
                "clean_n": len(clean), "cpu_median_ms": percentile(sorted(c for _, c in pairs), 50)}
 
 
-def probe_ms(rec: dict, less_layout: bool = False) -> float:
-    """The time the fit uses for a probe record: the median of its clean calls when it has enough; else (a long
-    probe on a loaded machine: every call preempted) the median CPU time of its calls, the time it computed;
-    else the median of all its calls (ONNX Runtime, `less_layout`: less the layout conversions its profiler timed
-    around the lone layer, `layout_ms`, at most 80% of the time; lwbench.predict.layout)."""
+STATISTICS = ("median", "min")
+
+
+def check_statistic(stat: str) -> str:
+    from lwbench.errors import InputError
+
+    if stat not in STATISTICS:
+        raise InputError(f"--statistic {stat}: expected {' or '.join(STATISTICS)}")
+    return stat
+
+
+def probe_ms(rec: dict, less_layout: bool = False, stat: str = "median") -> float:
+    """The time the fit uses for a probe record. `median` (the default): the median of its clean calls when it has
+    enough; else (a long probe on a loaded machine: every call preempted) the median CPU time of its calls, the
+    time it computed; else the median of all its calls. `min`: its fastest call (the uncontended cost; on a
+    shared VM whose speed drifts, the statistic that repeats: results/README.md "Predicted latency"). ONNX
+    Runtime, `less_layout`: less the layout conversions its profiler timed around the lone layer, `layout_ms`, at
+    most 80% of the time; lwbench.predict.layout."""
     layout = (rec.get("layout_ms") or 0.0) if less_layout else 0.0   # ORT's NCHWc conversions around a lone layer
-    ms = next((rec[k] for k in ("clean_median_ms", "cpu_median_ms") if rec.get(k) is not None),
-              rec["timing"]["median_ms"])
+    if stat == "min":
+        ms = rec["timing"]["min_ms"]
+    else:
+        ms = next((rec[k] for k in ("clean_median_ms", "cpu_median_ms") if rec.get(k) is not None),
+                  rec["timing"]["median_ms"])
     return max(0.2 * ms, ms - layout)

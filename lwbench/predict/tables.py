@@ -14,7 +14,8 @@ def _cal_text(cal: dict) -> str:
         rt = (f"onnxruntime {(fp.get('runtime_versions') or {}).get('onnxruntime')} ort_opt={fp.get('ort_opt')} "
               "(per fused group: layers folded into a convolution cost 0)")
     text = (f"calibration: {fp.get('cpu_model')}, {fp.get('device')}, {fp.get('threads')} thread(s), "
-            f"{rt}, batch {fp.get('batch')}, {fp.get('dtype')}")
+            f"{rt}, batch {fp.get('batch')}, {fp.get('dtype')}, "
+            f"predicts the {(cal.get('model') or {}).get('statistic', 'median')} latency")
     ctx = (cal.get("model") or {}).get("context")
     if ctx:                                   # how layers alone become layers in a network (predict.context)
         held = ((ctx.get("candidates") or {}).get(ctx.get("method")) or {}).get("heldout") or {}
@@ -76,8 +77,9 @@ def validate_table(rows: list[dict], summary: dict):
     fx = "model_with_faults" in summary
     if fx:
         lines.insert(1, line("predict + counted page faults", summary["model_with_faults"]))
-    t = Table(title=f"{len(rows)} networks: predicted vs measured", caption=escape("\n".join(lines)))
-    cols = ["model", "madds", "measured ms", "predicted ms", "error %", *(["faults", "+faults ms", "error %"]
+    stat = summary.get("statistic", "median")
+    t = Table(title=f"{len(rows)} networks: predicted vs measured ({stat} latency)", caption=escape("\n".join(lines)))
+    cols = ["model", "madds", f"measured ms ({stat})", "predicted ms", "error %", *(["faults", "+faults ms", "error %"]
                                                                           if fx else []),
             "madds fit ms", "madds fit error %"]
     for c in cols:

@@ -76,15 +76,21 @@ def scores(measured: list[float], predicted: list[float], madds: list[float]) ->
             "mean_pct": 100 * sum(errs) / n, "band_tau": band_tau(madds, measured, predicted)}
 
 
-def validate_rows(rows: list[dict], predict) -> tuple[list[dict], dict]:
-    """rows: bench rows (model, median_ms, batch, ...); predict(name, width, resolution, batch) -> result.
+def validate_rows(rows: list[dict], predict, stat: str = "median") -> tuple[list[dict], dict]:
+    """rows: bench rows (model, median_ms or min_ms, batch, ...); predict(name, width, resolution, batch) -> result;
+    stat: the calibration's statistic (median, min), the bench column compared with.
     Returns (one row per network with both predictions and errors, {"model": scores, "madds_fit": scores})."""
+    from lwbench.errors import InputError
+
+    col = f"{stat}_ms"
     out = []
     for r in rows:
         name, width, res = parse_model(r["model"])
         p = predict(name, width, res, int(r.get("batch") or 1))
+        if r.get(col) is None or (isinstance(r[col], float) and math.isnan(r[col])):
+            raise InputError(f"--validate: bench row {r['model']} has no {col} (the calibration's statistic is {stat})")
         out.append({"model": r["model"], "madds": p["madds"], "mac_elems": p["mac_elems"],
-                    "layers": len(p["layers"]), "measured_ms": float(r["median_ms"]), "predicted_ms": p["total_ms"],
+                    "layers": len(p["layers"]), "measured_ms": float(r[col]), "statistic": stat, "predicted_ms": p["total_ms"],
                     "iqr_ms": r.get("iqr_ms"), "noisy": r.get("noisy"), "cpu_share": r.get("cpu_share"),
                     "uncalibrated_layers": p["uncalibrated_layers"],
                     **{k: p[k] for k in ("faults_per_forward", "fault_ms", "total_with_faults_ms") if k in p}})
@@ -100,7 +106,7 @@ def validate_rows(rows: list[dict], predict) -> tuple[list[dict], dict]:
     if all("total_with_faults_ms" in o for o in out):
         for o in out:
             o["with_faults_error_pct"] = 100.0 * (o["total_with_faults_ms"] / o["measured_ms"] - 1.0)
-    summary = {"model": scores(meas, [o["predicted_ms"] for o in out], madds),
+    summary = {"statistic": stat, "model": scores(meas, [o["predicted_ms"] for o in out], madds),
                "madds_fit": {**scores(meas, [o["madds_fit_ms"] for o in out], madds),
                              "a_ms": a, "b_ms_per_gmadd": b * 1e9}}
     if "with_faults_error_pct" in out[0]:
@@ -183,7 +189,7 @@ def figure(rows: list[dict], summary: dict, path: str, title: str = "") -> None:
                          f"{w['median_abs_pct']:.1f}%")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("measured latency (ms, median)")
+    ax.set_xlabel(f"measured latency (ms, {summary.get('statistic', 'median')})")
     ax.set_ylabel("predicted latency (ms)")
     ax.set_title(title or f"{len(rows)} networks: predicted vs measured (dashed ±10%, dotted ±5%)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
