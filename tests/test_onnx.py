@@ -151,6 +151,19 @@ def test_runtime_refusals_are_one_line():
             check(job)
 
 
+def test_a_cuda_session_that_fell_back_to_the_cpu_is_refused():
+    """onnxruntime-gpu lists CUDAExecutionProvider where it cannot start it; the session then runs on the CPU."""
+    from lwbench.errors import InputError
+    from lwbench.onnx.session import check_ep
+
+    check_ep("cuda", ["CUDAExecutionProvider", "CPUExecutionProvider"], "1.32.0")
+    check_ep("cpu", ["CPUExecutionProvider"], "1.32.0")
+    for used in (["CPUExecutionProvider"], []):
+        with pytest.raises(InputError, match=r"^--device cuda:1 --runtime onnxruntime: onnxruntime 1.32.0 could not "
+                           r"start its CUDAExecutionProvider here and fell back to"):
+            check_ep("cuda:1", used, "1.32.0")
+
+
 def test_missing_extra_names_it(monkeypatch):
     import builtins
 

@@ -68,8 +68,21 @@ def options(threads: int | None, opt: str = "all", profile_prefix: str | None = 
 def session(path: str, device: str = "cpu", threads: int | None = None, opt: str = "all",
             profile_prefix: str | None = None, optimized_path: str | None = None):
     ort = require_ort()
-    return ort.InferenceSession(str(path), options(threads, opt, profile_prefix, optimized_path),
+    sess = ort.InferenceSession(str(path), options(threads, opt, profile_prefix, optimized_path),
                                 providers=providers(device))
+    check_ep(device, sess.get_providers(), ort.__version__)
+    return sess
+
+
+def check_ep(device: str, used: list[str], version: str = "") -> None:
+    """InputError (one line) when a CUDA session does not run on CUDA: onnxruntime-gpu lists its
+    CUDAExecutionProvider even where it cannot start it (no NVIDIA driver or device, CUDA or cuDNN libraries
+    missing) and then falls back to the CPU with a log line, so its timings would be CPU timings labelled cuda."""
+    if str(device).startswith("cuda") and (not used or used[0] != "CUDAExecutionProvider"):
+        raise InputError(f"--device {device} --runtime onnxruntime: onnxruntime {version} could not start its "
+                         f"CUDAExecutionProvider here and fell back to {', '.join(used) or 'nothing'} (no NVIDIA "
+                         "device or driver, or the CUDA/cuDNN libraries it was built for are missing); nothing was "
+                         "timed")
 
 
 def info() -> dict:
