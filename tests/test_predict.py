@@ -224,7 +224,8 @@ def test_calibrate_resumes_and_measures_only_what_is_missing(tmp_path):
                 (p.group == "norm-act" and p.nodes[0][0] == "relu"))
     out = tmp_path / "c.json"
     settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1, "target": "local",
-                "seed": 0, "timer": {**cal.TIMER, "min_time_s": 0.02, "warmup_s": 0.01}}
+                "seed": 0, "timer": {**cal.TIMER, "min_time_s": 0.02, "warmup_s": 0.01},
+                "timer_networks": {**cal.TIMER_NETWORKS, "min_time_s": 0.02, "warmup_s": 0.01}}
     head = cal._header(settings, calfile.fingerprint(settings, machine_info()))
     recs = [{"id": p.id, "timing": {"median_ms": FIXED + len(p.nodes) * PER_LAYER}, "cpu_share": 1.0} for p in probes]
     (tmp_path / "c.json.partial").write_text("\n".join(json.dumps(x) for x in [head, *recs]) + "\n")
@@ -235,6 +236,24 @@ def test_calibrate_resumes_and_measures_only_what_is_missing(tmp_path):
     assert measured["timing"]["median_ms"] > 0 and len(measured["deciles_ms"]) == 11
     assert measured["heap"].startswith(("kept", "unchanged"))      # the worker keeps the heap as bench's does
     assert not (tmp_path / "c.json.partial").exists() and calfile.load(str(out))["version"] == 1
+
+
+def test_synthetic_networks_are_timed_over_a_window_like_benchs(tmp_path):
+    """A real calibration of the overhead chains and the smallest synthetic network: the network gets at least the
+    network timer's 50 calls (bench-like), the layer-sized probes the probe timer's 15 (no timing asserted)."""
+    from lwbench.count import count
+    from lwbench.predict import calibrate as cal
+
+    chain = min((p for p in grid(0) if p.group == "chain"), key=lambda p: count(probe_net(p)).totals["madds"])
+    probes = [p for p in grid(0) if p.group == "overhead"][:3] + [chain]
+    timer = {"min_time_s": 0.01, "warmup_s": 0.0}
+    settings = cal._settings("cpu", 1, "torch", None, 1, "float32", 0, timer, "all")
+    assert settings["timer_networks"] == {**cal.TIMER_NETWORKS, **timer}
+    partial = tmp_path / "c.json.partial"
+    cal.measure({"probes": [p.to_dict() for p in probes], "settings": settings, "partial": str(partial)})
+    n = {r["id"]: r["timing"]["n"] for r in map(json.loads, partial.read_text().splitlines())}
+    assert n[chain.id] >= cal.TIMER_NETWORKS["min_runs"] == 50
+    assert all(n[p.id] >= cal.TIMER["min_runs"] for p in probes)
 
 
 def test_validation_figures_on_known_numbers():
