@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import pytest
 
@@ -254,6 +255,25 @@ def test_synthetic_networks_are_timed_over_a_window_like_benchs(tmp_path):
     n = {r["id"]: r["timing"]["n"] for r in map(json.loads, partial.read_text().splitlines())}
     assert n[chain.id] >= cal.TIMER_NETWORKS["min_runs"] == 50
     assert all(n[p.id] >= cal.TIMER["min_runs"] for p in probes)
+
+
+def test_every_synthetic_network_gets_a_fresh_worker_as_bench_gives_every_network(tmp_path):
+    """Real workers: the overhead probes share one process, each synthetic network has its own."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.predict import calibrate as cal
+
+    chains = sorted((p for p in grid(0) if p.group == "chain"), key=lambda p: count(probe_net(p)).totals["madds"])[:2]
+    probes = [p for p in grid(0) if p.group == "overhead"][:3] + chains
+    settings = cal._settings("cpu", 1, "torch", None, 1, "float32", 0,
+                             {"min_time_s": 0.01, "warmup_s": 0.0, "min_runs": 3}, "all")
+    head = cal._header(settings, calfile.fingerprint(settings, machine_info()))
+    partial = tmp_path / "c.json.partial"
+    partial.write_text(json.dumps(head) + "\n")
+    done, problems = cal._measure_groups(probes, settings, partial, head, time.time() + 300, None)
+    assert not problems and set(done) == {p.id for p in probes}
+    workers = {p.id: done[p.id]["worker"] for p in probes}
+    assert len({workers[p.id] for p in probes[:3]}) == 1
+    assert len({workers[p.id] for p in chains} | {workers[probes[0].id]}) == 3
 
 
 def test_validation_figures_on_known_numbers():
