@@ -99,7 +99,7 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
         lwbench("profile", net, "--time", *rt, "--threads", "1", "--min-time", min_time, "-o", str(meas))
         lwbench("predict", net, "-c", str(cal), "-o", str(pred))
         j = _group_rows(pd.read_csv(meas, comment="#"), pd.read_csv(pred, comment="#"), ort)
-        layout = _totals(pred)[0].get("layout_ms") or 0.0
+        layout = _comment(pred, "totals")[0].get("layout_ms") or 0.0
         j.loc[j["category"] == "layout (ORT)", "predicted_ms"] = layout / max(1, (j["category"] == "layout (ORT)").sum())
         for cat, g in j.groupby("category"):
             rows.append({"model": net, "category": cat, "rows": len(g), "measured_ms": g["time_ms"].sum(),
@@ -112,14 +112,10 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
     return rows
 
 
-def _summary(path: Path) -> dict:
+def _comment(path: Path, key: str):
+    """The JSON value of an export's `# key: ...` line (`summary` of a validation, `totals` of a prediction)."""
     return next(json.loads(line.split(":", 1)[1]) for line in path.read_text().splitlines()
-                if line.startswith("# summary:"))
-
-
-def _totals(path: Path) -> list[dict]:
-    return next(json.loads(line.split(":", 1)[1]) for line in path.read_text().splitlines()
-                if line.startswith("# totals:"))
+                if line.startswith(f"# {key}:"))
 
 
 def _args():
@@ -216,8 +212,8 @@ def main() -> int:
     if a.retest:
         log["repeatability"] = repeatability(benches, _bench_sets(a, out, tag, rt, "-retest"))
     log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort)
-    summary = _summary(val)
-    log["min_statistic"] = {k: _summary(val_min)[k] for k in ("model", "madds_fit")}
+    summary = _comment(val, "summary")
+    log["min_statistic"] = {k: _comment(val_min, "summary")[k] for k in ("model", "madds_fit")}
     m = summary["model"]
     got = {**{k: m[k] for k in GOAL if k != "tau"}, "tau": m["band_tau"]["tau"]}
     ok = (got["within_10_pct"] >= GOAL["within_10_pct"] and got["within_5_pct"] >= GOAL["within_5_pct"]

@@ -97,3 +97,33 @@ def mutated(doc, path, value):
         holder = holder[p]
     holder[path[-1]] = value
     return out
+
+
+# ------------------------------------------------------------------ a synthetic machine for the latency model
+# Every layer alone costs one module call + 2 us + madds / 5e7 + mac / 2e6 ms, a forward 4 us more (known answers
+# for tests/test_predict_context.py and tests/test_predict_statistic.py; no timing).
+SYN_FIXED_MS, SYN_PER_LAYER_MS = 0.004, 0.0015
+
+
+def synthetic_ms(net, scale: float = 1.0, extra_ms: float = 0.0) -> float:
+    """A network's latency on the synthetic machine: each layer `scale` x its time alone + `extra_ms`."""
+    from lwbench.count import count
+    from lwbench.predict.features import node_key
+
+    total = SYN_FIXED_MS
+    for n, r in zip(net.nodes, count(net).layers):
+        alone = SYN_PER_LAYER_MS if node_key(n)[0] == "free" else \
+            SYN_PER_LAYER_MS + 0.002 + r.madds / 5e7 + r.mac_elems / 2e6
+        total += scale * alone + extra_ms
+    return total
+
+
+def synthetic_calibration(probes, records: dict) -> dict:
+    """The calibration document fitted on `records` (probe id -> record) of a synthetic 1-thread torch CPU."""
+    from lwbench.predict import calfile
+    from lwbench.predict.fitcal import build_document
+
+    settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1,
+                "target": "local", "seed": 0, "timer": {}}
+    machine = {"cpu_model": "Synthetic CPU", "arch": "x86_64", "cores_logical": 2, "torch": {"version": "2.13.0+cpu"}}
+    return build_document(probes, records, settings, calfile.fingerprint(settings, machine), machine, 1.0, [])

@@ -8,14 +8,12 @@ import random
 
 import pytest
 
-from lwbench.count import count
 from lwbench.predict.context import CANDIDATES, chain_row, fit_context, layer_terms, nnls, predict_chain
 from lwbench.predict.design import probe_net
-from lwbench.predict.features import node_key
-from lwbench.predict.fitcal import build_document
 from lwbench.predict.grid import grid
 from lwbench.predict.predict import predict_net
 from lwbench.spec import load
+from tests.conftest import synthetic_calibration, synthetic_ms
 
 CATS = ("pointwise", "depthwise", "element-wise")
 
@@ -100,37 +98,20 @@ def test_chain_row_sums_by_category_and_skips_fused_layers():
 
 
 # ------------------------------------------------------------------ a synthetic machine with a context cost
-FIXED, PER_LAYER = 0.004, 0.0015
 CTX_S, CTX_O = 1.3, 0.012        # inside a network every layer takes 1.3x its time alone plus 12 us
 
 
-def _alone(key: str, madds: int, mac: int) -> float:
-    if key == "free":
-        return PER_LAYER
-    return PER_LAYER + 0.002 + madds / 5e7 + mac / 2e6
-
-
 def _net_ms(net, in_context: bool) -> float:
-    rows = count(net).layers
-    total = FIXED
-    for n, r in zip(net.nodes, rows):
-        t = _alone(node_key(n)[0], r.madds, r.mac_elems)
-        total += CTX_S * t + CTX_O if in_context else t
-    return total
+    return synthetic_ms(net, CTX_S, CTX_O) if in_context else synthetic_ms(net)
 
 
 @pytest.fixture(scope="module")
 def calibrated():
     """Single layers and blocks measure as alone; the synthetic networks as in context."""
-    from lwbench.predict import calfile
-
     probes = [p for p in grid(0) if not p.group.startswith("fault")]
     records = {p.id: {"timing": {"median_ms": _net_ms(probe_net(p), p.group == "chain")}, "cpu_share": 1.0}
                for p in probes}
-    settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1,
-                "target": "local", "seed": 0, "timer": {}}
-    machine = {"cpu_model": "Synthetic CPU", "arch": "x86_64", "cores_logical": 2, "torch": {"version": "2.13.0+cpu"}}
-    return build_document(probes, records, settings, calfile.fingerprint(settings, machine), machine, 1.0, [])
+    return synthetic_calibration(probes, records)
 
 
 def test_a_calibration_learns_the_context_from_its_synthetic_networks(calibrated):

@@ -14,26 +14,16 @@ import sys
 
 import pytest
 
-from lwbench.count import count
 from lwbench.errors import InputError
 from lwbench.predict import calfile
 from lwbench.predict.design import probe_net
-from lwbench.predict.features import node_key
-from lwbench.predict.fitcal import build_document, refit
+from lwbench.predict.fitcal import refit
 from lwbench.predict.grid import grid
 from lwbench.predict.predict import predict_net
 from lwbench.predict.probetime import probe_ms
 from lwbench.predict.validate import validate_rows
 from lwbench.spec import load
-
-FIXED, PER_LAYER = 0.004, 0.0015
-
-
-def _true_ms(net) -> float:
-    total = FIXED
-    for n, r in zip(net.nodes, count(net).layers):
-        total += PER_LAYER if node_key(n)[0] == "free" else PER_LAYER + 0.002 + r.madds / 5e7 + r.mac_elems / 2e6
-    return total
+from tests.conftest import synthetic_calibration, synthetic_ms
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +32,10 @@ def median_cal():
     probes = [p for p in grid(0) if not p.group.startswith("fault")]
     records = {}
     for p in probes:
-        t = _true_ms(probe_net(p))
+        t = synthetic_ms(probe_net(p))
         contention = 1.0 + rng.uniform(0.2, 0.8)         # the median of a shared machine: 1.2-1.8x the cost
         records[p.id] = {"timing": {"median_ms": t * contention, "min_ms": t}, "cpu_share": 1.0}
-    settings = {"device": "cpu", "threads": 1, "runtime": "torch", "dtype": "float32", "batch": 1,
-                "target": "local", "seed": 0, "timer": {}}
-    machine = {"cpu_model": "Synthetic CPU", "arch": "x86_64", "cores_logical": 2, "torch": {"version": "2.13.0+cpu"}}
-    return build_document(probes, records, settings, calfile.fingerprint(settings, machine), machine, 1.0, [])
+    return synthetic_calibration(probes, records)
 
 
 def test_probe_ms_reads_the_statistic_asked_for():
@@ -65,7 +52,7 @@ def test_a_min_refit_learns_the_cost_and_the_median_one_the_contention(median_ca
     assert as_min["measurements"] == median_cal["measurements"]      # nothing measured again
     for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1"):
         net = load(name)
-        truth = _true_ms(net)
+        truth = synthetic_ms(net)
         got = predict_net(net, as_min["model"])["total_ms"]
         assert got == pytest.approx(truth, rel=0.05)                   # never fitted on a zoo network
         assert predict_net(net, median_cal["model"])["total_ms"] > 1.15 * truth

@@ -60,22 +60,23 @@ def measure(job: dict) -> None:
     deadline = job.get("deadline")
     retry: list[dict] = []
     with open(job["partial"], "a", encoding="utf-8") as f:
-        for d in job["probes"]:
-            if deadline and time.time() > deadline:
-                return
+        def timed(d: dict) -> dict:
             c = net_cfg if d["group"] in NETWORK_GROUPS else cfg
             rec = _time_probe(Probe.from_dict(d), st, c, build, example_input, time_probe, job.get("onnx_cache"))
             f.write(json.dumps({**rec, "heap": heap}, separators=(",", ":")) + "\n")
             f.flush()
+            return rec
+
+        for d in job["probes"]:
+            if deadline and time.time() > deadline:
+                return
+            rec = timed(d)
             if (rec.get("cpu_share") or 1.0) < RETRY_SHARE and rec.get("clean_median_ms") is None:
                 retry.append(d)
         for d in retry[: job.get("max_retries", 0)]:  # once more, the better record is kept
             if deadline and time.time() > deadline:
                 return
-            c = net_cfg if d["group"] in NETWORK_GROUPS else cfg
-            rec = _time_probe(Probe.from_dict(d), st, c, build, example_input, time_probe, job.get("onnx_cache"))
-            f.write(json.dumps({**rec, "heap": heap}, separators=(",", ":")) + "\n")
-            f.flush()
+            timed(d)
 
 
 def _keep_heap(st: dict) -> str:

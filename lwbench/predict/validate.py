@@ -85,10 +85,10 @@ def validate_rows(rows: list[dict], predict, stat: str = "median") -> tuple[list
     col = f"{stat}_ms"
     out = []
     for r in rows:
-        name, width, res = parse_model(r["model"])
-        p = predict(name, width, res, int(r.get("batch") or 1))
         if r.get(col) is None or (isinstance(r[col], float) and math.isnan(r[col])):
             raise InputError(f"--validate: bench row {r['model']} has no {col} (the calibration's statistic is {stat})")
+        name, width, res = parse_model(r["model"])
+        p = predict(name, width, res, int(r.get("batch") or 1))
         out.append({"model": r["model"], "madds": p["madds"], "mac_elems": p["mac_elems"],
                     "layers": len(p["layers"]), "measured_ms": float(r[col]), "statistic": stat, "predicted_ms": p["total_ms"],
                     "iqr_ms": r.get("iqr_ms"), "noisy": r.get("noisy"), "cpu_share": r.get("cpu_share"),
