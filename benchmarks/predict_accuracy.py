@@ -1,7 +1,10 @@
 """Issue 16's goal: latency predicted from a calibration against latency measured, on held-out networks.
 
     python benchmarks/predict_accuracy.py [--out results] [--runtime torch|onnxruntime] [--reuse-calibration]
-                                          [--wait 600] [--smoke]
+                                          [--wait 600] [--retest] [--refit] [--smoke]
+
+`--refit` measures nothing: the calibration already in --out is refitted from its own measurements (`calibrate
+--refit`, a model change) and scored again on the bench files there, the run's log kept with `refitted` added.
 
 `--runtime onnxruntime` runs the same steps for ONNX Runtime (ort_opt all; the model predicts per fused group)
 and writes every file with `-ort` after `cpu` (predict-calib-cpu-ort.json, predict-validate-cpu-ort.csv, ...).
@@ -83,7 +86,8 @@ def _group_rows(meas, pred, ort: bool):
     return pd.concat([m[m["predicted_ms"].notna()], m[m["predicted_ms"].isna()].assign(predicted_ms=0.0)])
 
 
-def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], ort: bool) -> list[dict]:
+def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], ort: bool,
+              reuse: bool = False) -> list[dict]:
     """Where the error sits: per op category, the in-network per-layer times (`profile --time`: forward hooks for
     torch, ORT's profiler per fused group for onnxruntime) beside the predicted per-layer times, for a few
     networks; written to OUT/predict-breakdown-cpu{tag}.csv. ORT's own rows (layout conversions) are predicted by
@@ -96,7 +100,8 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
     rt = ["--runtime", "onnxruntime"] if ort else []
     for net in nets:
         meas, pred = tmp / f"{net}{tag}-time.csv", tmp / f"{net}{tag}-pred.csv"
-        lwbench("profile", net, "--time", *rt, "--threads", "1", "--min-time", min_time, "-o", str(meas))
+        if not (reuse and meas.exists()):
+            lwbench("profile", net, "--time", *rt, "--threads", "1", "--min-time", min_time, "-o", str(meas))
         lwbench("predict", net, "-c", str(cal), "-o", str(pred))
         j = _group_rows(pd.read_csv(meas, comment="#"), pd.read_csv(pred, comment="#"), ort)
         layout = _comment(pred, "totals")[0].get("layout_ms") or 0.0
@@ -110,6 +115,14 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
                      "error_pct": 100 * (j["predicted_ms"].sum() / j["time_ms"].sum() - 1)})
     pd.DataFrame(rows).to_csv(out / f"predict-breakdown-cpu{tag}.csv", index=False, float_format="%.4f")
     return rows
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent.parent).stdout.strip() or None
+    except OSError:
+        return None
 
 
 def _comment(path: Path, key: str):
@@ -130,11 +143,16 @@ def _args():
                     help="another bench export of this machine type to validate on too (e.g. a quiet earlier run)")
     ap.add_argument("--retest", action="store_true", help="bench the networks a second time and score the "
                     "measurement's own repeatability (the ceiling on this machine)")
+    ap.add_argument("--refit", action="store_true", help="measure nothing: refit the calibration in --out from its "
+                    "own measurements (a model change) and score it again on the bench files there (implies "
+                    "--reuse-calibration --reuse-bench; the breakdown reuses its profiles)")
     ap.add_argument("--smoke", action="store_true", help="a few minutes, end to end: tiny calibration, three "
                     "small networks, files named -smoke (never results)")
     a = ap.parse_args()
     if a.smoke:
         a.wait, a.min_time = 0.0, "0.2"
+    if a.refit:
+        a.reuse_calibration = a.reuse_bench = True
     return a
 
 
@@ -193,8 +211,17 @@ def main() -> int:
     tag = ("-ort" if ort else "") + ("-smoke" if a.smoke else "")
     rt = ["--runtime", "onnxruntime"] if ort else []
     cal, fig = out / f"predict-calib-cpu{tag}.json", out / f"predict-vs-measured-cpu{tag}.png"
-    log = {"runtime": a.runtime, "smoke": a.smoke, "wait": wait_quiet(a.wait)}
-    benches = _measure(a, out, tag, cal, rt, log)
+    run_log = out / f"predict-run-cpu{tag}.json"
+    if a.refit:      # the measurements' log stays; the fit is new
+        if not cal.exists():
+            raise SystemExit(f"--refit: no calibration {cal} to refit")
+        log = json.loads(run_log.read_text()) if run_log.exists() else {"runtime": a.runtime}
+        lwbench("calibrate", "--refit", str(cal), "-o", str(cal))
+        log["refitted"] = {"at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": _commit()}
+        benches = _bench_sets(a, out, tag, rt)
+    else:
+        log = {"runtime": a.runtime, "smoke": a.smoke, "wait": wait_quiet(a.wait)}
+        benches = _measure(a, out, tag, cal, rt, log)
     val = out / f"predict-validate-cpu{tag}.csv"
     valid = [x for b in benches for x in ("--validate", str(b))]
     faults = [] if ort else ["--faults"]
@@ -211,7 +238,7 @@ def main() -> int:
     lwbench("predict", "-c", str(cal_min), *valid, "-f", "table", "-o", str(out / f"predict-validate-cpu{tag}-min.txt"))
     if a.retest:
         log["repeatability"] = repeatability(benches, _bench_sets(a, out, tag, rt, "-retest"))
-    log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort)
+    log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort, a.refit)
     summary = _comment(val, "summary")
     log["min_statistic"] = {k: _comment(val_min, "summary")[k] for k in ("model", "madds_fit")}
     m = summary["model"]
@@ -224,7 +251,7 @@ def main() -> int:
                madds_fit=summary["madds_fit"], calibration_cost=doc["cost"],
                heldout_layers=doc["checks"]["heldout_layers"]["all"], blocks=doc["checks"]["blocks_summary"],
                ms_per_fault=doc["model"].get("faults"), layout=doc["model"].get("layout"))
-    (out / f"predict-run-cpu{tag}.json").write_text(json.dumps(log, indent=1) + "\n")
+    run_log.write_text(json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
     return 0 if ok or a.smoke else 1     # a smoke run checks the pipeline, not the goal
 

@@ -82,6 +82,30 @@ def test_an_overhead_per_layer_and_per_element_moved_are_recovered():
     assert only["method"] == "overhead" and only["coef"]["o"] == pytest.approx(0.015, rel=1e-3)
 
 
+def test_per_category_costs_with_traffic_are_recovered():
+    """Layers of each category pay their own extra cost and the traffic terms (the form the Intel VM chose)."""
+    s = {"pointwise": 1.1, "depthwise": 1.0, "element-wise": 1.8}
+    o = {"pointwise": 0.0, "depthwise": 0.004, "element-wise": 0.0}
+    ctx = fit_context(_chains(s, o, w=0.3, a=0.02))
+    assert ctx["method"] == "per-category+traffic"
+    for c in CATS:
+        got_s, got_o = layer_terms(ctx["coef"], c)
+        assert got_s == pytest.approx(s[c], rel=5e-3) and got_o == pytest.approx(o[c], abs=3e-4)
+    assert ctx["coef"]["w"] == pytest.approx(0.3, rel=3e-2) and ctx["coef"]["a"] == pytest.approx(0.02, rel=0.1)
+    costs = fit_context(_chains({}, {"pointwise": 0.01, "depthwise": 0.03, "element-wise": 0.002}, w=0.3))
+    assert costs["method"] == "overhead/category+traffic"
+    assert layer_terms(costs["coef"], "depthwise") == pytest.approx((1.0, 0.03), rel=1e-2)
+
+
+def test_no_form_makes_a_layer_faster_in_a_network_than_alone():
+    """Networks that run below the sum of their layers alone (a layer model reading high) get factors of 1, never
+    less: no fitted form may make a category nearly free, however well that holds out on the synthetic networks."""
+    ctx = fit_context(_chains({"pointwise": 0.5, "depthwise": 0.3}, {}, w=0.2, a=0.05))
+    for form, r in ctx["candidates"].items():
+        assert all(v >= 1.0 - 1e-12 for k, v in r["coef"].items() if k.startswith("s")), form
+        assert all(v >= 0.0 for v in r["coef"].values()), form
+
+
 def test_too_few_networks_fit_nothing():
     ctx = fit_context(_chains({c: 2.0 for c in CATS}, {}, n=4))
     assert ctx["method"] == "none" and ctx["coef"] == {} and "fewer than" in ctx["reason"]

@@ -50,9 +50,10 @@ def calibrate_cmd(
         import json
 
         from lwbench.predict import calfile, fitcal
+        from lwbench.predict.calibrate import rules_for_refit
         from lwbench.report.write import atomic_write
 
-        doc = fitcal.refit(calfile.load(refit), statistic)
+        doc = fitcal.refit(rules_for_refit(calfile.load(refit)), statistic)
         atomic_write(output, json.dumps(doc, separators=(",", ":")))
     else:
         probes = None

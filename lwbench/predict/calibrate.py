@@ -263,11 +263,39 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     t0 = time.time()
     done, problems = _measure_groups(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress)
     # the statistic is not a measurement setting (a partial file resumes under either): it joins after
-    doc = build_document(probes, done, {**settings, "statistic": statistic}, fp, machine, time.time() - t0, problems)
+    extra = {"statistic": statistic}
+    if runtime == "onnxruntime":     # ORT's NCHWc rule here (lwbench.predict.layout): read from ORT, not timed
+        extra["nchwc"] = nchwc_rules(ort_opt)
+    doc = build_document(probes, done, {**settings, **extra}, fp, machine, time.time() - t0, problems)
     atomic_write(output, json.dumps(doc, separators=(",", ":")))
     if doc["cost"]["complete"]:
         partial.unlink(missing_ok=True)
     return doc
+
+
+def nchwc_rules(ort_opt: str | None) -> dict | None:
+    """ORT's NCHWc rule on this machine (layout.detect_rules) at level all; None below it (no NCHWc region)."""
+    if (ort_opt or "all") != "all":
+        return None
+    from lwbench.predict.layout import detect_rules
+
+    return detect_rules()
+
+
+def rules_for_refit(doc: dict) -> dict:
+    """An ONNX Runtime calibration made before the NCHWc rule was stored gets it on refit when this is the machine
+    and the ORT version it was made with (the rule is read from ORT, nothing is timed); else it keeps the old
+    reading (every convolution blocked)."""
+    st, fp = doc["settings"], doc["fingerprint"]
+    if st.get("runtime") != "onnxruntime" or "nchwc" in st:
+        return doc
+    from lwbench.measure.machine import machine_info
+    from lwbench.predict.orttime import versions
+
+    here = machine_info()
+    same = (here.get("cpu_model") == fp.get("cpu_model")
+            and versions().get("onnxruntime") == (fp.get("runtime_versions") or {}).get("onnxruntime"))
+    return {**doc, "settings": {**st, "nchwc": nchwc_rules(st.get("ort_opt"))}} if same else doc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,7 +72,15 @@ def layer_key(op: str, attrs: dict, ins: list, outs: list) -> tuple[str, list[fl
     return op, [log(prod(ins[0]))]
 
 
-def node_key(node) -> tuple[str, list[float]]:
+def node_key(node, nchwc: dict | None = None) -> tuple[str, list[float]]:
+    """`nchwc`: ONNX Runtime's NCHWc rule of the calibration (lwbench.predict.layout.detect_rules): a convolution
+    ORT runs in plain NCHW instead (another kernel, several times slower for a depthwise one) is its own kind."""
     from lwbench.ops import get_op
 
-    return layer_key(get_op(node.op).kind, node.attrs, node.in_shapes, node.out_shapes)
+    key, x = layer_key(get_op(node.op).kind, node.attrs, node.in_shapes, node.out_shapes)
+    if nchwc and node.op == "conv2d":
+        from lwbench.predict.layout import blocked
+
+        if not blocked(node, nchwc):
+            key += ":nchw"
+    return key, x

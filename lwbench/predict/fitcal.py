@@ -14,7 +14,7 @@ def overhead_points(probes: list[Probe], records: dict[str, dict], stat: str = "
 
 
 def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1,
-                  less_layout: bool = False, stat: str = "median") -> list[dict]:
+                  less_layout: bool = False, stat: str = "median", nchwc: dict | None = None) -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
     median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
     `less_layout` less ORT's layout conversions around it (fit_ort)."""
@@ -29,7 +29,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
             continue
         net = probe_net(p)
         node = net.nodes[p.target]
-        key, x = node_key(node)
+        key, x = node_key(node, nchwc)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
         base = probe_ms(records[p.minus], stat=stat) if p.minus else overhead["fixed_ms"]
         out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat) - base),
@@ -116,7 +116,7 @@ def block_checks(blocks: list[dict], fitted: dict) -> list[dict]:
              "error_pct": 100.0 * _block_error(b, scale, pf)} for b in blocks]
 
 
-def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1) -> dict:
+def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1, nchwc: dict | None = None) -> dict:
     """ORT's NCHWc conversion cost (per conversion, per element) from what its profiler timed around lone layers."""
     from lwbench.predict.layout import fit_cost, probe_reorders
 
@@ -125,7 +125,7 @@ def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1) -
         rec = records.get(p.id)
         if rec is None or p.target is None or p.group == "overhead" or rec.get("layout_ms") is None:
             continue
-        conv = probe_reorders(probe_net(p))
+        conv = probe_reorders(probe_net(p), nchwc)
         if conv:
             pts.append((len(conv), sum(e for _, e in conv) * batch, rec["layout_ms"]))
     return fit_cost(pts)
@@ -175,12 +175,14 @@ def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list
     fusion = {"runtime": "onnxruntime", "ort_opt": settings.get("ort_opt", "all")}
     out, blocks, nets = {}, {}, {}
     stat = settings.get("statistic", "median")
+    rules = settings.get("nchwc") if fusion["ort_opt"] == "all" else None
     for variant in ("taken_out", "kept_in"):
-        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out", stat=stat)
+        samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out", stat=stat,
+                                nchwc=rules)
         fitted = model.fit(samples, overhead)
         fitted["fusion"] = fusion
-        fitted["layout"] = layout_cost(probes, records, batch) if variant == "taken_out" else \
-            {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}
+        fitted["layout"] = {**(layout_cost(probes, records, batch, rules) if variant == "taken_out" else
+                               {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}), "rules": rules}
         blocks[variant] = _sum_error(_blocks(probes, records, fitted, batch, stat))
         nets[variant] = _chains_error(probes, records, fitted, batch, stat)
         out[variant] = (samples, fitted)

@@ -1,9 +1,12 @@
 """The whole calibration grid: the single-layer groups of `design`, the blocks of `blocks`, the synthetic networks
 of `chains`, the fault probes.
 
-ONNX Runtime's grid is the same designed grid with two changes: its overhead chains are ReLUs on a tiny map
-(ORT eliminates Identity nodes, so a chain of identities would be an empty graph), and it has no page-fault
-probes (ORT allocates from its own arena; glibc's thresholds do not reach it).
+ONNX Runtime's grid is the same designed grid with three changes: its overhead chains are ReLUs on a tiny map
+(ORT eliminates Identity nodes, so a chain of identities would be an empty graph), it has no page-fault
+probes (ORT allocates from its own arena; glibc's thresholds do not reach it), and it has pointwise and depthwise
+convolutions whose channels are not multiples of 4 or 8 (group `unaligned`): ORT runs those outside its NCHWc
+layout, another kernel, and the calibration's NCHWc rule keys them apart (lwbench.predict.layout); the designed
+channel lists are nearly all multiples of 4.
 """
 
 from __future__ import annotations
@@ -26,6 +29,24 @@ def _ort_overhead() -> list[d.Probe]:
     return out
 
 
+UNALIGNED = (20, 22, 26, 28, 30, 34, 36, 38, 44, 46, 52, 54, 58, 60, 62, 68, 70, 76, 78, 84, 90, 100, 102, 106,
+             116, 118, 122, 140, 146, 164, 174, 196, 218, 234, 244, 290, 348, 466)
+N_UNALIGNED = {"pw": 16, "dw1": 10, "dw2": 8}
+
+
+def _ort_unaligned(rng: random.Random) -> list[d.Probe]:
+    def pw(r):
+        return d._conv_probe("unaligned", d._pick(r, UNALIGNED), d._pick(r, d.SIZES, 7, 112), d._pick(r, d.CHANNELS, 16),
+                             1, 1, 1, False, "pw-unaligned")
+
+    def dw(r, s):
+        c = d._pick(r, UNALIGNED)
+        return d._conv_probe("unaligned", c, d._pick(r, d.SIZES, 7, 112), c, 3, s, c, False, "dw-unaligned")
+
+    return (d._sample(rng, N_UNALIGNED["pw"], pw) + d._sample(rng, N_UNALIGNED["dw1"], lambda r: dw(r, 1))
+            + d._sample(rng, N_UNALIGNED["dw2"], lambda r: dw(r, 2)))
+
+
 def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.Probe]:
     """Every calibration probe of `runtime`, in a stable order; the same seed gives the same grid."""
     rng = random.Random(seed)
@@ -35,6 +56,7 @@ def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.P
         parts.append(make_chains(random.Random(seed + 1)))   # its own stream: the other groups stay as they were
     if runtime == "onnxruntime":
         parts[0] = _ort_overhead()
+        parts.append(_ort_unaligned(random.Random(seed + 2)))
     else:
         parts.append(d.fault_probes())
     seen: dict[str, d.Probe] = {}

@@ -7,6 +7,16 @@ a convolution that reads a plain tensor converts it in (ReorderInput; a convolut
 the stem, reads NCHW directly). A lone layer probe pays one of each; ORT's profiler times them (`layout_ms` in
 the probe's record), so the fit takes them out of the layer, fits their cost (per conversion and per element) and
 the prediction adds one per boundary tensor of the network. Below `all` there is no NCHWc region: no reorder.
+
+Which convolutions ORT runs in NCHWc depends on its version and the CPU's vector width (the MLAS block: 16 floats
+with AVX-512, 8 with AVX2), so a calibration reads the rule from ORT itself (`detect_rules`: the optimised graphs
+of a few one-convolution models) and stores it (`model.layout.rules`): a dense convolution of fewer input
+channels than the block reads NCHW directly, one of more runs blocked when its input channels are a multiple of
+`channels`; a depthwise one when its channels are; a grouped one when both channels per group are a multiple of
+`group`. ORT 1.32 on an AVX-512 Xeon: block 16, channels 4, group 16, so shufflenet_v2_x1_0's 58-channel
+stage runs in plain NCHW (its depthwise layers 0.10-0.24 ms against 12 us at 116 channels, blocked). A
+convolution outside the rule is its own kind (`:nchw` in its key, lwbench.predict.features) and outside every
+region. A calibration without `rules` (made before) keeps the old reading: every convolution blocked.
 """
 
 from __future__ import annotations
@@ -19,23 +29,40 @@ NCHWC_MERGES = ("add", "concat")                   # blocked when every input is
 MIN_BLOCKED_IN = 8
 
 
-def regions(net, fused: dict[str, str]) -> set[str]:
+def blocked(node, rules: dict | None) -> bool:
+    """Whether ORT runs this convolution in NCHWc (`rules`: detect_rules; None: every convolution)."""
+    if node.op != "conv2d":
+        return False
+    if not rules:
+        return True
+    cin, cout, g = node.in_shapes[0][0], node.out_shapes[0][0], int(node.attrs.get("groups", 1))
+    if g == 1:
+        return cin < rules["block"] or cin % rules["channels"] == 0
+    if g == cin == cout:
+        return cin % rules["channels"] == 0
+    return (cin // g) % rules["group"] == 0 and (cout // g) % rules["group"] == 0
+
+
+def regions(net, fused: dict[str, str], rules: dict | None = None) -> set[str]:
     """Names of the layers ORT runs in NCHWc (convolutions, what is fused into them, pooling that reads them)."""
     inside: set[str] = set()
+    conv = {n.name: blocked(n, rules) for n in net.nodes if n.op == "conv2d"}
     for n in net.nodes:
         reads = n.inputs and all(r.node in inside for r in n.inputs)
-        if n.op == "conv2d" or fused.get(n.name, "(eliminated)") != "(eliminated)":
+        host = fused.get(n.name, "(eliminated)")
+        if conv.get(n.name) or (host != "(eliminated)" and conv.get(host, True)):
             inside.add(n.name)
         elif reads and (n.op in NCHWC_FOLLOWERS or n.op in NCHWC_MERGES):
             inside.add(n.name)
     return inside
 
 
-def reorders(net, fused: dict[str, str], ort_opt: str = "all") -> list[tuple[str, int]]:
+def reorders(net, fused: dict[str, str], ort_opt: str = "all", rules: dict | None = None) -> list[tuple[str, int]]:
     """[(kind 'in'|'out', elements per image)]: one per tensor crossing a region border."""
     if ort_opt != "all":
         return []
-    inside = regions(net, fused)
+    inside = regions(net, fused, rules)
+    least = rules["block"] if rules else MIN_BLOCKED_IN
     shape = {n.name: n.out_shapes for n in net.nodes}
     shape["input"] = [tuple(net.input_shape)]
     out: dict[tuple, int] = {}
@@ -44,16 +71,55 @@ def reorders(net, fused: dict[str, str], ort_opt: str = "all") -> list[tuple[str
             src_in = r.node in inside
             if src_in and n.name not in inside:
                 out[("out", r.node, r.index)] = prod(shape[r.node][r.index])
-            elif not src_in and n.op == "conv2d" and n.in_shapes[0][0] >= MIN_BLOCKED_IN:
+            elif not src_in and n.name in inside and n.op == "conv2d" and n.in_shapes[0][0] >= least:
                 out[("in", r.node, r.index)] = prod(shape[r.node][r.index])
     if net.output.node in inside:
         out[("out", net.output.node, net.output.index)] = prod(shape[net.output.node][net.output.index])
     return [(k[0], v) for k, v in out.items()]
 
 
-def probe_reorders(net) -> list[tuple[str, int]]:
+def probe_reorders(net, rules: dict | None = None) -> list[tuple[str, int]]:
     """The conversions a lone probe pays (the same rule; the probe's input is plain, its output leaves)."""
-    return reorders(net, {})
+    return reorders(net, {}, "all", rules)
+
+
+# --------------------------------------------------------------------------- the rule, from ORT itself
+def _blocked_in_ort(cin: int, cout: int, groups: int, cache: str) -> tuple[bool, bool]:
+    """(ORT ran the convolution in NCHWc, it converted the input in) for a one-convolution model at level all."""
+    import os
+
+    import onnx
+
+    from lwbench.build import build
+    from lwbench.onnx.export import export_onnx
+    from lwbench.onnx.run import lively
+    from lwbench.onnx.session import session
+    from lwbench.predict.design import Probe, probe_net
+
+    net = probe_net(Probe("rule", (cin, 8, 8), (("conv2d", {"out": cout, "kernel": 1 if groups == 1 else 3,
+                                                            "stride": 1, "groups": groups, "bias": True}, ("x",)),),
+                          label="nchwc rule"))
+    path = export_onnx(net, 1, model=lively(build(net), net), cache=cache)
+    opt = os.path.join(cache, f"opt-{cin}-{cout}-{groups}.onnx")
+    session(str(path), "cpu", 1, "all", optimized_path=opt)
+    ops = [(n.op_type, n.domain) for n in onnx.load(opt, load_external_data=False).graph.node]
+    return ("Conv", "com.microsoft.nchwc") in ops, ("ReorderInput", "com.microsoft.nchwc") in ops
+
+
+def detect_rules() -> dict | None:
+    """ORT's NCHWc rule on this machine and version ({block, channels, group}), read from the optimised graphs of
+    one-convolution models; None when ORT blocks no convolution here (no NCHWc kernels for this CPU)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lwbench-nchwc-") as d:
+        if not _blocked_in_ort(64, 64, 1, d)[0]:
+            return None
+        block = next((c for c in (2, 4, 8, 16, 32) if _blocked_in_ort(c, 64, 1, d)[1]), 64)
+        channels = next(m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(4 * block + m, 4 * block + m,
+                                                                              4 * block + m, d)[0])
+        group = next(m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(2 * (4 * block + m), 2 * (4 * block + m),
+                                                                            2, d)[0])
+    return {"block": block, "channels": channels, "group": group}
 
 
 def fit_cost(samples: list[tuple[int, int, float]]) -> dict:

@@ -54,14 +54,22 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
 
     prof = count(net, batch, dtype)
     fused = fused_layers(net, fitted)
+    rules = nchwc_rules(fitted)
     conv = []
     if fused or fitted.get("layout"):
         from lwbench.predict.layout import cost_ms, reorders
 
-        conv = reorders(net, fused, (fitted.get("fusion") or {}).get("ort_opt", "all"))
+        conv = reorders(net, fused, (fitted.get("fusion") or {}).get("ort_opt", "all"), rules)
     layout = cost_ms(conv, fitted, batch) if conv else 0.0
-    rows, total = _rows(prof, [node_key(n) for n in net.nodes], fitted, fused, layout)
+    rows, total = _rows(prof, [node_key(n, rules) for n in net.nodes], fitted, fused, layout)
     return {**_result(prof, rows, total, fitted), "layout_ms": layout, "reorders": len(conv)}
+
+
+def nchwc_rules(fitted: dict) -> dict | None:
+    """The NCHWc rule an ONNX Runtime calibration read from ORT (lwbench.predict.layout); None otherwise."""
+    if (fitted.get("fusion") or {}).get("runtime") != "onnxruntime":
+        return None
+    return (fitted.get("layout") or {}).get("rules")
 
 
 def fused_layers(net: Net, fitted: dict) -> dict[str, str]:
