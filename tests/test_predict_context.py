@@ -84,17 +84,24 @@ def test_an_overhead_per_layer_and_per_element_moved_are_recovered():
 
 def test_per_category_costs_with_traffic_are_recovered():
     """Layers of each category pay their own extra cost and the traffic terms (the form the Intel VM chose)."""
-    s = {"pointwise": 1.1, "depthwise": 1.0, "element-wise": 1.8}
-    o = {"pointwise": 0.0, "depthwise": 0.004, "element-wise": 0.0}
-    ctx = fit_context(_chains(s, o, w=0.3, a=0.02))
-    assert ctx["method"] == "per-category+traffic"
+    o = {"pointwise": 0.01, "depthwise": 0.03, "element-wise": 0.002}
+    ctx = fit_context(_chains({}, o, w=0.3, a=0.02))
+    assert ctx["method"] == "overhead/category+traffic"
     for c in CATS:
-        got_s, got_o = layer_terms(ctx["coef"], c)
-        assert got_s == pytest.approx(s[c], rel=5e-3) and got_o == pytest.approx(o[c], abs=3e-4)
-    assert ctx["coef"]["w"] == pytest.approx(0.3, rel=3e-2) and ctx["coef"]["a"] == pytest.approx(0.02, rel=0.1)
-    costs = fit_context(_chains({}, {"pointwise": 0.01, "depthwise": 0.03, "element-wise": 0.002}, w=0.3))
-    assert costs["method"] == "overhead/category+traffic"
-    assert layer_terms(costs["coef"], "depthwise") == pytest.approx((1.0, 0.03), rel=1e-2)
+        assert layer_terms(ctx["coef"], c) == pytest.approx((1.0, o[c]), rel=1e-2)
+    assert ctx["coef"]["w"] == pytest.approx(0.3, rel=2e-2) and ctx["coef"]["a"] == pytest.approx(0.02, rel=5e-2)
+
+
+def test_a_form_needs_three_networks_per_coefficient():
+    """12 networks and 3 categories: per-category (6 coefficients) and the per-category costs with traffic (5) are
+    not fitted, even where they are the truth; what is fitted is judged as before."""
+    ctx = fit_context(_chains({"pointwise": 1.2, "depthwise": 1.7}, {"element-wise": 0.03}, n=12))
+    for form in ("per-category", "overhead/category+traffic"):
+        assert "skipped" in ctx["candidates"][form] and "12 networks" in ctx["candidates"][form]["skipped"]
+    assert "skipped" not in ctx["candidates"]["scale+overhead/category"]          # 4 coefficients
+    assert ctx["method"] not in ("per-category", "overhead/category+traffic")
+    assert fit_context(_chains({"pointwise": 1.2, "depthwise": 1.7}, {"element-wise": 0.03}, n=30))["method"] \
+        == "per-category"
 
 
 def test_no_form_makes_a_layer_faster_in_a_network_than_alone():
@@ -102,6 +109,8 @@ def test_no_form_makes_a_layer_faster_in_a_network_than_alone():
     less: no fitted form may make a category nearly free, however well that holds out on the synthetic networks."""
     ctx = fit_context(_chains({"pointwise": 0.5, "depthwise": 0.3}, {}, w=0.2, a=0.05))
     for form, r in ctx["candidates"].items():
+        if "skipped" in r:
+            continue
         assert all(v >= 1.0 - 1e-12 for k, v in r["coef"].items() if k.startswith("s")), form
         assert all(v >= 0.0 for v in r["coef"].values()), form
 

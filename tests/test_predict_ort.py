@@ -15,7 +15,7 @@ import pytest
 from lwbench.cli import main
 from lwbench.count import count
 from lwbench.predict import calfile
-from lwbench.predict.design import probe_net
+from lwbench.predict.design import Probe, probe_net
 from lwbench.predict.features import node_key
 from lwbench.predict.fitcal import build_document
 from lwbench.predict.fusion import folded
@@ -115,6 +115,67 @@ def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
     in_conv = {lay for m in mapping.values() if m.op in ("Conv", "FusedConv") for lay in m.layers if ops[lay] != "conv2d"}
     zero = set(fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": "all"}}))
     assert set(folded(net, "all")) <= in_conv <= zero and zero - in_conv <= {"dropout"}
+
+
+RULES_132 = {"block": 16, "channels": 4, "group": 16}    # ORT 1.32 on an AVX-512 CPU (layout.detect_rules there)
+
+
+def test_nchwc_rule_by_hand():
+    """Which convolutions ORT runs in NCHWc, from the rule: a dense one of fewer input channels than the block
+    reads NCHW directly; past it, its input channels must be a multiple of `channels`; a depthwise one its
+    channels; a grouped one both channels per group a multiple of `group`. Without a rule, every one."""
+    from lwbench.predict.layout import blocked
+
+    def conv(cin, cout, g):
+        p = probe_net(Probe("x", (cin, 8, 8), (("conv2d", {"out": cout, "kernel": 1 if g == 1 else 3, "stride": 1,
+                                                           "groups": g, "bias": True}, ("x",)),)))
+        return p.nodes[0]
+
+    cases = {(3, 24, 1): True, (12, 32, 1): True, (58, 58, 1): False, (116, 116, 1): True, (32, 58, 1): True,
+             (58, 58, 58): False, (116, 116, 116): True, (20, 20, 20): True, (240, 240, 3): True,
+             (120, 120, 3): False, (48, 48, 2): False}
+    for (cin, cout, g), want in cases.items():
+        assert blocked(conv(cin, cout, g), RULES_132) is want, (cin, cout, g)
+        assert blocked(conv(cin, cout, g), None) is True
+    key, _ = node_key(conv(58, 58, 58), RULES_132)
+    assert key == "conv2d:k3x3:s1x1:depthwise:nchw" and node_key(conv(58, 58, 58))[0] == "conv2d:k3x3:s1x1:depthwise"
+    assert node_key(conv(116, 116, 116), RULES_132)[0] == "conv2d:k3x3:s1x1:depthwise"
+    # shufflenet_v2_x1_0's 58-channel stage leaves the blocked regions: its borders change
+    net = load("shufflenet_v2_x1_0")
+    fused = fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": "all"}})
+    from lwbench.predict.layout import regions
+
+    plain = {n.name for n in net.nodes if n.op == "conv2d" and not blocked(n, RULES_132)}
+    assert plain and all(n.startswith(("stage2.", "stage3.0.branch.left")) for n in plain)
+    assert not plain & regions(net, fused, RULES_132) and plain <= regions(net, fused)
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v1_g3_x0_5", "mobilenet_v2"])
+def test_nchwc_rule_read_from_ort_agrees_with_its_optimised_graph(tmp_path, name):
+    """The second method: the rule `detect_rules` reads from one-convolution models here, applied to a whole
+    network, names exactly the convolutions ORT's own optimised graph of that network runs as NCHWc nodes."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.build import build
+    from lwbench.onnx.export import chain, export_onnx
+    from lwbench.onnx.graphmap import map_chain, read_graph
+    from lwbench.onnx.run import lively
+    from lwbench.onnx.session import session
+    from lwbench.predict.layout import blocked, detect_rules
+
+    rules = detect_rules()
+    if rules is None:
+        pytest.skip("ORT runs no convolution in NCHWc on this CPU")
+    net = load(name)
+    path = export_onnx(net, 1, model=lively(build(net), net), cache=tmp_path)
+    session(str(path), "cpu", 1, "all", optimized_path=str(tmp_path / "opt.onnx"))
+    opt = read_graph(tmp_path / "opt.onnx")
+    graphs = [read_graph(p) for p in chain(path)] + [opt]
+    ops = {n.name: n.op for n in net.nodes}
+    domain = {n.name: n.domain for n in opt.nodes}
+    mapping = map_chain(graphs, list(ops))
+    in_nchwc = {lay for name_, m in mapping.items() if m.op == "Conv" and domain.get(name_) == "com.microsoft.nchwc"
+                for lay in m.layers if ops[lay] == "conv2d"}
+    assert in_nchwc == {n.name for n in net.nodes if n.op == "conv2d" and blocked(n, rules)}
 
 
 def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
