@@ -118,9 +118,15 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
 
 
 def _commit() -> str | None:
+    """The code the refit ran: HEAD, `-dirty` when lwbench/ or benchmarks/ differ from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=root).stdout.strip()
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent.parent).stdout.strip() or None
+        head = git("rev-parse", "--short", "HEAD")
+        return (head + ("-dirty" if git("status", "--porcelain", "--", "lwbench", "benchmarks") else "")) or None
     except OSError:
         return None
 
