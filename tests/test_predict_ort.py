@@ -335,3 +335,23 @@ def test_layout_kept_in_when_the_networks_say_so():
     assert lay["blocks_median_abs_pct"]["kept_in"] < lay["blocks_median_abs_pct"]["taken_out"]
     net = load("mobilenet_v2")
     assert predict_net(net, doc["model"])["total_ms"] == pytest.approx(plain(net), rel=0.03)
+
+
+def test_refit_reads_the_nchwc_rule_only_on_the_machine_and_ort_it_was_made_with(ort_synthetic):
+    """An ORT calibration made before the rule was stored: refitted elsewhere it keeps the old reading (every
+    convolution blocked, no `nchwc` setting); refitted on its own machine and ORT version it gets the rule ORT
+    gives here."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.measure.machine import machine_info
+    from lwbench.predict.calibrate import rules_for_refit
+    from lwbench.predict.layout import detect_rules
+    from lwbench.predict.orttime import versions
+
+    _, doc = ort_synthetic
+    old = {**doc, "settings": {k: v for k, v in doc["settings"].items() if k != "nchwc"}}
+    assert "nchwc" not in rules_for_refit(old)["settings"]                     # another machine
+    here = {**old, "fingerprint": {**old["fingerprint"], "cpu_model": machine_info().get("cpu_model"),
+                                   "runtime_versions": {**old["fingerprint"]["runtime_versions"], **versions()}}}
+    assert rules_for_refit(here)["settings"]["nchwc"] == detect_rules()
+    with_rule = {**old, "settings": {**old["settings"], "nchwc": RULES_132}}
+    assert rules_for_refit(with_rule) is with_rule                             # a stored rule is kept as it is

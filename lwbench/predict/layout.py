@@ -36,11 +36,15 @@ def blocked(node, rules: dict | None) -> bool:
     if not rules:
         return True
     cin, cout, g = node.in_shapes[0][0], node.out_shapes[0][0], int(node.attrs.get("groups", 1))
+
+    def multiple(c: int, key: str) -> bool:   # a multiple of 0: ORT blocked none of that kind here
+        return rules[key] > 0 and c % rules[key] == 0
+
     if g == 1:
-        return cin < rules["block"] or cin % rules["channels"] == 0
+        return cin < rules["block"] or multiple(cin, "channels")
     if g == cin == cout:
-        return cin % rules["channels"] == 0
-    return (cin // g) % rules["group"] == 0 and (cout // g) % rules["group"] == 0
+        return multiple(cin, "channels")
+    return multiple(cin // g, "group") and multiple(cout // g, "group")
 
 
 def regions(net, fused: dict[str, str], rules: dict | None = None) -> set[str]:
@@ -115,10 +119,12 @@ def detect_rules() -> dict | None:
         if not _blocked_in_ort(64, 64, 1, d)[0]:
             return None
         block = next((c for c in (2, 4, 8, 16, 32) if _blocked_in_ort(c, 64, 1, d)[1]), 64)
-        channels = next(m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(4 * block + m, 4 * block + m,
-                                                                              4 * block + m, d)[0])
-        group = next(m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(2 * (4 * block + m), 2 * (4 * block + m),
-                                                                            2, d)[0])
+        # the smallest m for which a depthwise convolution of 4·block + m channels (a grouped one of 4·block + m
+        # per group) is blocked; 0 when none is
+        channels = next((m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(4 * block + m, 4 * block + m,
+                                                                               4 * block + m, d)[0]), 0)
+        group = next((m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(2 * (4 * block + m),
+                                                                            2 * (4 * block + m), 2, d)[0]), 0)
     return {"block": block, "channels": channels, "group": group}
 
 
