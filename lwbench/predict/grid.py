@@ -4,7 +4,7 @@ of `chains`, the fault probes.
 ONNX Runtime's grid is the same designed grid with three changes: its overhead chains are ReLUs on a tiny map
 (ORT eliminates Identity nodes, so a chain of identities would be an empty graph), it has no page-fault
 probes (ORT allocates from its own arena; glibc's thresholds do not reach it), and it has pointwise and depthwise
-convolutions whose channels are not multiples of 4 or 8 (group `unaligned`): ORT runs those outside its NCHWc
+convolutions whose channels are not multiples of 8, half of them not of 4 either (group `unaligned`): ORT runs those outside its NCHWc
 layout, another kernel, and the calibration's NCHWc rule keys them apart (lwbench.predict.layout); the designed
 channel lists are nearly all multiples of 4.
 """
