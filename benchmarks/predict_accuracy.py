@@ -151,7 +151,8 @@ def _args():
                     "measurement's own repeatability (the ceiling on this machine)")
     ap.add_argument("--refit", action="store_true", help="measure nothing: refit the calibration in --out from its "
                     "own measurements (a model change) and score it again on the bench files there (implies "
-                    "--reuse-calibration --reuse-bench; the breakdown reuses its profiles)")
+                    "--reuse-calibration --reuse-bench; refuses when a bench file is missing; the breakdown reuses "
+                    "its profiles, profiling only a network it has none of)")
     ap.add_argument("--smoke", action="store_true", help="a few minutes, end to end: tiny calibration, three "
                     "small networks, files named -smoke (never results)")
     a = ap.parse_args()
@@ -162,13 +163,16 @@ def _args():
     return a
 
 
+def _bench_paths(out: Path, tag: str, suffix: str = "") -> list[Path]:
+    return [out / f"predict-bench-cpu{tag}{suffix}{s}.csv" for s in ("", "-w075", "-r160")]
+
+
 def _bench_sets(a, out: Path, tag: str, rt: list[str], suffix: str = "") -> list[Path]:
     """`lwbench bench` of the held-out networks (skipped per file with --reuse-bench); the files."""
     nets = SMOKE_NETS if a.smoke else NETS
     width = (WIDTH[0], WIDTH[1][:1] if a.smoke else WIDTH[1])
     res = (RESOLUTION[0], RESOLUTION[1][:1] if a.smoke else RESOLUTION[1])
-    benches = [out / f"predict-bench-cpu{tag}{suffix}.csv", out / f"predict-bench-cpu{tag}{suffix}-w075.csv",
-               out / f"predict-bench-cpu{tag}{suffix}-r160.csv"]
+    benches = _bench_paths(out, tag, suffix)
     common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time, *rt]
     for path, extra in ((benches[0], nets), (benches[1], [*width[1], "--width", str(width[0])]),
                         (benches[2], [*res[1], "--resolution", str(res[0])])):
@@ -221,6 +225,10 @@ def main() -> int:
     if a.refit:      # the measurements' log stays; the fit is new
         if not cal.exists():
             raise SystemExit(f"--refit: no calibration {cal} to refit")
+        missing = [p for suffix in ("", "-retest") if suffix == "" or a.retest
+                   for p in _bench_paths(out, tag, suffix) if not p.exists()]
+        if missing:     # before the refit: a refused run leaves the calibration as it was
+            raise SystemExit(f"--refit measures nothing; missing bench file(s): {', '.join(map(str, missing))}")
         log = json.loads(run_log.read_text()) if run_log.exists() else {"runtime": a.runtime}
         lwbench("calibrate", "--refit", str(cal), "-o", str(cal))
         log["refitted"] = {"at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": _commit()}

@@ -94,11 +94,9 @@ def test_fusion_rules_by_level():
     assert [n for n in eff.nodes if n.op == "sigmoid" and n.name in got]
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1"])
-def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
-    """The second method: ORT 1.32's own optimised graph (saved at level all), mapped onto the layers by
-    lwbench.onnx.graphmap: the layers its Conv nodes compute besides the convolution are the IR rules' folded set
-    (squeezenet's dropout is eliminated by ORT, a zero-cost layer for the model too)."""
+def _ort_optimised(net, tmp_path):
+    """(ORT's optimised graph at level all mapped onto the layers by lwbench.onnx.graphmap: {node: NodeMap},
+    that graph) for an IR network; a real onnxruntime (skipped without one)."""
     pytest.importorskip("onnxruntime")
     from lwbench.build import build
     from lwbench.onnx.export import chain, export_onnx
@@ -106,12 +104,20 @@ def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
     from lwbench.onnx.run import lively
     from lwbench.onnx.session import session
 
-    net = load(name)
     path = export_onnx(net, 1, model=lively(build(net), net), cache=tmp_path)
     session(str(path), "cpu", 1, "all", optimized_path=str(tmp_path / "opt.onnx"))
-    graphs = [read_graph(p) for p in chain(path)] + [read_graph(tmp_path / "opt.onnx")]
+    opt = read_graph(tmp_path / "opt.onnx")
+    return map_chain([read_graph(p) for p in chain(path)] + [opt], [n.name for n in net.nodes]), opt
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1"])
+def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
+    """The second method: ORT 1.32's own optimised graph (saved at level all), mapped onto the layers by
+    lwbench.onnx.graphmap: the layers its Conv nodes compute besides the convolution are the IR rules' folded set
+    (squeezenet's dropout is eliminated by ORT, a zero-cost layer for the model too)."""
+    net = load(name)
+    mapping, _ = _ort_optimised(net, tmp_path)
     ops = {n.name: n.op for n in net.nodes}
-    mapping = map_chain(graphs, list(ops))
     in_conv = {lay for m in mapping.values() if m.op in ("Conv", "FusedConv") for lay in m.layers if ops[lay] != "conv2d"}
     zero = set(fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": "all"}}))
     assert set(folded(net, "all")) <= in_conv <= zero and zero - in_conv <= {"dropout"}
@@ -155,24 +161,15 @@ def test_nchwc_rule_read_from_ort_agrees_with_its_optimised_graph(tmp_path, name
     """The second method: the rule `detect_rules` reads from one-convolution models here, applied to a whole
     network, names exactly the convolutions ORT's own optimised graph of that network runs as NCHWc nodes."""
     pytest.importorskip("onnxruntime")
-    from lwbench.build import build
-    from lwbench.onnx.export import chain, export_onnx
-    from lwbench.onnx.graphmap import map_chain, read_graph
-    from lwbench.onnx.run import lively
-    from lwbench.onnx.session import session
     from lwbench.predict.layout import blocked, detect_rules
 
     rules = detect_rules()
     if rules is None:
         pytest.skip("ORT runs no convolution in NCHWc on this CPU")
     net = load(name)
-    path = export_onnx(net, 1, model=lively(build(net), net), cache=tmp_path)
-    session(str(path), "cpu", 1, "all", optimized_path=str(tmp_path / "opt.onnx"))
-    opt = read_graph(tmp_path / "opt.onnx")
-    graphs = [read_graph(p) for p in chain(path)] + [opt]
+    mapping, opt = _ort_optimised(net, tmp_path)
     ops = {n.name: n.op for n in net.nodes}
     domain = {n.name: n.domain for n in opt.nodes}
-    mapping = map_chain(graphs, list(ops))
     in_nchwc = {lay for name_, m in mapping.items() if m.op == "Conv" and domain.get(name_) == "com.microsoft.nchwc"
                 for lay in m.layers if ops[lay] == "conv2d"}
     assert in_nchwc == {n.name for n in net.nodes if n.op == "conv2d" and blocked(n, rules)}

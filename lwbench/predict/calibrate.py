@@ -265,7 +265,7 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     # the statistic is not a measurement setting (a partial file resumes under either): it joins after
     extra = {"statistic": statistic}
     if runtime == "onnxruntime":     # ORT's NCHWc rule here (lwbench.predict.layout): read from ORT, not timed
-        extra["nchwc"] = nchwc_rules(ort_opt)
+        extra["nchwc"] = nchwc_rules_here(ort_opt)
     doc = build_document(probes, done, {**settings, **extra}, fp, machine, time.time() - t0, problems)
     atomic_write(output, json.dumps(doc, separators=(",", ":")))
     if doc["cost"]["complete"]:
@@ -273,8 +273,9 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     return doc
 
 
-def nchwc_rules(ort_opt: str | None) -> dict | None:
-    """ORT's NCHWc rule on this machine (layout.detect_rules) at level all; None below it (no NCHWc region)."""
+def nchwc_rules_here(ort_opt: str | None) -> dict | None:
+    """ORT's NCHWc rule on this machine, read from ORT now (layout.detect_rules) at level all; None below it (no
+    NCHWc region). predict.nchwc_rules reads the rule a calibration stored."""
     if (ort_opt or "all") != "all":
         return None
     from lwbench.predict.layout import detect_rules
@@ -295,7 +296,7 @@ def rules_for_refit(doc: dict) -> dict:
     here = machine_info()
     same = (here.get("cpu_model") == fp.get("cpu_model")
             and versions().get("onnxruntime") == (fp.get("runtime_versions") or {}).get("onnxruntime"))
-    return {**doc, "settings": {**st, "nchwc": nchwc_rules(st.get("ort_opt"))}} if same else doc
+    return {**doc, "settings": {**st, "nchwc": nchwc_rules_here(st.get("ort_opt"))}} if same else doc
 
 
 def main(argv: list[str] | None = None) -> int:
