@@ -11,36 +11,13 @@ identity; a flatten folded into Gemm) are rows with no time and `ort_ops` "(elim
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 from lwbench.measure.timer import percentile
+from lwbench.onnx.ortcore import kernel_runs  # noqa: F401 - ORT's profile per run (shipped to targets too)
 
 KIND_CATEGORY = {"layout": "layout (ORT)", "transfer": "transfer (ORT)", "quant": "quantize (ORT)",
                  "unattributed": "unattributed"}
-
-
-def kernel_runs(profile_path: str) -> tuple[list[dict[str, float]], dict[str, dict]]:
-    """Per model run: {node: kernel ms}; and {node: {"op", "provider"}} from an ORT profile JSON."""
-    with open(profile_path, encoding="utf-8") as f:
-        events = json.load(f)
-    runs = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
-                  key=lambda e: e["ts"])
-    nodes = sorted((e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")),
-                   key=lambda e: e["ts"])
-    out: list[dict[str, float]] = [defaultdict(float) for _ in runs]
-    meta: dict[str, dict] = {}
-    i = 0
-    for e in nodes:
-        while i < len(runs) and e["ts"] > runs[i]["ts"] + runs[i]["dur"]:
-            i += 1
-        if i == len(runs):
-            break
-        name = e["name"][: -len("_kernel_time")]
-        out[i][name] += e["dur"] / 1000.0
-        args = e.get("args", {})
-        meta.setdefault(name, {"op": args.get("op_name", ""), "provider": args.get("provider", "")})
-    return [dict(r) for r in out], meta
 
 
 def node_medians(runs: list[dict[str, float]]) -> dict[str, float]:

@@ -7,13 +7,14 @@ quant.INT8_TOLERANCE. A graph beyond its tolerance is not timed: the row is an e
 graph is not a result). Timing: `lwbench.measure.timer.autorange` (the same first run, warm-up, auto-range and
 statistics as torch rows); CPU: each sample is one `session.run` on the input made once outside the loop;
 CUDA: the input and output bound on the GPU (IOBinding), so a sample is the run, not host<->device copies.
+The check and the timing loop live in lwbench.onnx.ortcore (standard library at module level), the code a
+remote target runs too.
 """
 
 from __future__ import annotations
 
-import time
+from lwbench.onnx.ortcore import FP32_TOLERANCE, check_facts, runner, time_session  # noqa: F401
 
-FP32_TOLERANCE = 1e-4
 REFERENCE_SEED = 1234
 
 
@@ -70,63 +71,9 @@ def reference(net, batch: int, model):
 
 def check_outputs(y, ref, dtype: str) -> dict:
     """max_abs_err, rel_err (max |y − ref| / max |ref|), l2_rel_err (‖y − ref‖ / ‖ref‖), the tolerance used and
-    `valid`. A shape mismatch or a non-finite output is invalid."""
-    import numpy as np
-
+    `valid`. A shape mismatch or a non-finite output is invalid (lwbench.onnx.ortcore.check_facts, the code a
+    remote target checks with)."""
     from lwbench.onnx.quant import INT8_TOLERANCE
 
     metric, tol = ("l2_rel_err", INT8_TOLERANCE) if dtype == "int8" else ("rel_err", FP32_TOLERANCE)
-    out = {"tolerance_metric": metric, "tolerance": tol}
-    y, ref = np.asarray(y, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    if y.shape != ref.shape:
-        return {**out, "max_abs_err": None, "rel_err": None, "l2_rel_err": None, "valid": False,
-                "why": f"output shape {list(y.shape)}, torch's {list(ref.shape)}"}
-    diff = np.abs(y - ref)
-    scale, norm = float(np.abs(ref).max()), float(np.linalg.norm(ref))
-    out.update(max_abs_err=float(diff.max()) if diff.size else 0.0,
-               rel_err=float(diff.max() / scale) if scale > 0 else float(diff.max()),
-               l2_rel_err=float(np.linalg.norm(y - ref) / norm) if norm > 0 else float(np.linalg.norm(y - ref)))
-    finite = bool(np.isfinite(y).all())
-    out["valid"] = finite and out[metric] <= tol
-    if not out["valid"]:
-        out["why"] = "non-finite output" if not finite else f"{metric} {out[metric]:.3g} > tolerance {tol:g}"
-    return out
-
-
-def runner(sess, x, device: str):
-    """A zero-argument callable running one inference of `x` on `sess` (CUDA: bound on the device)."""
-    name = sess.get_inputs()[0].name
-    if not str(device).startswith("cuda"):
-        feeds = {name: x}
-        return lambda: sess.run(None, feeds)
-    import onnxruntime as ort
-
-    dev_id = int(device.split(":", 1)[1]) if ":" in device else 0
-    io = sess.io_binding()
-    io.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(x, "cuda", dev_id))
-    for o in sess.get_outputs():
-        io.bind_output(o.name, "cuda", dev_id)
-
-    def run():
-        sess.run_with_iobinding(io)
-        io.synchronize_outputs()
-    return run
-
-
-def time_session(sess, x, device: str, cfg, threads: int | None):
-    """lwbench's autorange over `sess` runs; Timing with extra cpu_share (process CPU time per thread)."""
-    from lwbench.measure.timer import autorange
-
-    fn = runner(sess, x, device)
-    clock = time.perf_counter
-
-    def run_once() -> float:
-        t = clock()
-        fn()
-        return (clock() - t) * 1000.0
-
-    c0, w0 = time.process_time(), time.perf_counter()
-    t = autorange(run_once, cfg)
-    cpu_s, wall_s = time.process_time() - c0, time.perf_counter() - w0
-    t.extra["cpu_share"] = cpu_s / wall_s / max(1, threads or 1) if wall_s > 0 else None
-    return t
+    return check_facts(y, ref, metric, tol)

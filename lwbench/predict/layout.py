@@ -88,43 +88,88 @@ def probe_reorders(net, rules: dict | None = None) -> list[tuple[str, int]]:
 
 
 # --------------------------------------------------------------------------- the rule, from ORT itself
+def rule_net(cin: int, cout: int, groups: int):
+    """The one-convolution network whose optimised graph says whether ORT blocks such a convolution."""
+    from lwbench.predict.design import Probe, probe_net
+
+    return probe_net(Probe("rule", (cin, 8, 8), (("conv2d", {"out": cout, "kernel": 1 if groups == 1 else 3,
+                                                             "stride": 1, "groups": groups, "bias": True}, ("x",)),),
+                           label="nchwc rule"))
+
+
+def rule_model(cin: int, cout: int, groups: int, cache: str) -> str:
+    """The .onnx file of rule_net (lively weights), in `cache`."""
+    from lwbench.build import build
+    from lwbench.onnx.export import export_onnx
+    from lwbench.onnx.run import lively
+
+    net = rule_net(cin, cout, groups)
+    return str(export_onnx(net, 1, model=lively(build(net), net), cache=cache))
+
+
+def graph_blocked(optimised_path: str) -> tuple[bool, bool]:
+    """(ORT ran the convolution in NCHWc, it converted the input in), read from its optimised graph."""
+    import onnx
+
+    ops = [(n.op_type, n.domain) for n in onnx.load(optimised_path, load_external_data=False).graph.node]
+    return ("Conv", "com.microsoft.nchwc") in ops, ("ReorderInput", "com.microsoft.nchwc") in ops
+
+
 def _blocked_in_ort(cin: int, cout: int, groups: int, cache: str) -> tuple[bool, bool]:
     """(ORT ran the convolution in NCHWc, it converted the input in) for a one-convolution model at level all."""
     import os
 
-    import onnx
-
-    from lwbench.build import build
-    from lwbench.onnx.export import export_onnx
-    from lwbench.onnx.run import lively
     from lwbench.onnx.session import session
-    from lwbench.predict.design import Probe, probe_net
 
-    net = probe_net(Probe("rule", (cin, 8, 8), (("conv2d", {"out": cout, "kernel": 1 if groups == 1 else 3,
-                                                            "stride": 1, "groups": groups, "bias": True}, ("x",)),),
-                          label="nchwc rule"))
-    path = export_onnx(net, 1, model=lively(build(net), net), cache=cache)
+    path = rule_model(cin, cout, groups, cache)
     opt = os.path.join(cache, f"opt-{cin}-{cout}-{groups}.onnx")
-    session(str(path), "cpu", 1, "all", optimized_path=opt)
-    ops = [(n.op_type, n.domain) for n in onnx.load(opt, load_external_data=False).graph.node]
-    return ("Conv", "com.microsoft.nchwc") in ops, ("ReorderInput", "com.microsoft.nchwc") in ops
+    session(path, "cpu", 1, "all", optimized_path=opt)
+    return graph_blocked(opt)
 
 
-def detect_rules() -> dict | None:
+class _Here(dict):
+    """{(cin, cout, groups): _blocked_in_ort(...)}, each read from ORT here when first asked for."""
+
+    def __init__(self, cache: str):
+        super().__init__()
+        self.cache = cache
+
+    def __missing__(self, key):
+        self[key] = _blocked_in_ort(*key, self.cache)
+        return self[key]
+
+
+BLOCKS = (2, 4, 8, 16, 32)
+MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def rule_shapes(block: int | None = None) -> list[tuple[int, int, int]]:
+    """The one-convolution shapes detect_rules reads: first (block None) the 64-channel dense one and the
+    block candidates; then, for a block, the depthwise and grouped candidates."""
+    if block is None:
+        return [(64, 64, 1), *((c, 64, 1) for c in BLOCKS)]
+    return [*((4 * block + m,) * 3 for m in MULTIPLES),
+            *((2 * (4 * block + m), 2 * (4 * block + m), 2) for m in MULTIPLES)]
+
+
+def detect_rules(ask=None) -> dict | None:
     """ORT's NCHWc rule on this machine and version ({block, channels, group}), read from the optimised graphs of
-    one-convolution models; None when ORT blocks no convolution here (no NCHWc kernels for this CPU)."""
+    one-convolution models; None when ORT blocks no convolution here (no NCHWc kernels for this CPU).
+    `ask(shapes)`: {(cin, cout, groups): (blocked, converts its input)} for the rule_shapes asked for, from
+    another ORT (a remote target: lwbench.predict.remotecal); default: ORT here, each read when first needed."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="lwbench-nchwc-") as d:
-        if not _blocked_in_ort(64, 64, 1, d)[0]:
+        here = _Here(d)
+        got = ask(rule_shapes()) if ask else here
+        if not got[(64, 64, 1)][0]:
             return None
-        block = next((c for c in (2, 4, 8, 16, 32) if _blocked_in_ort(c, 64, 1, d)[1]), 64)
+        block = next((c for c in BLOCKS if got[(c, 64, 1)][1]), 64)
+        got = ask(rule_shapes(block)) if ask else here
         # the smallest m for which a depthwise convolution of 4·block + m channels (a grouped one of 4·block + m
         # per group) is blocked; 0 when none is
-        channels = next((m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(4 * block + m, 4 * block + m,
-                                                                               4 * block + m, d)[0]), 0)
-        group = next((m for m in (1, 2, 4, 8, 16, 32, 64) if _blocked_in_ort(2 * (4 * block + m),
-                                                                            2 * (4 * block + m), 2, d)[0]), 0)
+        channels = next((m for m in MULTIPLES if got[(4 * block + m,) * 3][0]), 0)
+        group = next((m for m in MULTIPLES if got[(2 * (4 * block + m), 2 * (4 * block + m), 2)][0]), 0)
     return {"block": block, "channels": channels, "group": group}
 
 

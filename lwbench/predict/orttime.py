@@ -7,7 +7,8 @@ threads, inter-op 1, sequential, graph optimisation `ort_opt`), checked against 
 (a probe beyond tolerance is an error record, not a time) and timed by lwbench.measure.timer.autorange: one sample
 is one `session.run`; with one thread (ORT then computes in the calling thread) the calls another process
 preempted are set apart as for torch probes (lwbench.predict.probetime.autorange_clean), else through
-lwbench.onnx.run.time_session.
+lwbench.onnx.run.time_session. The check and the timing are lwbench.onnx.ortcore.time_probe, the code a remote
+target runs for `calibrate --target` (lwbench.predict.remotecal ships it with the exported probes).
 """
 
 from __future__ import annotations
@@ -15,27 +16,38 @@ from __future__ import annotations
 
 def time_probe_ort(net, st: dict, cfg, cache: str | None):
     """(Timing, facts) of one probe net under ONNX Runtime; ValueError when its output differs from torch's."""
-    from lwbench.build import build
-    from lwbench.onnx.export import export_onnx
-    from lwbench.onnx.run import check_outputs, lively, reference, time_session
+    from lwbench.onnx.ortcore import time_probe
     from lwbench.onnx.session import session
 
-    model = lively(build(net), net)
-    path = export_onnx(net, st["batch"], model=model, cache=cache)
+    path, x, ref = export_probe(net, st["batch"], cache)
     sess = session(str(path), st["device"], st["threads"], st.get("ort_opt", "all"))
-    x, ref = reference(net, st["batch"], model)
-    chk = check_outputs(sess.run(None, {sess.get_inputs()[0].name: x})[0], ref, "float32")
-    if not chk["valid"]:
-        raise ValueError(f"onnxruntime output differs from torch's ({chk['why']})")
-    if st["device"] == "cpu" and st["threads"] == 1:   # ORT runs in this thread: preempted calls set apart
-        from lwbench.onnx.run import runner
-        from lwbench.predict.probetime import autorange_clean
+    return time_probe(sess, x, ref, st["device"], st["threads"], cfg, _profiled(str(path), st), layout_ops())
 
-        t, clean = autorange_clean(runner(sess, x, st["device"]), cfg)
-    else:
-        t, clean = time_session(sess, x, st["device"], cfg, st["threads"]), {"clean_median_ms": None, "clean_n": 0}
-    runs = int(min(25, max(5, 50.0 / max(1e-3, t.median_ms))))        # about 50 ms of profiled runs, 5 to 25
-    return t, {**clean, "rel_err": chk["rel_err"], "layout_ms": layout_ms(str(path), x, st, runs)}
+
+def export_probe(net, batch: int, cache: str | None):
+    """(.onnx path, seeded check input, torch's output on it) of a probe net with lively weights: the file and
+    the check a local probe runs, and the ones `calibrate --target` ships (lwbench.predict.remotecal)."""
+    from lwbench.build import build
+    from lwbench.onnx.export import export_onnx
+    from lwbench.onnx.run import lively, reference
+
+    model = lively(build(net), net)
+    path = export_onnx(net, batch, model=model, cache=cache)
+    x, ref = reference(net, batch, model)
+    return path, x, ref
+
+
+def layout_ops() -> list[str]:
+    """The ORT ops whose kernel time is `layout_ms` (lwbench.onnx.graphmap.LAYOUT_OPS)."""
+    from lwbench.onnx.graphmap import LAYOUT_OPS
+
+    return sorted(LAYOUT_OPS)
+
+
+def _profiled(path: str, st: dict):
+    from lwbench.onnx.session import session
+
+    return lambda prefix: session(path, st["device"], st["threads"], st.get("ort_opt", "all"), profile_prefix=prefix)
 
 
 def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
@@ -43,21 +55,9 @@ def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
     (ReorderInput/ReorderOutput), from ORT's profiler on a second session. A layer alone pays one on its input and
     one on its output; inside a network a region pays them once at its borders, so the fit takes them out of
     the probe's time (lwbench.predict.probetime.probe_ms)."""
-    import tempfile
+    from lwbench.onnx.ortcore import profiled_layout_ms
 
-    from lwbench.measure.timer import percentile
-    from lwbench.onnx.graphmap import LAYOUT_OPS
-    from lwbench.onnx.layers import kernel_runs
-    from lwbench.onnx.session import session
-
-    with tempfile.TemporaryDirectory(prefix="lwbench-ortprof-") as d:
-        sess = session(path, st["device"], st["threads"], st.get("ort_opt", "all"), profile_prefix=f"{d}/p")
-        feeds = {sess.get_inputs()[0].name: x}
-        for _ in range(runs + 2):
-            sess.run(None, feeds)
-        per_run, meta = kernel_runs(sess.end_profiling())
-    lay = sorted(sum(ms for n, ms in r.items() if meta.get(n, {}).get("op") in LAYOUT_OPS) for r in per_run[-runs:])
-    return percentile(lay, 50) if lay else 0.0
+    return profiled_layout_ms(_profiled(path, st), x, layout_ops(), runs)
 
 
 def versions() -> dict:

@@ -9,6 +9,9 @@ uses when there are enough of them. With more than one thread (worker threads' C
 call counts as clean only by the process CPU share, so nothing is set apart. A long probe on a loaded machine
 may have no clean call at all: then the median of the calls' CPU time (the time the layer computed, without the
 time it waited for the core) stands in.
+
+Shipped to remote targets (lwbench.targets.bundle: `calibrate --target`): the standard library only at module
+level, lwbench.measure.timer (shipped too) and the runtime inside the functions.
 """
 
 from __future__ import annotations
@@ -60,6 +63,20 @@ def autorange_clean(call, cfg):
     clean = sorted(w for w, c in pairs if c >= CLEAN_CPU_RATIO * w)
     return t, {"clean_median_ms": percentile(clean, 50) if len(clean) >= MIN_CLEAN else None,
                "clean_n": len(clean), "cpu_median_ms": percentile(sorted(c for _, c in pairs), 50)}
+
+
+def record(probe_id: str, group: str, t, share, clean: dict) -> dict:
+    """A probe's record in the partial file: its statistics (as `bench` reports them), CPU share, the clean
+    median (`clean`), this process and the deciles of its samples. Also built on remote targets (this module
+    is shipped: lwbench.targets.bundle)."""
+    import os
+
+    from lwbench.measure.timer import percentile
+
+    s = sorted(t.samples_ms)
+    stats = {k: v for k, v in t.stats().items() if k != "compile_s"}
+    return {"id": probe_id, "group": group, "timing": stats, "cpu_share": share, **clean, "worker": os.getpid(),
+            "deciles_ms": [percentile(s, q) for q in range(0, 101, 10)]}
 
 
 STATISTICS = ("median", "min")
