@@ -8,7 +8,10 @@
     lwbench/measure/cpus.py       |  a local row is the code that makes a remote one
     lwbench/measure/machine.py   /
     lwbench/targets/__init__.py  generated: empty
-    lwbench/targets/runner.py    the target-side steps (info, measure)
+    lwbench/targets/runner.py    the target-side steps (info, measure, calibrate)
+    lwbench/onnx/ortcore.py      copied: ORT's output check, timing loop and layout_ms of a calibration probe
+    lwbench/predict/probetime.py copied: the clean-call timing and the record of a calibration probe
+    lwbench/onnx/__init__.py, lwbench/predict/__init__.py  generated: empty
 
 These modules import only the standard library at module level (tests/test_targets_bundle.py checks it);
 the runtime is imported on the target inside the step that uses it. `bundle()` is a tar archive the target's
@@ -24,7 +27,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent          # .../lwbench
 COPIED = ("errors.py", "vocab.py", "measure/__init__.py", "measure/timer.py", "measure/cpus.py", "measure/machine.py",
-          "measure/heap.py", "targets/runner.py")
+          "measure/heap.py", "targets/runner.py", "onnx/ortcore.py", "predict/probetime.py")
 BOOTSTRAP = '''"""lwbench's runner on this target (shipped by `lwbench --target`; removed after the run)."""
 import os
 import sys
@@ -56,7 +59,7 @@ def files() -> dict[str, bytes]:
     out = {"lwbench_run.py": BOOTSTRAP.encode(),
            "lwbench/__init__.py": f'"""lwbench runner package (shipped subset)."""\n__version__ = "{_version()}"\n'
                                   .encode(),
-           "lwbench/targets/__init__.py": b""}
+           "lwbench/targets/__init__.py": b"", "lwbench/onnx/__init__.py": b"", "lwbench/predict/__init__.py": b""}
     for rel in (*COPIED, *(("version.py",) if (PKG / "version.py").exists() else ())):
         out[f"lwbench/{rel}"] = (PKG / rel).read_bytes()
     return out

@@ -7,6 +7,8 @@ Steps (each has its own timeout, and each failure names the target and the step)
   info     the target's machine block and runtimes (runner `info`)
   copy     a model file, unpacked into models/ under its sha256 name (sent once per run)
   measure  one row: `python lwbench_run.py measure` with the JSON job on stdin
+  calibrate  many calibration probes in one runner process, a record line each as it goes (stream_step;
+           lwbench.predict.remotecal); their models copied in a few tars (ship_many) and removed after (drop)
   cleanup  remove the run directory (also after errors); stop the master connection
 
 A lost link, a missing runtime, a crash of the runner: a result document with `error` ("TARGET: STEP: why"),
@@ -60,6 +62,16 @@ d = sys.argv[1]
 m = os.path.join(d, "models")
 print("@@lwbench@@" + json.dumps({"ok": os.path.isfile(os.path.join(d, "lwbench_run.py")),
                                   "models": sorted(os.listdir(m)) if os.path.isdir(m) else []}))
+'''
+_DROP = r'''
+import json, os, re, sys
+d = sys.argv[1]
+gone = 0
+for rel in json.loads(sys.stdin.read() or "[]"):
+    if re.fullmatch(r"models/[0-9a-f]{64}\.[a-z0-9]{1,8}", str(rel)) and os.path.isfile(os.path.join(d, rel)):
+        os.remove(os.path.join(d, rel))
+        gone += 1
+print("@@lwbench@@" + json.dumps({"removed": gone}))
 '''
 _RUNDIR = re.compile(r"^/[A-Za-z0-9._/+-]*/lwbench-[A-Za-z0-9_]+$")
 TIMEOUTS = {"connect": 60.0, "info": 180.0, "probe": 30.0, "cleanup": 60.0}
@@ -172,6 +184,64 @@ class SshTarget(Target):
             self._call(["-c", _code(_UNPACK), d], "copy", timeout, tar_bytes({rel: data}))
             self._models.add(key)
         return rel
+
+    def ship_many(self, files: list[tuple[bytes, str]], chunk_bytes: int = 32 << 20, progress=None) -> list[str]:
+        """Send many files (data, suffix) in a few tar copies of at most ~`chunk_bytes` each (one ssh call per
+        copy, not per file), each once by content; returns their paths relative to the run directory."""
+        d = self.connect()
+        rels, todo, size = [], {}, 0
+        for data, suffix in files:
+            key = digest(data)
+            rel = f"models/{key}{suffix}"
+            rels.append(rel)
+            if key in self._models or rel in todo:
+                continue
+            todo[rel] = data
+        chunks: list[dict[str, bytes]] = [{}]
+        for rel, data in todo.items():
+            if chunks[-1] and size + len(data) > chunk_bytes:
+                chunks.append({})
+                size = 0
+            chunks[-1][rel] = data
+            size += len(data)
+        for i, chunk in enumerate(c for c in chunks if c):
+            if progress:
+                progress(f"copy {i + 1}/{len(chunks)}: {len(chunk)} files, {sum(map(len, chunk.values())) / 1e6:.1f} MB")
+            timeout = 60.0 + sum(map(len, chunk.values())) / 1e6   # >= 1 MB/s
+            self._call(["-c", _code(_UNPACK), d], "copy", timeout, tar_bytes(chunk))
+            self._models.update(r.split("/", 1)[1].split(".")[0] for r in chunk)
+        return rels
+
+    def drop(self, rels: list[str]) -> int:
+        """Remove shipped model files (paths ship/ship_many returned) from the run directory; how many went."""
+        if not rels or self.rundir is None:
+            return 0
+        d = self.connect()
+        doc = self._call(["-c", _code(_DROP), d], "cleanup", TIMEOUTS["cleanup"], json.dumps(list(rels)).encode())
+        self._models.difference_update(r.split("/", 1)[1].split(".")[0] for r in rels)
+        return int(doc.get("removed") or 0)
+
+    def stream_step(self, step: str, job: dict, timeout_s: float, on_record) -> dict:
+        """A runner step (`calibrate`) that writes a record line per item as it goes: each goes to
+        `on_record(dict)` at once; returns its final document (raises TransportError, StepError)."""
+        from lwbench.targets.runner import RECORD
+
+        d = self.connect()
+        line = json.dumps({**job, "deadline_s": int(timeout_s) + 5}).encode() + b"\n"
+
+        def one(text: str) -> None:
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError:
+                return
+            if isinstance(rec, dict):
+                on_record(rec)
+
+        rc, out, err = self.transport.stream([f"{d}/lwbench_run.py", step], step, timeout_s, line, one, RECORD)
+        doc = parse_doc(out)
+        if doc is None:
+            raise StepError(_step_failure(self.name, step, rc, err, self.spec.python), "run", step)
+        return doc
 
     def measure(self, job: dict, timeout_s: float) -> dict:
         """One runner process; the job is one JSON line on its stdin, which stays open while it runs."""

@@ -204,6 +204,21 @@ class SshTransport:
             raise TransportError(self.spec.text, step, explain(err, self.spec.host))
         return rc, out, err
 
+    def stream(self, args: list[str], step: str, timeout_s: float, stdin: bytes, on_line, prefix: str) -> \
+            tuple[int, str, str]:
+        """As run(..., hold_stdin=True), and every stdout line starting with `prefix` is handed to `on_line(text
+        after prefix)` as soon as it arrives (the lines handed over are kept by the caller even when the link
+        dies or the step times out afterwards); returns (exit code, the other stdout lines, stderr)."""
+        try:
+            rc, out_b, err_b = _stream(self.argv(args), stdin, timeout_s, on_line, prefix.encode())
+        except subprocess.TimeoutExpired:
+            raise TransportError(self.spec.text, step, f"no answer within {timeout_s:.0f} s (the step was "
+                                 "stopped)") from None
+        out, err = out_b.decode(errors="replace"), err_b.decode(errors="replace")
+        if rc == 255:
+            raise TransportError(self.spec.text, step, explain(err, self.spec.host))
+        return rc, out, err
+
     def close(self) -> None:
         """Stop the ControlMaster (if one runs) and remove its socket directory."""
         if self._control_dir is None:
@@ -249,3 +264,62 @@ def _call(argv: list[str], data: bytes, timeout_s: float, hold_stdin: bool) -> t
         r.join(timeout=10)
     return proc.returncode, got.get("out", b""), got.get("err", b"")
 
+
+
+def _stream(argv: list[str], data: bytes, timeout_s: float, on_line, prefix: bytes) -> tuple[int, bytes, bytes]:
+    """Run `argv` with `data` on stdin, held open until it exits; stdout lines starting with `prefix` go to
+    `on_line` (decoded, without the prefix) as they come, in this thread; kill it past `timeout_s`."""
+    import queue
+    import threading
+    import time
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: queue.Queue = queue.Queue()
+    err: dict[str, bytes] = {}
+
+    def read_out() -> None:
+        for ln in proc.stdout:
+            lines.put(ln)
+        lines.put(None)
+
+    readers = [threading.Thread(target=read_out, daemon=True),
+               threading.Thread(target=lambda: err.__setitem__("err", proc.stderr.read()), daemon=True)]
+    for r in readers:
+        r.start()
+    rest: list[bytes] = []
+    end = time.monotonic() + timeout_s
+    try:
+        try:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(argv, timeout_s)
+            try:
+                ln = lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if ln is None:
+                break
+            if ln.startswith(prefix):
+                on_line(ln[len(prefix):].decode(errors="replace"))
+            else:
+                rest.append(ln)
+        proc.wait(timeout=max(1.0, end - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        if proc.poll() is None:       # on_line raised (Ctrl-C, a full disk): the runner sees end-of-file, stops
+            proc.kill()
+            proc.wait()
+    readers[1].join(timeout=10)
+    return proc.returncode, b"".join(rest), err.get("err", b"")
