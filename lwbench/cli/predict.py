@@ -24,7 +24,10 @@ def calibrate_cmd(
     threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Intra-op threads.")] = 1,
     runtime: RuntimeOpt = "torch",
     ort_opt: OrtOptOpt = "all",
-    target: Annotated[str | None, typer.Option("--target", help="Where to measure: local (this machine).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Where to measure: local (this machine), or with "
+                                               "--runtime onnxruntime an SSH target, ssh://[user@]host[:port]"
+                                               "[?python=PATH] or a host alias (the probes are exported here and "
+                                               "timed there; `lwbench target check` first).")] = None,
     batch: BatchOpt = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
     seed: Annotated[int, typer.Option("--seed", help="The grid's sampling seed.")] = 0,
@@ -94,7 +97,8 @@ def _predictor(cal: dict, module: str | None, input_: str | None, faults: bool =
     return one, mod
 
 
-def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: bool, ort_opt=None) -> None:
+def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: bool, ort_opt=None,
+           target=None) -> None:
     from lwbench.predict.calfile import check_fingerprint
 
     machine = None
@@ -104,7 +108,7 @@ def _check(cal: dict, path: str, device, threads, runtime, batch, dtype, here: b
 
         machine = {**machine_info(), "onnxruntime": info()}
     check_fingerprint(cal, {"device": device, "threads": threads, "runtime": runtime, "dtype": dtype,
-                            "batch": batch, "ort_opt": ort_opt}, path, machine)
+                            "batch": batch, "ort_opt": ort_opt, "target": target}, path, machine)
 
 
 def predict_cmd(
@@ -122,6 +126,8 @@ def predict_cmd(
     runtime: Annotated[str | None, typer.Option("--runtime", help="Refuse unless calibrated for it.")] = None,
     ort_opt: Annotated[str | None, typer.Option("--ort-opt", help="Refuse unless calibrated at this ORT level.")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Refuse unless calibrated in it.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Refuse unless calibrated on this target (local, or "
+                                               "the ssh://... spec given to `calibrate --target`).")] = None,
     here: Annotated[bool, typer.Option("--here", help="Refuse unless the calibration was made on this machine.")] = False,
     faults: Annotated[bool, typer.Option("--faults", help="Also count the page faults of one untimed forward of "
                                          "each network on this machine (a fresh process) and add faults × the "
@@ -150,7 +156,7 @@ def predict_cmd(
     if faults and (module or cal["fingerprint"].get("runtime") != "torch"):
         raise InputError("predict --faults: counts eager torch page faults of zoo networks and YAML files (a torch "
                          "calibration); not with --module or an onnxruntime calibration")
-    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults, ort_opt)
+    _check(cal, calibration, device, threads, runtime, batch, dtype, here or faults, ort_opt, target)
     one, mod = _predictor(cal, module, input_, faults)
     if validate:
         _validate(cal, validate, one, plot, kind, output)
@@ -175,7 +181,7 @@ def _summary_row(r: dict) -> dict:
 def _meta(cal: dict) -> dict:
     fp = cal["fingerprint"]
     return {"calibration": {**{k: fp.get(k) for k in ("device", "threads", "runtime", "ort_opt", "dtype", "batch",
-                                                      "cpu_model", "torch") if k in fp},
+                                                      "target", "cpu_model", "torch") if k in fp},
                             "runtime_versions": fp.get("runtime_versions")}}
 
 

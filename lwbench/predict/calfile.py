@@ -123,11 +123,16 @@ def load(path: str | Path) -> dict:
 
 
 def check_fingerprint(doc: dict, asked: dict, path: str, machine: dict | None = None) -> None:
-    """InputError (one line) when a setting asked for (not None) differs from what the calibration holds; with
-    `machine`, also when this machine is not the one calibrated (CPU model, arch, cores, torch version)."""
+    """InputError (one line) when a setting asked for (not None) differs from what the calibration holds (the
+    target too: a calibration made with `--target ssh://...` holds for that target); with `machine`, also when
+    this machine is not the one calibrated (a remote target's calibration; CPU model, arch, cores, torch
+    version)."""
     why = mismatch(doc["fingerprint"], asked)
     if why:
         raise InputError(f"--calibration {path}: {why}")
+    if machine is not None and str(doc["fingerprint"].get("target") or "local") != "local":
+        raise InputError(f"--calibration {path}: made on target {doc['fingerprint']['target']}, not on this "
+                         "machine; drop --here to predict for that target, or calibrate here")
     if machine is not None:
         fp, here = doc["fingerprint"], fingerprint({}, machine)
         here["onnxruntime"] = (machine.get("onnxruntime") or {}).get("onnxruntime")

@@ -38,12 +38,9 @@ RETRY_SHARE = 0.85     # a probe timed with less CPU than this (other load took 
 
 # --------------------------------------------------------------------------- the worker side
 def _record(p: Probe, t, share, clean: dict) -> dict:
-    from lwbench.measure.timer import percentile
+    from lwbench.predict.probetime import record
 
-    s = sorted(t.samples_ms)
-    stats = {k: v for k, v in t.stats().items() if k != "compile_s"}
-    return {"id": p.id, "group": p.group, "timing": stats, "cpu_share": share, **clean, "worker": os.getpid(),
-            "deciles_ms": [percentile(s, q) for q in range(0, 101, 10)]}
+    return record(p.id, p.group, t, share, clean)
 
 
 def measure(job: dict) -> None:
@@ -167,13 +164,19 @@ def check_request(device: str, runtime: str, target: str | None, ort_opt: str = 
 
     if runtime not in RUNTIMES:
         raise InputError(f"--runtime: expected {' or '.join(RUNTIMES)}{suggest(runtime, RUNTIMES)}, got {runtime}")
-    if target not in (None, "local"):
-        raise InputError(f"--target {target}: calibrate runs on this machine only (local) so far")
+    if is_remote(target):
+        from lwbench.predict.remotecal import check_remote
+        from lwbench.targets import check_target_spec
+        from lwbench.targets.ssh import parse_spec
+
+        parse_spec(check_target_spec(target))
+        check_remote(target, runtime, device)
     if runtime == "onnxruntime":
         from lwbench.onnx.session import check_opt, providers
 
         check_opt(ort_opt)
-        providers(device)
+        if not is_remote(target):
+            providers(device)
         if dtype != "float32":
             raise InputError(f"--dtype {dtype} --runtime onnxruntime: calibrate measures float32 ORT graphs only "
                              "(an int8 calibration would need the quantizer per probe)")
@@ -181,6 +184,10 @@ def check_request(device: str, runtime: str, target: str | None, ort_opt: str = 
     if ort_opt != "all":
         raise InputError(f"--ort-opt {ort_opt}: an onnxruntime setting; give --runtime onnxruntime")
     check_device(device)
+
+
+def is_remote(target: str | None) -> bool:
+    return target not in (None, "local")
 
 
 def _settings(device, threads, runtime, target, batch, dtype, seed, timer, ort_opt) -> dict:
@@ -235,9 +242,7 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     returns the calibration document."""
     from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_dtype
-    from lwbench.predict.fitcal import build_document
     from lwbench.predict.probetime import check_statistic
-    from lwbench.report.write import atomic_write
 
     check_request(device, runtime, target, ort_opt, dtype)
     check_dtype(dtype)
@@ -248,24 +253,52 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     if len(probes) > MAX_MEASUREMENTS:
         raise InputError(f"calibrate: {len(probes)} probes; at most {MAX_MEASUREMENTS:,} measurements")
     settings = _settings(device, threads, runtime, target, batch, dtype, seed, timer, ort_opt)
+    partial = Path(f"{output}.partial")
+    if is_remote(target):                   # ONNX Runtime on an SSH target: lwbench.predict.remotecal
+        from lwbench.predict.remotecal import RemoteCalibration
+
+        with RemoteCalibration(target) as remote:
+            machine = remote.machine()
+            fp = calfile.fingerprint(settings, machine, remote.versions(machine))
+            header = _start_partial(partial, _header(settings, fp))
+            t0 = time.time()
+            done, problems = remote.measure(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress,
+                                            max_measurements=MAX_MEASUREMENTS, retry_share=RETRY_SHARE,
+                                            network_groups=NETWORK_GROUPS)
+            rules, unknown = remote.nchwc(ort_opt)
+        extra = {"statistic": statistic, "nchwc": rules, **({"nchwc_unknown": unknown} if unknown else {})}
+        return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)
     machine = machine_info()
     if runtime == "onnxruntime":
         from lwbench.runtimes.ort import info
 
         machine["onnxruntime"] = info()
     fp = _fingerprint(settings, machine)
-    header = _header(settings, fp)
-    partial = Path(f"{output}.partial")
-    read_partial(partial, header)          # refuses a partial file of other settings before anything runs
-    if not partial.exists():
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
+    header = _start_partial(partial, _header(settings, fp))
     t0 = time.time()
     done, problems = _measure_groups(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress)
     # the statistic is not a measurement setting (a partial file resumes under either): it joins after
     extra = {"statistic": statistic}
     if runtime == "onnxruntime":     # ORT's NCHWc rule here (lwbench.predict.layout): read from ORT, not timed
         extra["nchwc"] = nchwc_rules_here(ort_opt)
+    return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)
+
+
+def _start_partial(partial: Path, header: dict) -> dict:
+    """The header, after refusing a partial file of other settings (before anything runs); a new partial file
+    starts with it."""
+    read_partial(partial, header)
+    if not partial.exists():
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(header, separators=(",", ":")) + "\n", encoding="utf-8")
+    return header
+
+
+def _finish(output, partial: Path, probes, done, settings, extra, fp, machine, t0, problems) -> dict:
+    """Fit, write OUTPUT atomically; the partial file goes once the grid is complete."""
+    from lwbench.predict.fitcal import build_document
+    from lwbench.report.write import atomic_write
+
     doc = build_document(probes, done, {**settings, **extra}, fp, machine, time.time() - t0, problems)
     atomic_write(output, json.dumps(doc, separators=(",", ":")))
     if doc["cost"]["complete"]:

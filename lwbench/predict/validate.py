@@ -117,7 +117,8 @@ def validate_rows(rows: list[dict], predict, stat: str = "median") -> tuple[list
 def _mismatch(r: dict, fp: dict) -> str | None:
     """Why a bench row was not measured with the calibration's settings (None when it was)."""
     want = {"threads": fp.get("threads"), "batch": fp.get("batch"), "dtype": fp.get("dtype"),
-            "device": fp.get("device"), "runtime": fp.get("runtime"), "mode": "eager", "layout": "nchw"}
+            "device": fp.get("device"), "runtime": fp.get("runtime"), "mode": "eager", "layout": "nchw",
+            "target": fp.get("target")}
     for k, v in want.items():
         got = r.get(k)
         if v is None or got is None or (isinstance(got, float) and math.isnan(got)) or got == "":
@@ -143,7 +144,7 @@ def _version_note(path: str, machine: dict, fp: dict) -> list[str]:
 
 def bench_rows(path: str, fp: dict) -> tuple[list[dict], dict, list[str]]:
     """The usable rows of a bench export: no error, and measured with the calibration's settings (threads,
-    batch, dtype, device, runtime; eager, NCHW). Returns (rows, machine block, notes on what was left out)."""
+    batch, dtype, device, runtime, target; eager, NCHW). Returns (rows, machine block, notes on what was left out)."""
     from lwbench.errors import InputError
     from lwbench.report.load import load_export
 
