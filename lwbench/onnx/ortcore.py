@@ -3,7 +3,7 @@ remote target (lwbench.targets.bundle copies this file byte for byte), so a prob
 and checked by the very code that times one here.
 
 The standard library only at module level; numpy and onnxruntime are imported inside the functions (a target
-has them and nothing of lwbench), lwbench.measure.timer and lwbench.predict.probetime are shipped beside this.
+has them and nothing of lwbench), lwbench.measure.timer and lwbench.measure.cleantime are shipped beside this.
 
     check_facts(y, ref, metric, tol)   the output check of lwbench.onnx.run.check_outputs (rel_err, ...)
     runner(sess, x, device)            one inference as a zero-argument callable
@@ -204,7 +204,7 @@ def time_probe(sess, x, ref, device: str, threads: int, cfg, profiled, layout_op
     """(Timing, facts) of one calibration probe's session: its output on `x` checked against torch's `ref`
     (ValueError beyond FP32_TOLERANCE; `ref` None, on a target: the output_sample goes into facts for the host
     to check), timed by lwbench's autorange (one thread on the CPU: the calls another
-    process preempted set apart, lwbench.predict.probetime.autorange_clean), and `layout_ms` from a profiled
+    process preempted set apart, lwbench.measure.cleantime.autorange_clean), and `layout_ms` from a profiled
     second session (`profiled(prefix)`, profiled_layout_ms). facts: clean_median_ms, clean_n (and cpu_median_ms
     with one thread), rel_err, layout_ms: what lwbench.predict.calibrate records beside the timing."""
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
@@ -216,7 +216,7 @@ def time_probe(sess, x, ref, device: str, threads: int, cfg, profiled, layout_op
             raise ValueError(f"onnxruntime output differs from torch's ({chk['why']})")
         chk = {"rel_err": chk["rel_err"]}
     if device == "cpu" and threads == 1:   # ORT runs in this thread: preempted calls set apart
-        from lwbench.predict.probetime import autorange_clean
+        from lwbench.measure.cleantime import autorange_clean
 
         t, clean = autorange_clean(runner(sess, x, device), cfg)
     else:

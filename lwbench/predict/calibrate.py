@@ -262,9 +262,10 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
             fp = calfile.fingerprint(settings, machine, remote.versions(machine))
             header = _start_partial(partial, _header(settings, fp))
             t0 = time.time()
-            done, problems = remote.measure(probes, settings, partial, header, t0 + 60.0 * max_minutes, progress,
-                                            max_measurements=MAX_MEASUREMENTS, retry_share=RETRY_SHARE,
-                                            network_groups=NETWORK_GROUPS)
+            problems = remote.measure(probes, settings, partial, read_partial(partial, header), t0 + 60.0 * max_minutes,
+                                      progress, max_measurements=MAX_MEASUREMENTS, retry_share=RETRY_SHARE,
+                                      network_groups=NETWORK_GROUPS)
+            done = read_partial(partial, header)
             rules, unknown = remote.nchwc(ort_opt)
         extra = {"statistic": statistic, "nchwc": rules, **({"nchwc_unknown": unknown} if unknown else {})}
         return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)

@@ -99,17 +99,16 @@ class RemoteCalibration:
                 "onnx": (machine.get("host") or {}).get("onnx")}
 
     # ------------------------------------------------------------------------------------------ measure
-    def measure(self, probes: list[Probe], settings: dict, partial: Path, header: dict, deadline: float,
+    def measure(self, probes: list[Probe], settings: dict, partial: Path, done: dict, deadline: float,
                 progress=None, timers: tuple[dict, dict] | None = None, network_groups=("chain",),
-                max_measurements: int = 1500, retry_share: float = 0.85) -> tuple[dict, list]:
-        """Time on the target what the partial file lacks (export, copy, one runner per group / network);
-        (records by id, problems), as lwbench.predict.calibrate._measure_groups returns them."""
-        from lwbench.predict.calibrate import read_partial
-
-        done, problems = read_partial(partial, header), []
+                max_measurements: int = 1500, retry_share: float = 0.85) -> list[str]:
+        """Time on the target the probes `done` (the partial file's records) lacks, group by group (export,
+        copy, one runner per group / network), appending each record to `partial`; the problems, as
+        lwbench.predict.calibrate._measure_groups has them."""
+        problems: list[str] = []
         todo = [p for p in probes if p.id not in done]
         if not todo:
-            return done, problems
+            return problems
         say = progress or (lambda _m: None)
         cfg, net_cfg = timers or (settings["timer"], {**settings["timer"], **settings.get("timer_networks", {})})
         with open(partial, "a", encoding="utf-8") as f:
@@ -140,7 +139,7 @@ class RemoteCalibration:
                     if err:
                         problems.append(f"{group}: {err}")
                 self._drop([s["model"] for s in shipped.values()])
-        return read_partial(partial, header), problems
+        return problems
 
     def _export_and_ship(self, todo: list[Probe], batch: int, keep) -> dict[str, dict]:
         """{probe id: {id, group, model, input_shape, seed, ref_shape, ref_sample}} of every probe exported and

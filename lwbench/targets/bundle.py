@@ -8,10 +8,11 @@
     lwbench/measure/cpus.py       |  a local row is the code that makes a remote one
     lwbench/measure/machine.py   /
     lwbench/targets/__init__.py  generated: empty
-    lwbench/targets/runner.py    the target-side steps (info, measure, calibrate)
+    lwbench/targets/runner.py    the target-side steps (info, measure; calibrate and graphs in calrunner.py)
     lwbench/onnx/ortcore.py      copied: ORT's output check, timing loop and layout_ms of a calibration probe
-    lwbench/predict/probetime.py copied: the clean-call timing and the record of a calibration probe
-    lwbench/onnx/__init__.py, lwbench/predict/__init__.py  generated: empty
+    lwbench/measure/cleantime.py copied: the clean-call timing and the record of a calibration probe
+    lwbench/targets/calrunner.py the target-side steps of `calibrate --target` (calibrate, graphs)
+    lwbench/onnx/__init__.py     generated: empty
 
 These modules import only the standard library at module level (tests/test_targets_bundle.py checks it);
 the runtime is imported on the target inside the step that uses it. `bundle()` is a tar archive the target's
@@ -27,16 +28,18 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent          # .../lwbench
 COPIED = ("errors.py", "vocab.py", "measure/__init__.py", "measure/timer.py", "measure/cpus.py", "measure/machine.py",
-          "measure/heap.py", "targets/runner.py", "onnx/ortcore.py", "predict/probetime.py")
+          "measure/heap.py", "targets/runner.py", "targets/calrunner.py", "onnx/ortcore.py",
+          "measure/cleantime.py")
 BOOTSTRAP = '''"""lwbench's runner on this target (shipped by `lwbench --target`; removed after the run)."""
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from lwbench.targets.calrunner import STEPS  # noqa: E402
 from lwbench.targets.runner import main  # noqa: E402
 
-sys.exit(main(sys.argv[1:], HERE))
+sys.exit(main(sys.argv[1:], HERE, STEPS))
 '''
 
 
@@ -59,7 +62,7 @@ def files() -> dict[str, bytes]:
     out = {"lwbench_run.py": BOOTSTRAP.encode(),
            "lwbench/__init__.py": f'"""lwbench runner package (shipped subset)."""\n__version__ = "{_version()}"\n'
                                   .encode(),
-           "lwbench/targets/__init__.py": b"", "lwbench/onnx/__init__.py": b"", "lwbench/predict/__init__.py": b""}
+           "lwbench/targets/__init__.py": b"", "lwbench/onnx/__init__.py": b""}
     for rel in (*COPIED, *(("version.py",) if (PKG / "version.py").exists() else ())):
         out[f"lwbench/{rel}"] = (PKG / rel).read_bytes()
     return out

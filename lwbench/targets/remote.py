@@ -224,7 +224,7 @@ class SshTarget(Target):
     def stream_step(self, step: str, job: dict, timeout_s: float, on_record) -> dict:
         """A runner step (`calibrate`) that writes a record line per item as it goes: each goes to
         `on_record(dict)` at once; returns its final document (raises TransportError, StepError)."""
-        from lwbench.targets.runner import RECORD
+        from lwbench.targets.calrunner import RECORD
 
         d = self.connect()
         line = json.dumps({**job, "deadline_s": int(timeout_s) + 5}).encode() + b"\n"

@@ -354,101 +354,6 @@ def measure(job: dict, workdir: str) -> dict:
     return res
 
 
-# --- calibrate --target: many probes in one process ----------------------------------------------------------
-
-RECORD = "@@lwbench-record@@"     # one line per timed probe, written as it is done (the host keeps each at once)
-
-
-def _emit(doc: dict) -> None:
-    sys.stdout.write(RECORD + json.dumps(doc, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def calibrate_probes(job: dict, workdir: str) -> dict:
-    """`calibrate`: time many calibration probes (.onnx files shipped by lwbench.predict.remotecal) in this one
-    process, as a local ORT calibration worker times a probe group: each run on the seeded input the host
-    computed torch's output on (lwbench.onnx.ortcore.check_input, made here, not sent), timed and profiled by
-    lwbench.onnx.ortcore.time_probe, its record made by lwbench.predict.probetime.record with a sample of its
-    output for the host's check, and written on stdout (`RECORD` line) as soon as it is done; then the probes
-    whose process had less than `retry_share` of its CPU (and no clean median), once more, up to `max_retries`.
-    No probe starts after `budget_s`. The answer: how many records, and the machine block."""
-    try:
-        import numpy  # noqa: F401
-        import onnxruntime as ort
-    except Exception as e:  # noqa: BLE001
-        return _missing("onnxruntime" if "numpy" not in str(e) else "numpy", e)
-    from lwbench.measure.timer import TimerConfig
-    from lwbench.onnx.ortcore import check_input, time_probe
-    from lwbench.predict.probetime import record
-
-    _, threads, mask = _settle(job)
-    options = dict(job.get("options") or {})
-    if options.get("ort_opt", "all") not in ORT_LEVELS:
-        return {"error": f"ort_opt: expected one of {', '.join(ORT_LEVELS)}, got {options['ort_opt']}",
-                "error_kind": "config", "step": "calibrate"}
-    cfg = TimerConfig(**job.get("timer", {}))
-    t0, budget = time.monotonic(), float(job.get("budget_s") or 1e9)
-    ops, extra = list(job.get("layout_ops") or ()), dict(job.get("extra") or {})
-
-    def timed(p: dict) -> dict:
-        path = str(Path(workdir, p["model"]))
-        try:
-            x = check_input(p["input_shape"], int(job.get("seed", 1234)))
-            sess = ort_session(path, threads, options)
-            t, clean = time_probe(sess, x, None, "cpu", threads, cfg,
-                                  lambda prefix: ort_session(path, threads, options, prefix), ops)
-            rec = {**record(p["id"], p["group"], t, t.extra.get("cpu_share"), clean), **extra}
-        except Exception as e:  # noqa: BLE001 - one failing probe is recorded, the others go on
-            rec = {"id": p["id"], "group": p["group"], "error": f"{type(e).__name__}: {e}"[:300]}
-        _emit(rec)
-        return rec
-
-    done, retry, stopped = 0, [], None
-    for p in job.get("probes") or []:
-        if time.monotonic() - t0 > budget:
-            stopped = "budget"
-            break
-        rec = timed(p)
-        done += 1
-        if (rec.get("cpu_share") or 1.0) < float(job.get("retry_share", 0.85)) and rec.get("clean_median_ms") is None:
-            retry.append(p)
-    for p in retry[: int(job.get("max_retries") or 0)]:     # once more; the host keeps the better record
-        if stopped or time.monotonic() - t0 > budget:
-            stopped = "budget"
-            break
-        timed(p)
-        done += 1
-    machine = machine_block()
-    machine["onnxruntime"] = {"version": ort.__version__}
-    return {"records": done, "stopped": stopped, "cores": mask, "threads": threads, "runtime_version": ort.__version__,
-            "machine": machine}
-
-
-def optimized_graphs(job: dict, workdir: str) -> dict:
-    """`graphs`: the graph ONNX Runtime optimises each of `models` into at `options.ort_opt` (base64, its weights
-    left in a side file here): the host reads ORT's NCHWc rule from them (lwbench.predict.layout.detect_rules)."""
-    try:
-        import numpy  # noqa: F401
-        import onnxruntime as ort
-    except Exception as e:  # noqa: BLE001
-        return _missing("onnxruntime" if "numpy" not in str(e) else "numpy", e)
-    import base64
-    import tempfile
-
-    _settle({**job, "threads": 1})
-    out = {}
-    with tempfile.TemporaryDirectory(prefix="opt-", dir=workdir) as d:
-        for i, m in enumerate(job.get("models") or []):
-            opt = os.path.join(d, f"g{i}.onnx")
-            ort_session(str(Path(workdir, m["model"])), 1, dict(job.get("options") or {}), optimized_path=opt)
-            with open(opt, "rb") as f:
-                out[m["key"]] = base64.b64encode(f.read()).decode()
-    return {"graphs": out, "runtime_version": ort.__version__}
-
-
-STEPS = {"measure": measure, "calibrate": calibrate_probes, "graphs": optimized_graphs}
-
-
 def _safe(fn, *args) -> dict:
     """Run a step; any failure becomes one error document (the host turns it into an error row)."""
     from lwbench.errors import LwbenchError
@@ -480,18 +385,20 @@ def _watch(job: dict) -> None:
         signal.alarm(deadline)          # SIGALRM's default action ends the process
 
 
-def main(argv: list[str], workdir: str) -> int:
-    """`argv`: info | measure | calibrate | graphs (the job on stdin); `workdir`: the per-run directory the
+def main(argv: list[str], workdir: str, steps: dict | None = None) -> int:
+    """`argv`: info | measure (the job on stdin), or one of `steps` ({name: fn(job, workdir)}: the bootstrap
+    passes lwbench.targets.calrunner.STEPS for calibrate and graphs); `workdir`: the per-run directory the
     bootstrap lives in."""
-    if not argv or argv[0] not in ("info", *STEPS):
-        print("usage: python lwbench_run.py info | measure | calibrate | graphs < job.json", file=sys.stderr)
+    steps = {"measure": measure, **(steps or {})}
+    if not argv or argv[0] not in ("info", *steps):
+        print(f"usage: python lwbench_run.py {' | '.join(('info', *steps))} < job.json", file=sys.stderr)
         return 2
     if argv[0] == "info":
         doc = _safe(info_doc)
     else:
         job = json.loads(sys.stdin.readline(1 << 26) or "{}")   # a calibration's job lists ~1,500 probes
         _watch(job)
-        doc = _safe(STEPS[argv[0]], job, workdir)
+        doc = _safe(steps[argv[0]], job, workdir)
     sys.stdout.write(MARK + json.dumps(doc, default=str) + "\n")
     sys.stdout.flush()
     return 0
