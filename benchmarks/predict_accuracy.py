@@ -5,6 +5,8 @@
 
 `--refit` measures nothing: the calibration already in --out is refitted from its own measurements (`calibrate
 --refit`, a model change) and scored again on the bench files there, the run's log kept with `refitted` added.
+On another machine than the calibration's the page-fault correction (`predict --faults`, counted here) is left
+out, and the log says so (`faults_skipped`).
 
 `--runtime onnxruntime` runs the same steps for ONNX Runtime (ort_opt all; the model predicts per fused group)
 and writes every file with `-ort` after `cpu` (predict-calib-cpu-ort.json, predict-validate-cpu-ort.csv, ...).
@@ -51,6 +53,14 @@ RESOLUTION = (160, ["mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x1_0", 
 BREAKDOWN = ["mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0", "squeezenet1_1", "mobilenet_v3_small"]
 SMOKE_NETS = ["mobilenet_v2", "shufflenet_v2_x0_5", "squeezenet1_1"]
 GOAL = {"within_10_pct": 90.0, "within_5_pct": 60.0, "median_abs_pct": 5.0, "worst_abs_pct": 20.0, "tau": 0.8}
+
+
+def _made_here(cal: Path) -> bool:
+    """Whether the calibration's CPU model is this machine's (predict --faults, which counts here, needs it)."""
+    from lwbench.measure.machine import machine_info
+
+    fp = json.loads(cal.read_text()).get("fingerprint") or {}
+    return fp.get("cpu_model") == machine_info().get("cpu_model")
 
 
 def load1() -> float:
@@ -238,7 +248,10 @@ def main() -> int:
         benches = _measure(a, out, tag, cal, rt, log)
     val = out / f"predict-validate-cpu{tag}.csv"
     valid = [x for b in benches for x in ("--validate", str(b))]
-    faults = [] if ort else ["--faults"]
+    here = _made_here(cal)
+    faults = [] if ort or not here else ["--faults"]
+    if not ort and not here:   # --faults counts on this machine and refuses another's calibration (a refit elsewhere)
+        log["faults_skipped"] = "the calibration was made on another machine: page faults not counted here"
     lwbench("predict", "-c", str(cal), *valid, *faults, "-o", str(val), "--plot", str(fig))
     lwbench("predict", "-c", str(cal), *valid, *faults, "-f", "table", "-o", str(out / f"predict-validate-cpu{tag}.txt"))
     for i, other in enumerate(a.also):
