@@ -25,9 +25,9 @@ def calibrate_cmd(
     runtime: RuntimeOpt = "torch",
     ort_opt: OrtOptOpt = "all",
     target: Annotated[str | None, typer.Option("--target", help="Where to measure: local (this machine), or with "
-                                               "--runtime onnxruntime an SSH target, ssh://[user@]host[:port]"
-                                               "[?python=PATH] or a host alias (the probes are exported here and "
-                                               "timed there; `lwbench target check` first).")] = None,
+                                               "--runtime onnxruntime an SSH target: ssh://user@host:port?python=PATH "
+                                               "(user, port and python optional) or a host alias; the probes are "
+                                               "exported here and timed there (`lwbench target check` first).")] = None,
     batch: BatchOpt = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
     seed: Annotated[int, typer.Option("--seed", help="The grid's sampling seed.")] = 0,

@@ -88,6 +88,9 @@ class RemoteCalibration:
         machine["onnxruntime"] = {"onnxruntime": ort["version"], "providers_available": ort.get("providers") or []}
         import torch
 
+        from lwbench.measure.machine import command_line, git_commit
+
+        machine.update(command=command_line(), git_commit=git_commit())     # this host's, as a remote profile's
         machine["host"] = {"role": "exports the probes and computes torch's reference outputs",
                            "torch": torch.__version__, "onnx": host_ort().get("onnx")}
         return machine
