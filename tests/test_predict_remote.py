@@ -163,7 +163,11 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
         assert (rem["layout_ms"] is None) == (loc["layout_ms"] is None)
         assert rem["timing"]["n"] >= TIMER["min_runs"] and rem["heap"] == loc.get("heap", "onnxruntime arena")
         assert isinstance(rem["clean_n"], int) and "cpu_median_ms" in rem           # one thread: clean calls apart
-    assert doc["model"]["kinds"] and doc["checks"]["heldout_layers"]
+    # the count side of the fit: the same kinds keyed (the NCHWc rule, the ops, the shapes), whatever the times
+    from lwbench.predict.fitcal import build_document
+
+    here = build_document(probes, local, {**st, "target": "local"}, fp, doc["machine"], 0.0, [])
+    assert set(here["model"]["kinds"]) == set(doc["model"]["kinds"]) and doc["checks"]["heldout_layers"]
 
     # 5. predict holds a remote calibration to its target
     cal = str(out)
