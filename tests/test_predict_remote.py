@@ -168,6 +168,11 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
 
     here = build_document(probes, local, {**st, "target": "local"}, fp, doc["machine"], 0.0, [])
     assert set(here["model"]["kinds"]) == set(doc["model"]["kinds"]) and doc["checks"]["heldout_layers"]
+    # a rule the target's graphs did not give is stored as unknown; the fit reads every convolution as blocked
+    from lwbench.predict.fitcal import refit
+
+    unknown = refit({**doc, "settings": {**st, "nchwc": None, "nchwc_unknown": "not read from the target: x"}})
+    assert unknown["model"]["kinds"] and unknown["model"]["layout"]["rules"] is None
 
     # 5. predict holds a remote calibration to its target
     cal = str(out)
@@ -177,6 +182,22 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
                        (["--here"], "made on target")):
         rc, out_, err = _cli(["predict", "mobilenet_v1", "-c", cal, "--summary", *extra], capsys)
         assert rc == 2 and out_ == "" and err.count("\n") == 1 and why in err, err
+
+
+def test_nchwc_rule_unknown_when_the_target_graphs_fail(monkeypatch):
+    from lwbench.errors import InputError
+    from lwbench.predict.remotecal import RemoteCalibration
+
+    def fail(self, shapes):
+        raise InputError("ssh://x: graphs: the connection was lost")
+
+    monkeypatch.setattr(RemoteCalibration, "_ask", fail)
+    rc = RemoteCalibration("ssh://x")
+    try:
+        assert rc.nchwc("all") == (None, "not read from the target: ssh://x: graphs: the connection was lost")
+        assert rc.nchwc("basic") == (None, None)            # below level all there is no NCHWc region to read
+    finally:
+        rc.close()
 
 
 def test_unreachable_target_is_one_line_and_keeps_the_partial_file(ssh_env, tmp_path, capsys):
