@@ -94,6 +94,11 @@ DescOpt = Annotated[bool, typer.Option("--desc", help="With --sort: largest firs
 PlotOpt = Annotated[str | None, typer.Option("--plot", help="Also draw median latency against madds, one point "
                                              "per network (PATH.png, .svg or .pdf; ShuffleNet V2 Fig. 1(c)(d)), "
                                              "as `lwbench plot --kind latency-vs-madds` does.")]
+RoundsOpt = Annotated[int, typer.Option(
+    "--rounds", min=1, max=100, help="Measure every configuration in this many round-robin rounds (each a fresh "
+    "worker timing 1/rounds of --min-time and --min-runs; every row's first round, then every row's second, "
+    "...), samples pooled: drift and other load then hit every row alike; rounds_spread shows how far the "
+    "rounds' medians moved. Rows are written after their last round.")]
 InProcessOpt = Annotated[bool, typer.Option(
     "--in-process", help="Measure in this process instead of a fresh worker per row (faster; thread pools "
     "and caches are then shared between rows).")]
@@ -104,7 +109,7 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
           cores: CoresOpt = None, min_time: MinTimeOpt = 1.0, min_runs: MinRunsOpt = 10, max_time: MaxTimeOpt = None,
           warmup: WarmupOpt = 0.5, cooldown: CooldownOpt = 0.0, width: WidthOpt = None,
           resolution: ResolutionOpt = None, fmt: FormatOpt = None, output: OutputOpt = None, sort: SortOpt = None,
-          desc: DescOpt = False, plot: PlotOpt = None, in_process: InProcessOpt = False,
+          desc: DescOpt = False, plot: PlotOpt = None, in_process: InProcessOpt = False, rounds: RoundsOpt = 1,
           runtime: RuntimeOpt = "torch", target: TargetOpt = "local", ort_opt: OrtOptOpt = "all") -> None:
     """Latency of whole networks: median, IQR, p90/p99, throughput, first-run time; a row per configuration."""
     from lwbench.report.emit import resolve_format
@@ -119,7 +124,7 @@ def bench(nets: NetsArg = None, all_: AllOpt = False, device: DevicesOpt = "cpu"
 
     jobs, skipped = applicable(sweep.jobs())
     _precheck(jobs, skipped)
-    rows = _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process)
+    rows = _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process, rounds)
     _finish(rows, output, plot)
 
 
@@ -209,14 +214,19 @@ def _precheck(jobs, skipped: dict[str, int] | None = None) -> None:
         err_con.print(f"lwbench: warning: {msg} (those rows are recorded with the error)", markup=False)
 
 
-def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process) -> list[dict]:
-    """Run the jobs (lwbench.measure.jobs.run_jobs) under a progress bar; each row into the sink as it comes."""
+def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown, in_process,
+             rounds: int = 1) -> list[dict]:
+    """Run the jobs (lwbench.measure.jobs.run_jobs) under a progress bar; each row into the sink as it comes.
+    With `rounds` > 1 every job runs once per round (all jobs of round 1, then of round 2, ...: one run_jobs
+    call, so a remote target is opened once), each on a 1/rounds slice of the timer; a row's rounds are pooled
+    (lwbench.measure.pool) and it goes into the sink after its last round."""
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from lwbench.measure.bench import bench_row, counts_of
     from lwbench.measure.jobs import run_jobs
     from lwbench.measure.machine import machine_info
+    from lwbench.measure.pool import Pool, round_timer
     from lwbench.report.emit import RowSink
     from lwbench.runtimes import runtime_info
     from lwbench.targets import LocalTarget
@@ -225,29 +235,48 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     mask = mask or machine.get("affinity")
     counts = counts_of(nets_by_spec, sweep.batches)
     remote: dict = {}           # target -> its machine block (bench's own block is this machine's)
-    how = _how(machine, sweep.timer, remote if any(t != "local" for t in sweep.targets) else None)
+    timer = {**sweep.timer, **({"rounds": rounds} if rounds > 1 else {})}   # the file says how it was timed
+    how = _how(machine, timer, remote if any(t != "local" for t in sweep.targets) else None)
     sink = RowSink(kind, output, ok=lambda r: not r["error"], order=_order(sort, desc), **how)
     err_con = console(stderr=True)
     with sink, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_con, transient=not output) as progress:
-        task = progress.add_task("bench", total=len(jobs))
+        task = progress.add_task("bench", total=len(jobs) * rounds)
+        pools = [Pool() for _ in jobs]
+        done = iter(range(len(jobs) * rounds))       # run_jobs reports in job order: the i-th result is job i % n
 
         def label(job) -> str:
             return escape(job.label().replace(job.net, nets_by_spec[job.net].name, 1))
 
         def on_result(res) -> None:
+            i = next(done)
             if res.machine:
                 remote[res.job.target] = res.machine
-            sink.add(bench_row(res, nets_by_spec[res.job.net], counts[(res.job.net, res.job.batch)], mask))
-            _say(progress.console, label(res.job), res)
             progress.advance(task)
+            if rounds > 1:
+                pools[i % len(jobs)].add(res)
+                if i < len(jobs) * (rounds - 1):
+                    return
+                res = pools[i % len(jobs)].result(jobs[i % len(jobs)])
+            row = bench_row(res, nets_by_spec[res.job.net], counts[(res.job.net, res.job.batch)], mask)
+            if rounds > 1 and not row["error"]:
+                row.update(rounds=pools[i % len(jobs)].rounds, rounds_spread=pools[i % len(jobs)].spread())
+            sink.add(row)
+            _say(progress.console, label(res.job), res)
 
         def cool(s: float) -> None:
             progress.update(task, description=f"cool-down {s:g} s")
             _sleep(s)
 
         targets = {"local": LocalTarget(in_process=True, call=_run_in_process)} if in_process else None
-        run_jobs(jobs, on_result=on_result, on_start=lambda j: progress.update(task, description=label(j)),
+        if rounds > 1:
+            from dataclasses import replace
+
+            sliced = round_timer(sweep.timer, rounds)
+            run = [replace(j, timer=sliced) for _ in range(rounds) for j in jobs]
+        else:
+            run = jobs
+        run_jobs(run, on_result=on_result, on_start=lambda j: progress.update(task, description=label(j)),
                  cooldown_s=cooldown, targets=targets, sleep=cool)
     sink.close()
     return sink.rows

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from lwbench.guidelines.experiment import SCALES, SPREAD_LIMIT, Experiment, SpreadError, setup_for
 from lwbench.guidelines.verdict import verdict
+from lwbench.measure.pool import Pool  # one rule for pooling rounds, bench and guidelines
 from lwbench.report.tables.guidelines import speed_unit
 from lwbench.vocab import CONTENDED_SHARE, is_contended  # one rule for bench and guidelines
 
@@ -145,39 +146,6 @@ class Budget:
 
 
 # ------------------------------------------------------------------------------------------ timing
-class _Pool:
-    """One row's Results over the rounds (lwbench.measure.jobs): the samples of all rounds pooled into one
-    Timing; the first failing round stops the row (its error is the row's)."""
-
-    def __init__(self):
-        self.samples: list[float] = []
-        self.first_run_ms = math.nan
-        self.shares: list[float] = []
-        self.threads = self.interop_threads = None
-        self.error = ""
-
-    def add(self, res) -> None:
-        if res.error:
-            self.error = res.error
-            return
-        if not self.samples:
-            self.first_run_ms = (res.timing or {}).get("first_run_ms", math.nan)
-        self.samples += res.samples_ms
-        if res.cpu_share is not None:
-            self.shares.append(res.cpu_share)
-        self.threads, self.interop_threads = res.threads, res.interop_threads
-
-    def timing(self):
-        from lwbench.measure.timer import stats_from_samples
-
-        if self.error or not self.samples:
-            return None
-        t = stats_from_samples(self.samples, self.first_run_ms)
-        t.extra.update({"threads": self.threads, "interop_threads": self.interop_threads,
-                        "cpu_share": sum(self.shares) / len(self.shares) if self.shares else None})
-        return t
-
-
 def _row_job(exp: Experiment, item: dict, scale: str, setup: str, batch: int, rc: RunConfig, workdir):
     """The row's network written as a network YAML (the same document its count was compiled from, so the
     timed model's layers are the counted ones) and the Job that times it."""
@@ -262,7 +230,7 @@ def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig,
     setup = rc.setup or setup_for(rc.device)
     rounds = max(1, rc.rounds)
     jobs = [_row_job(exp, item, scale, setup, batch, rc, workdir) for item in p["rows"]]
-    pools = [_Pool() for _ in jobs]
+    pools = [Pool() for _ in jobs]
     group: list[dict] = []
     for rnd in range(rounds):       # round-robin: slow drift and other load hit every row alike
         timer = rc.timer_config(rnd).to_dict()
@@ -283,7 +251,7 @@ def _time_table(exp: Experiment, scale: str, p: dict, batch: int, rc: RunConfig,
     return group
 
 
-def _finish_row(exp: Experiment, scale: str, setup: str, item: dict, pool: _Pool, rc: RunConfig, batch: int,
+def _finish_row(exp: Experiment, scale: str, setup: str, item: dict, pool: Pool, rc: RunConfig, batch: int,
                 spread: float) -> dict:
     rec = _row_record(exp, scale, setup, item, rc, batch)
     rec["madds_spread"] = spread

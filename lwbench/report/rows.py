@@ -46,6 +46,8 @@ class BenchRow:
     compile_s: float | None = None
     cpu_share: float | None = None
     contended: bool | None = None
+    rounds: int | None = None
+    rounds_spread: float | None = None
     params: int | None = None
     madds: int | None = None
     mac_elems: int | None = None

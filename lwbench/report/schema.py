@@ -120,6 +120,10 @@ TIMING = Kind(
         _c("l2_rel_err", "fraction", "float", "onnxruntime: ‖output − torch output‖ / ‖torch output‖ (the int8 "
            "tolerance)."),
         *TIMING_STATS,
+        _c("rounds", "rounds", "int", "`bench --rounds N`: round-robin rounds the row was measured in, each a fresh "
+           "worker timing 1/N of --min-time, the samples pooled into the statistics; empty for one round."),
+        _c("rounds_spread", "fraction", "float", "`bench --rounds N`: max/min − 1 of the rounds' own medians (how "
+           "far the machine drifted during the row's rounds); empty for one round."),
         Column(PARAMS.name, PARAMS.unit, PARAMS.type, PARAMS.meaning, False, PARAMS.better),
         Column(MADDS.name, MADDS.unit, MADDS.type, MADDS.meaning, False, MADDS.better),
         Column(MAC_ELEMS.name, MAC_ELEMS.unit, MAC_ELEMS.type, MAC_ELEMS.meaning, False, MAC_ELEMS.better),
