@@ -132,3 +132,19 @@ def test_input_vector_and_image_shapes_are_accepted(tmp_path, capsys):
     mod = tmp_path / "m.py"
     mod.write_text("from torch import nn\n\n\ndef make():\n    return nn.Linear(10, 2)\n")
     assert main(["profile", "--module", f"{mod}:make", "--input", "10", "-f", "csv"]) == 0
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["schema", "--format", "md"],
+                                  ["profile", "mobilenet_v1", "-f", "csv"]])
+def test_stdout_closed_by_its_reader_is_quiet_exit_141(argv):
+    """`lwbench … | head`: the reader goes away; no message (it read 'sys.exit(1) at rich/console.py … exit 2'),
+    the exit status of a process ended by SIGPIPE. The pipe's read end is closed before lwbench writes, so the
+    first write fails every time."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "lwbench", *argv], stdout=w, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    finally:
+        os.close(w)
+    assert (p.returncode, p.stderr) == (141, "")

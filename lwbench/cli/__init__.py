@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lwbench: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _broken_pipe()
     except SystemExit as e:  # raised by user code (a --module factory): not lwbench's exit, say where it came from
+        if isinstance(e.__context__, BrokenPipeError):      # rich's Console.on_broken_pipe: `lwbench … | head`
+            return _broken_pipe()
         if debug_enabled():
             raise
         print(f"lwbench: error: {_system_exit(e)}", file=sys.stderr)
@@ -129,6 +133,17 @@ def _on_sigterm():
         raise Terminated()
 
     return signal.signal(signal.SIGTERM, handler)
+
+
+def _broken_pipe() -> int:
+    """stdout's reader went away (`lwbench list | head`): no message, like any Unix filter, and the exit status of
+    a process ended by SIGPIPE (128 + 13). Later writes (interpreter shutdown flushing stdout) go to devnull."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 def _system_exit(e: SystemExit) -> str:
