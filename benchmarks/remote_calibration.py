@@ -34,28 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from remote_vs_local import own_sshd, wait_for_quiet  # benchmarks/ is on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 NETS = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x1_0", "shufflenet_v1_g3_x1_0",
         "squeezenet1_1", "efficientnet_b0", "mnasnet1_0", "resnet18"]
-
-
-def wait_for_quiet(max_load: float, wait_s: float) -> float:
-    t0 = time.monotonic()
-    while os.getloadavg()[0] >= max_load and time.monotonic() - t0 < wait_s:
-        time.sleep(10)
-    return os.getloadavg()[0]
-
-
-def own_sshd(tmp: str):
-    sys.path.insert(0, str(ROOT / "tests"))
-    import sshd_server
-
-    why = sshd_server.missing()
-    if why:
-        sys.exit(f"remote_calibration: {why}; or give --target")
-    server = sshd_server.start(Path(tmp))
-    os.environ["LWBENCH_SSH_CONFIG"] = str(server.config)
-    return server, sshd_server.stop
 
 
 def calibrate(out: Path, target: str | None, smoke: int | None) -> float:
@@ -150,7 +133,7 @@ def main(argv=None) -> int:
     load_before = wait_for_quiet(a.max_load, a.wait)
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lwb-sshd-") as tmp:
-        server, stop = own_sshd(tmp) if a.target is None else (None, None)
+        server, stop = own_sshd(tmp, "remote_calibration") if a.target is None else (None, None)
         url = a.target or f"ssh://127.0.0.1:{server.port}?python={sys.executable}"
         try:
             order = [("ssh", cal_ssh, url), ("local", cal_local, None)]

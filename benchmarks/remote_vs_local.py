@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_for_quiet(max_load: float, wait_s: float) -> float:
+    """Wait (at most wait_s) until the 1-minute load is below max_load; the load then (also used by
+    remote_calibration.py)."""
     t0 = time.monotonic()
     while os.getloadavg()[0] >= max_load and time.monotonic() - t0 < wait_s:
         time.sleep(10)
@@ -92,13 +94,15 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
-def own_sshd(tmp: str):
+def own_sshd(tmp: str, who: str = "remote_vs_local"):
+    """A loopback sshd of tests/sshd_server.py under `tmp`, LWBENCH_SSH_CONFIG set to its client config; (the
+    server, its stop function). Without OpenSSH: exit with one line (also used by remote_calibration.py)."""
     sys.path.insert(0, str(ROOT / "tests"))
     import sshd_server
 
     why = sshd_server.missing()
     if why:
-        sys.exit(f"remote_vs_local: {why}; or give --target")
+        sys.exit(f"{who}: {why}; or give --target")
     server = sshd_server.start(Path(tmp))
     os.environ["LWBENCH_SSH_CONFIG"] = str(server.config)
     return server, sshd_server.stop

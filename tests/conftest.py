@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sshd_server import ssh_env, sshd  # noqa: F401 - fixtures: a real OpenSSH server on loopback (skips without one)
 
 # The persistent store of compiled networks (lwbench.spec.store) is off for the test run, and for every process
 # it starts: no test writes into ~/.cache, and every load compiles as the test expects. tests/test_spec_store.py

@@ -134,3 +134,76 @@ def sshd(tmp_path_factory):
         yield server
     finally:
         stop(server.proc)
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch):
+    """The sshd, with LWBENCH_SSH_CONFIG naming its client config (host key pinned, the test's own key)."""
+    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(sshd.config))
+    return sshd
+
+
+def cli(argv, capsys) -> tuple[int, str, str]:
+    """lwbench's main in this process: (exit code, stdout, stderr)."""
+    from lwbench.cli import main
+
+    rc = main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def parents() -> dict[int, int]:
+    """pid -> parent pid of every process (from /proc)."""
+    out = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                out[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def chain_to(pid: int, ancestor: int, parents: dict[int, int]) -> list[int] | None:
+    """[pid, its parent, ...] up to the child of `ancestor`, or None when `ancestor` is not an ancestor."""
+    chain = [pid]
+    while parents.get(chain[-1], 0) > 1:
+        if parents[chain[-1]] == ancestor:
+            return chain
+        chain.append(parents[chain[-1]])
+    return None
+
+
+def kill_serving(sshd_pid: int, words: tuple[str, ...], stop, killed: list, ready=lambda: True,
+                 settle_s: float = 0.0) -> None:
+    """Once `ready()` holds, wait for a runner process (a descendant of the test's sshd, never the local ssh
+    client) whose command line has every one of `words`, then SIGKILL the sshd process serving its
+    connection: the link dies mid-measurement, the runner must notice by itself. `killed` gets the runner's
+    pid. `stop` (a threading.Event) ends the wait."""
+    import signal
+
+    while not stop.is_set():
+        if ready():
+            for pid_dir in Path("/proc").iterdir():
+                try:
+                    cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if not all(w in cmd for w in words):
+                    continue
+                chain = chain_to(int(pid_dir.name), sshd_pid, parents())
+                if not chain:
+                    continue
+                try:
+                    if not Path(f"/proc/{chain[-1]}/cmdline").read_bytes().startswith(b"sshd"):
+                        continue
+                except OSError:
+                    continue
+                time.sleep(settle_s)
+                try:
+                    os.kill(chain[-1], signal.SIGKILL)
+                    killed.append(chain[0])
+                except ProcessLookupError:
+                    continue
+                return
+        time.sleep(0.03)

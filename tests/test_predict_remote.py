@@ -7,8 +7,6 @@ is asserted."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,25 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sshd_server import sshd  # noqa: F401 - the fixture
-from test_targets_ssh import _chain_to, _parents
+from sshd_server import cli as _cli
+from sshd_server import kill_serving
 
 TIMER = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 5, "min_time_s": 0.01, "max_time_s": 0.2}
 PROBE_FIELDS = ("id", "group", "input", "nodes", "target", "minus", "label")
-
-
-@pytest.fixture
-def ssh_env(sshd, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(sshd.config))
-    return sshd
-
-
-def _cli(argv, capsys):
-    from lwbench.cli import main
-
-    rc = main(argv)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def _probes():
@@ -50,29 +34,6 @@ def _probes():
 
 def _records(partial: Path) -> list[dict]:
     return [json.loads(ln) for ln in partial.read_text().splitlines()[1:] if ln.strip()]
-
-
-def _kill_when(partial: Path, sshd_pid: int, n: int, stop: threading.Event, killed: list) -> None:
-    """Once the partial file holds `n` records and a `calibrate` runner is measuring, SIGKILL the sshd process
-    serving its connection (the link dies mid-group; the runner must stop by itself)."""
-    while not stop.is_set():
-        if partial.exists() and len(_records(partial)) >= n:
-            for pid_dir in Path("/proc").iterdir():
-                try:
-                    cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if "lwbench_run.py calibrate" not in cmd:
-                    continue
-                chain = _chain_to(int(pid_dir.name), sshd_pid, _parents())
-                if chain:
-                    try:
-                        os.kill(chain[-1], signal.SIGKILL)
-                        killed.append(chain[0])
-                    except ProcessLookupError:
-                        continue
-                    return
-        time.sleep(0.02)
 
 
 def _local_records(probes, settings) -> dict[str, dict]:
@@ -102,7 +63,8 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
     # 1. the link dies while the overhead group is measured: one line naming the target and the step, the partial
     # file keeps what was timed
     stop, killed = threading.Event(), []
-    th = threading.Thread(target=_kill_when, args=(partial, ssh_env.proc.pid, 4, stop, killed))
+    th = threading.Thread(target=kill_serving, args=(ssh_env.proc.pid, ("lwbench_run.py calibrate",), stop, killed),
+                          kwargs={"ready": lambda: partial.exists() and len(_records(partial)) >= 4})
     th.start()
     try:
         with pytest.raises(InputError) as e:

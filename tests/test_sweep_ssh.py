@@ -6,18 +6,9 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
-from sshd_server import sshd  # noqa: F401 - the fixture
-
 from lwbench.cli import main
 
 TIMER = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 3, "min_time_s": 0.0, "max_time_s": 2.0}
-
-
-@pytest.fixture
-def ssh_env(sshd, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(sshd.config))
-    return sshd
 
 
 def _rows(store):

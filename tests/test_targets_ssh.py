@@ -5,7 +5,6 @@ or unknown host key. The target is this machine, so the run directory can be loo
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,24 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sshd_server import sshd  # noqa: F401 - the fixture
+from sshd_server import cli as _cli
+from sshd_server import kill_serving
 
 TIMER = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 5, "min_time_s": 0.05, "max_time_s": 2.0}
 NET = {"net": "mobilenet_v1", "width": 0.25, "resolution": 64, "batch": 1}
-
-
-@pytest.fixture
-def ssh_env(sshd, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("LWBENCH_SSH_CONFIG", str(sshd.config))
-    return sshd
-
-
-def _cli(argv, capsys):
-    from lwbench.cli import main
-
-    rc = main(argv)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_target_check_prints_machine_block_and_runtimes(ssh_env, capsys):
@@ -63,52 +49,6 @@ def test_alias_from_the_ssh_config(ssh_env):
     assert not os.path.exists(rundir)
 
 
-def _parents() -> dict[int, int]:
-    out = {}
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                out[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def _chain_to(pid: int, ancestor: int, parents: dict[int, int]) -> list[int] | None:
-    """[pid, its parent, ...] up to the child of `ancestor`, or None when `ancestor` is not an ancestor."""
-    chain = [pid]
-    while parents.get(chain[-1], 0) > 1:
-        if parents[chain[-1]] == ancestor:
-            return chain
-        chain.append(parents[chain[-1]])
-    return None
-
-
-def _kill_connection(sshd_pid: int, marker: str, stop: threading.Event, killed: list) -> None:
-    """Wait for the runner process (a descendant of the test's sshd, never the local ssh client) whose command
-    line has `marker`, then SIGKILL the sshd process serving its connection: the link dies mid-measurement.
-    `killed` gets the runner's pid (which must then end by itself)."""
-    while not stop.is_set():
-        for pid_dir in Path("/proc").iterdir():
-            try:
-                cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker not in cmd or " measure" not in cmd:
-                continue
-            chain = _chain_to(int(pid_dir.name), sshd_pid, _parents())
-            if not chain or not Path(f"/proc/{chain[-1]}/cmdline").read_bytes().startswith(b"sshd"):
-                continue
-            time.sleep(0.3)
-            try:
-                os.kill(chain[-1], signal.SIGKILL)      # the connection only: the runner must notice by itself
-                killed.append(chain[0])
-            except ProcessLookupError:
-                pass
-            return
-        time.sleep(0.05)
-
-
 def _check_row(d: dict, url: str, threads: int) -> None:
     from lwbench.measure.timer import stats_from_samples
 
@@ -133,8 +73,8 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
     with SshTarget(ssh_env.url) as t:
         first = t.run_doc({**job, "threads": 1}, 120)
         stop, killed = threading.Event(), []
-        th = threading.Thread(target=_kill_connection, args=(ssh_env.proc.pid, f"{t.rundir}/lwbench_run.py", stop,
-                                                             killed))
+        th = threading.Thread(target=kill_serving, args=(ssh_env.proc.pid, (f"{t.rundir}/lwbench_run.py", " measure"),
+                                                         stop, killed), kwargs={"settle_s": 0.3})
         th.start()
         try:
             lost = t.run_doc(slow, 120)

@@ -237,38 +237,13 @@ def _call(argv: list[str], data: bytes, timeout_s: float, hold_stdin: bool) -> t
     if not hold_stdin:
         p = subprocess.run(argv, input=data, capture_output=True, timeout=timeout_s)
         return p.returncode, p.stdout, p.stderr
-    import threading
-
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    got: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, f.read()), daemon=True)
-               for k, f in (("out", proc.stdout), ("err", proc.stderr))]
-    for r in readers:
-        r.start()
-    try:
-        proc.stdin.write(data)
-        proc.stdin.flush()
-        proc.wait(timeout=timeout_s)
-    except BrokenPipeError:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-    for r in readers:
-        r.join(timeout=10)
-    return proc.returncode, got.get("out", b""), got.get("err", b"")
-
+    return _stream(argv, data, timeout_s, None, b"")
 
 
 def _stream(argv: list[str], data: bytes, timeout_s: float, on_line, prefix: bytes) -> tuple[int, bytes, bytes]:
     """Run `argv` with `data` on stdin, held open until it exits; stdout lines starting with `prefix` go to
-    `on_line` (decoded, without the prefix) as they come, in this thread; kill it past `timeout_s`."""
+    `on_line` (decoded, without the prefix) as they come, in this thread (`on_line` None: every line is kept
+    and returned); kill it past `timeout_s`."""
     import queue
     import threading
     import time
@@ -304,7 +279,7 @@ def _stream(argv: list[str], data: bytes, timeout_s: float, on_line, prefix: byt
                 continue
             if ln is None:
                 break
-            if ln.startswith(prefix):
+            if on_line is not None and ln.startswith(prefix):
                 on_line(ln[len(prefix):].decode(errors="replace"))
             else:
                 rest.append(ln)
