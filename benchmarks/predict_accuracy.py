@@ -154,6 +154,8 @@ def _args():
     ap.add_argument("--reuse-calibration", action="store_true")
     ap.add_argument("--wait", type=float, default=600)
     ap.add_argument("--min-time", default="3")
+    ap.add_argument("--rounds", default="1", help="bench each network in this many round-robin rounds of "
+                    "min-time/rounds (`bench --rounds`), samples pooled: for a drifting machine")
     ap.add_argument("--reuse-bench", action="store_true", help="keep bench files already in --out")
     ap.add_argument("--also", action="append", default=[],
                     help="another bench export of this machine type to validate on too (e.g. a quiet earlier run)")
@@ -183,7 +185,8 @@ def _bench_sets(a, out: Path, tag: str, rt: list[str], suffix: str = "") -> list
     width = (WIDTH[0], WIDTH[1][:1] if a.smoke else WIDTH[1])
     res = (RESOLUTION[0], RESOLUTION[1][:1] if a.smoke else RESOLUTION[1])
     benches = _bench_paths(out, tag, suffix)
-    common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time, *rt]
+    common = ["--device", "cpu", "--threads", "1", "--batch", "1", "--min-time", a.min_time, "--rounds", a.rounds,
+              *rt]
     for path, extra in ((benches[0], nets), (benches[1], [*width[1], "--width", str(width[0])]),
                         (benches[2], [*res[1], "--resolution", str(res[0])])):
         if not (a.reuse_bench and path.exists()):
@@ -220,6 +223,7 @@ def _measure(a, out: Path, tag: str, cal: Path, rt: list[str], log: dict) -> lis
     log["load_after_calibrate"] = load1()
     benches = _bench_sets(a, out, tag, rt)
     log["load_after_bench"] = load1()
+    log["bench_rounds"] = int(a.rounds)
     return benches
 
 

@@ -226,7 +226,7 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
     from lwbench.measure.bench import bench_row, counts_of
     from lwbench.measure.jobs import run_jobs
     from lwbench.measure.machine import machine_info
-    from lwbench.measure.pool import Pool, round_timer
+    from lwbench.measure.pool import Pool
     from lwbench.report.emit import RowSink
     from lwbench.runtimes import runtime_info
     from lwbench.targets import LocalTarget
@@ -269,17 +269,22 @@ def _measure(jobs, nets_by_spec, sweep, mask, kind, output, sort, desc, cooldown
             _sleep(s)
 
         targets = {"local": LocalTarget(in_process=True, call=_run_in_process)} if in_process else None
-        if rounds > 1:
-            from dataclasses import replace
-
-            sliced = round_timer(sweep.timer, rounds)
-            run = [replace(j, timer=sliced) for _ in range(rounds) for j in jobs]
-        else:
-            run = jobs
-        run_jobs(run, on_result=on_result, on_start=lambda j: progress.update(task, description=label(j)),
+        run_jobs(_in_rounds(jobs, sweep.timer, rounds), on_result=on_result, on_start=lambda j: progress.update(task, description=label(j)),
                  cooldown_s=cooldown, targets=targets, sleep=cool)
     sink.close()
     return sink.rows
+
+
+def _in_rounds(jobs: list, timer: dict, rounds: int) -> list:
+    """The jobs to run: once each, or `rounds` times round-robin, each on a 1/rounds slice of the timer."""
+    if rounds <= 1:
+        return jobs
+    from dataclasses import replace
+
+    from lwbench.measure.pool import round_timer
+
+    sliced = round_timer(timer, rounds)
+    return [replace(j, timer=sliced) for _ in range(rounds) for j in jobs]
 
 
 def _say(con, label: str, res) -> None:
