@@ -15,7 +15,7 @@ from lwbench.count import count
 from lwbench.errors import InputError
 from lwbench.predict import calfile, model
 from lwbench.predict.calibrate import read_partial
-from lwbench.predict.design import probe_net
+from lwbench.predict.design import GROUPS, probe_net
 from lwbench.predict.features import node_key
 from lwbench.predict.fitcal import build_document
 from lwbench.predict.grid import grid
@@ -68,9 +68,14 @@ def test_grid_is_bounded_designed_and_covers_the_zoo_kinds():
     probes = grid(0)
     assert 1000 <= len(probes) <= 1500
     assert [p.id for p in grid(0)] == [p.id for p in probes]          # the same seed, the same grid
-    assert all(len(p.nodes) <= 12 for p in probes if p.group not in ("overhead", "chain"))  # layers, small blocks
+    networks = ("overhead", "chain", "speed", "speed-end")
+    assert all(len(p.nodes) <= 12 for p in probes if p.group not in networks)  # layers, small blocks
     nets = [p for p in probes if p.group == "chain"]                  # synthetic networks: none of the zoo
     assert len(nets) == 36 and all(40 <= len(p.nodes) <= 260 for p in nets)
+    speed = [p for p in probes if p.group in ("speed", "speed-end")]  # the speed reference: one network, twice
+    assert len(speed) == 2 and speed[0].nodes == speed[1].nodes and len(speed[0].nodes) == 103
+    assert GROUPS[0] == "speed" and GROUPS[-1] == "speed-end"         # measured first and last
+    nets = nets + speed[:1]
     zoo_seqs = {tuple((n.op, n.in_shapes[0]) for n in load(name).nodes) for name in zoo()[0]}
     assert not any(tuple((n.op, n.in_shapes[0]) for n in probe_net(p).nodes) in zoo_seqs for p in nets)
     keys = {node_key(n)[0] for p in probes for n in probe_net(p).nodes}

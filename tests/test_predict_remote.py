@@ -145,6 +145,17 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
         rc, out_, err = _cli(["predict", "mobilenet_v1", "-c", cal, "--summary", *extra], capsys)
         assert rc == 2 and out_ == "" and err.count("\n") == 1 and why in err, err
 
+    # 6. the speed reference was timed on the target first and last; `calibrate --check` times it there again
+    sp = doc["checks"]["speed"]
+    assert sp["start_ms"] > 0 and sp["end_ms"] > 0 and sp["minutes"] >= 0
+    check = tmp_path / "check.json"
+    rc, out_, err = _cli(["calibrate", "--check", cal, "--tolerance", "1e9", "-o", str(check)], capsys)
+    assert rc == 0 and f"on {ssh_env.url}: x" in out_, (out_, err)
+    res = json.loads(check.read_text())
+    assert res["target"] == ssh_env.url and res["machine"]["target"] == ssh_env.url and res["within"]
+    assert res["record"]["group"] == "speed" and res["record"]["rel_err"] <= 1e-4     # checked on the target too
+    assert res["now_ms"] > 0 and res["calibration_ms"] == pytest.approx((sp["start_ms"] + sp["end_ms"]) / 2)
+
 
 def test_nchwc_rule_unknown_when_the_target_graphs_fail(monkeypatch):
     import shutil

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -19,7 +20,8 @@ SmokeOpt = Annotated[int | None, typer.Option("--smoke", min=1, help="Measure on
 
 
 def calibrate_cmd(
-    output: Annotated[str, typer.Option("--output", "-o", help="Write the calibration here (JSON).")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the calibration here (JSON); with "
+                                               "--check, the check's result (JSON).")] = None,
     device: Annotated[str, typer.Option("--device", help="cpu (or cuda).")] = "cpu",
     threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Intra-op threads.")] = 1,
     runtime: RuntimeOpt = "torch",
@@ -40,24 +42,27 @@ def calibrate_cmd(
                                            "fastest call, min (the uncontended cost: the figure that repeats on a "
                                            "shared machine); `predict --validate` compares with the same "
                                            "statistic of the bench rows. With --refit: refit on it.")] = "median",
+    check: Annotated[str | None, typer.Option("--check", help="Measure nothing but this calibration's speed "
+                                              "reference, now, with its settings, on its machine or target, and "
+                                              "compare with the calibration's (exit 1 beyond --tolerance): does "
+                                              "the machine still run as it was calibrated?")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="With --check: the change, in percent, "
+                                             "within which the calibration still holds.")] = 10.0,
 ) -> None:
     """Measure single layers, small blocks and synthetic networks on a designed grid (no zoo network), fit the
-    latency model."""
+    latency model; or, with --check, see whether the machine still runs at its calibration's speed."""
     from lwbench.errors import InputError
     from lwbench.predict.calibrate import calibrate
 
-    if not output.endswith(".json"):
-        raise InputError(f"--output {output}: a calibration is JSON; name it .json")
+    if output is not None and not output.endswith(".json"):
+        raise InputError(f"--output {output}: {'a check' if check else 'a calibration'} is JSON; name it .json")
     err = console(stderr=True)
+    if check:
+        return _speed_check(check, tolerance, output, err)
+    if output is None:
+        raise InputError("calibrate: --output is required (where to write the calibration, .json), unless --check")
     if refit:
-        import json
-
-        from lwbench.predict import calfile, fitcal
-        from lwbench.predict.calibrate import rules_for_refit
-        from lwbench.report.write import atomic_write
-
-        doc = fitcal.refit(rules_for_refit(calfile.load(refit)), statistic)
-        atomic_write(output, json.dumps(doc, separators=(",", ":")))
+        doc = _refit(refit, statistic, output)
     else:
         probes = None
         if smoke:
@@ -67,6 +72,22 @@ def calibrate_cmd(
         doc = calibrate(output, device, threads, runtime, target, batch, dtype, seed, max_minutes, probes=probes,
                         progress=lambda m: err.print(f"calibrate: {m}", markup=False), ort_opt=ort_opt,
                         statistic=statistic)
+    _say_calibrated(doc, output, err)
+
+
+def _refit(path: str, statistic: str, output: str) -> dict:
+    import json
+
+    from lwbench.predict import calfile, fitcal
+    from lwbench.predict.calibrate import rules_for_refit
+    from lwbench.report.write import atomic_write
+
+    doc = fitcal.refit(rules_for_refit(calfile.load(path)), statistic)
+    atomic_write(output, json.dumps(doc, separators=(",", ":")))
+    return doc
+
+
+def _say_calibrated(doc: dict, output: str, err) -> None:
     c, h = doc["cost"], doc["checks"]["heldout_layers"]["all"]
     b = doc["checks"]["blocks_summary"]
     err.print(f"calibrate: {c['measurements']} of {c['probes_in_grid']} probes in {c['seconds_last_run'] / 60:.1f} min"
@@ -75,6 +96,35 @@ def calibrate_cmd(
               f"within ±10%; blocks: median {b.get('median_abs_pct', float('nan')):.1f}% (in-context scale "
               f"{doc['model']['context_scale']['scale']:.3f}); "
               f"{c['contended_probes']} contended probes -> {output}", markup=False)
+
+
+def _speed_check(path: str, tolerance: float, output: str | None, err) -> None:
+    """`calibrate --check`: one line on the reference then and now, the verdict; exit 1 beyond the tolerance."""
+    from lwbench.predict.calibrate import check_speed
+
+    res = check_speed(path, tolerance, progress=lambda m: err.print(f"calibrate --check: {m}", markup=False))
+    cal = res["calibration_speed"]
+    drift = (f", {cal['drift_pct']:+.1f}% from its start to its end ({cal['minutes']:.1f} min)"
+             if cal.get("drift_pct") is not None and cal.get("minutes") is not None else "")
+    share = res.get("now_cpu_share")
+    console().print(
+        f"{path}: speed reference ({res['statistic']}) {res['calibration_ms']:.3f} ms at calibration{drift}; "
+        f"now {res['now_ms']:.3f} ms ({res['now_calls']} calls"
+        f"{f', CPU share {share:.2f}' if share is not None else ''}) on {res['target']}: "
+        f"x{res['ratio']:.3f} ({res['change_pct']:+.1f}%), "
+        f"{'within' if res['within'] else 'beyond'} ±{res['tolerance_pct']:g}%", markup=False, highlight=False,
+        soft_wrap=True)
+    if output:
+        import json
+
+        from lwbench.report.write import atomic_write
+
+        atomic_write(output, json.dumps(res, indent=1))
+    if not res["within"]:
+        print(f"lwbench: the speed reference now takes x{res['ratio']:.3g} the time it took when {path} was made "
+              f"({'slower' if res['ratio'] > 1 else 'faster'}): its predictions are for the machine as it was (other "
+              "load now, or a changed host: find it, or calibrate again)", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 def _predictor(cal: dict, module: str | None, input_: str | None, faults: bool = False):

@@ -52,4 +52,4 @@ def record(probe_id: str, group: str, t, share, clean: dict) -> dict:
     s = sorted(t.samples_ms)
     stats = {k: v for k, v in t.stats().items() if k != "compile_s"}
     return {"id": probe_id, "group": group, "timing": stats, "cpu_share": share, **clean, "worker": os.getpid(),
-            "deciles_ms": [percentile(s, q) for q in range(0, 101, 10)]}
+            "deciles_ms": [percentile(s, q) for q in range(0, 101, 10)], "at": round(time.time(), 1)}

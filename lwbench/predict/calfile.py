@@ -133,16 +133,23 @@ def check_fingerprint(doc: dict, asked: dict, path: str, machine: dict | None = 
     if machine is not None and str(doc["fingerprint"].get("target") or "local") != "local":
         raise InputError(f"--calibration {path}: made on target {doc['fingerprint']['target']}, not on this "
                          "machine; drop --here to predict for that target, or calibrate here")
-    if machine is not None:
-        fp, here = doc["fingerprint"], fingerprint({}, machine)
-        here["onnxruntime"] = (machine.get("onnxruntime") or {}).get("onnxruntime")
-        theirs = {**fp, "onnxruntime": (fp.get("runtime_versions") or {}).get("onnxruntime")}
-        keys = FINGERPRINT_MACHINE + (("onnxruntime",) if fp.get("runtime") == "onnxruntime" else ())
-        for k in keys:
-            if str(here.get(k)) != str(theirs.get(k)):
-                raise InputError(f"--calibration {path}: made on another machine ({k} {theirs.get(k)!r}, this "
-                                 f"machine {here.get(k)!r}); calibrate here, or drop --here to predict for that "
-                                 "machine")
+    why = machine_mismatch(doc["fingerprint"], machine) if machine is not None else None
+    if why:
+        raise InputError(f"--calibration {path}: made on another machine ({why}); calibrate here, or drop --here "
+                         "to predict for that machine")
+
+
+def machine_mismatch(fp: dict, machine: dict, where: str = "this machine") -> str | None:
+    """'cpu_model 'X', this machine 'Y'' when `machine` (a machine block) is not the one a calibration's
+    fingerprint holds for (CPU model, arch, cores, torch and, for ONNX Runtime, its version); None when it is."""
+    here = fingerprint({}, machine)
+    here["onnxruntime"] = (machine.get("onnxruntime") or {}).get("onnxruntime")
+    theirs = {**fp, "onnxruntime": (fp.get("runtime_versions") or {}).get("onnxruntime")}
+    keys = FINGERPRINT_MACHINE + (("onnxruntime",) if fp.get("runtime") == "onnxruntime" else ())
+    for k in keys:
+        if str(here.get(k)) != str(theirs.get(k)):
+            return f"{k} {theirs.get(k)!r}, {where} {here.get(k)!r}"
+    return None
 
 
 def mismatch(fp: dict, asked: dict) -> str | None:

@@ -30,7 +30,7 @@ TIMER_ORT = {**TIMER, "warmup_s": 0.02, "min_time_s": 0.1, "max_time_s": 1.0}   
 # the context model maps them onto networks timed by bench, and on a machine whose speed moves within seconds a
 # statistic over 15 calls in 0.15 s is not one over 150 calls in 3 s (the min of few calls reads high).
 TIMER_NETWORKS = {"warmup_s": 0.2, "min_runs": 50, "min_time_s": 1.0, "max_time_s": 3.0}
-NETWORK_GROUPS = ("chain",)
+NETWORK_GROUPS = ("chain", "speed", "speed-end")   # the speed reference (lwbench.predict.speed) is one
 RUNTIMES = ("torch", "onnxruntime")
 MAX_MEASUREMENTS = 1500
 RETRY_SHARE = 0.85     # a probe timed with less CPU than this (other load took the core) is measured again
@@ -240,7 +240,6 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
               ort_opt: str = "all", statistic: str = "median") -> dict:
     """Measure the grid (resuming OUTPUT.partial), fit `statistic` of each probe (median, min), write OUTPUT;
     returns the calibration document."""
-    from lwbench.measure.machine import machine_info
     from lwbench.measure.timer import check_dtype
     from lwbench.predict.probetime import check_statistic
 
@@ -269,11 +268,7 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
             rules, unknown = remote.nchwc(ort_opt)
         extra = {"statistic": statistic, "nchwc": rules, **({"nchwc_unknown": unknown} if unknown else {})}
         return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)
-    machine = machine_info()
-    if runtime == "onnxruntime":
-        from lwbench.runtimes.ort import info
-
-        machine["onnxruntime"] = info()
+    machine = machine_info_for(runtime)
     fp = _fingerprint(settings, machine)
     header = _start_partial(partial, _header(settings, fp))
     t0 = time.time()
@@ -283,6 +278,69 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     if runtime == "onnxruntime":     # ORT's NCHWc rule here (lwbench.predict.layout): read from ORT, not timed
         extra["nchwc"] = nchwc_rules_here(ort_opt)
     return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)
+
+
+def check_speed(path: str, tolerance_pct: float | None = None, progress=None) -> dict:
+    """`calibrate --check CALIB.json`: the calibration's speed reference (lwbench.predict.speed) measured now, with
+    the calibration's settings, on its machine (refused elsewhere) or its SSH target, against the times the
+    calibration stored; the verdict, the machine block and what was asked."""
+    import datetime
+    import tempfile
+
+    from lwbench.predict import speed
+
+    doc = calfile.load(path)
+    cal_speed = (doc.get("checks") or {}).get("speed")
+    if not isinstance(cal_speed, dict) or not cal_speed.get("start_ms"):
+        raise InputError(f"--check {path}: this calibration has no speed reference (made before `calibrate` timed "
+                         "one); calibrate again to have one")
+    settings, fp_cal = doc["settings"], doc["fingerprint"]
+    target = fp_cal.get("target") or "local"
+    ref = speed.reference(speed.GROUP)
+    with tempfile.TemporaryDirectory(prefix="lwbench-check-") as tmp:
+        partial, deadline = Path(tmp) / "check.partial", time.time() + 600.0
+        if is_remote(target):
+            from lwbench.predict.remotecal import RemoteCalibration
+
+            with RemoteCalibration(target) as remote:
+                machine = remote.machine()
+                _same_machine(fp_cal, machine, path, f"target {target}")
+                header = _start_partial(partial, _header(settings, calfile.fingerprint(settings, machine,
+                                                                                      remote.versions(machine))))
+                problems = remote.measure([ref], settings, partial, {}, deadline, progress, max_measurements=2,
+                                          retry_share=RETRY_SHARE, network_groups=NETWORK_GROUPS)
+        else:
+            machine = machine_info_for(settings["runtime"])
+            _same_machine(fp_cal, machine, path, "this machine")
+            header = _start_partial(partial, _header(settings, _fingerprint(settings, machine)))
+            problems = _measure_groups([ref], settings, partial, header, deadline, progress)[1]
+        rec = read_partial(partial, header).get(ref.id)
+    if rec is None:
+        raise InputError(f"--check {path}: the speed reference did not run ({'; '.join(problems) or 'no record'})")
+    verdict = speed.compare(cal_speed, rec, settings.get("statistic", "median"),
+                            speed.TOLERANCE_PCT if tolerance_pct is None else tolerance_pct)
+    return {"calibration": str(path), "target": target, "reference": cal_speed.get("reference"),
+            "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "calibration_speed": cal_speed, **verdict, "record": rec, "machine": machine}
+
+
+def machine_info_for(runtime: str) -> dict:
+    """This machine's block as a calibration records it (with onnxruntime's versions for an ORT calibration)."""
+    from lwbench.measure.machine import machine_info
+
+    machine = machine_info()
+    if runtime == "onnxruntime":
+        from lwbench.runtimes.ort import info
+
+        machine["onnxruntime"] = info()
+    return machine
+
+
+def _same_machine(fp: dict, machine: dict, path: str, where: str) -> None:
+    why = calfile.machine_mismatch(fp, machine, where)
+    if why:
+        raise InputError(f"--check {path}: calibrated on another machine ({why}); a speed check compares a "
+                         "machine with its own calibration")
 
 
 def _start_partial(partial: Path, header: dict) -> dict:
@@ -345,4 +403,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["calibrate", "measure", "read_partial", "check_request", "ConfigError"]
+__all__ = ["calibrate", "check_speed", "measure", "read_partial", "check_request", "ConfigError"]

@@ -26,8 +26,8 @@ SIZES = (4, 5, 6, 7, 8, 10, 12, 13, 14, 16, 19, 20, 24, 27, 28, 32, 37, 40, 48, 
          120, 128, 147, 150, 160)
 MAX_ELEMS = 3_600_000          # per feature map (in or out) of one probe
 MAX_MADDS = 1_500_000_000
-GROUPS = ("overhead", "pointwise", "depthwise", "conv", "grouped", "unaligned", "linear", "norm-act", "merge", "pool",
-          "block", "chain", "fault-base", "fault")
+GROUPS = ("speed", "overhead", "pointwise", "depthwise", "conv", "grouped", "unaligned", "linear", "norm-act", "merge",
+          "pool", "block", "chain", "fault-base", "fault", "speed-end")
 # the `fault` group runs with glibc told to mmap every block of 64 KiB or more (and unmap it when freed), so each
 # call page-faults its whole output; `fault-base` is the same probes with the default allocator: the difference
 # per fault is the cost of one page fault on this machine (eager torch networks fault every forward, see

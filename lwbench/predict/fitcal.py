@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lwbench.predict import calfile, context, model
+from lwbench.predict import calfile, context, model, speed
 from lwbench.predict.design import Probe, probe_net
 from lwbench.predict.features import node_key
 from lwbench.predict.probetime import check_statistic, probe_ms
@@ -244,5 +244,6 @@ def build_document(probes: list[Probe], records: dict[str, dict], settings: dict
         "measurements": measured,
         "model": fitted,
         "checks": {"heldout_layers": _pooled_heldout(samples, fitted), "blocks": blocks,
-                   "blocks_summary": model.summarize(block_errs), "networks": context.checks(nets, fitted["context"])},
+                   "blocks_summary": model.summarize(block_errs), "networks": context.checks(nets, fitted["context"]),
+                   "speed": speed.summary(probes, records, stat)},
     }

@@ -1,5 +1,6 @@
 """The whole calibration grid: the single-layer groups of `design`, the blocks of `blocks`, the synthetic networks
-of `chains`, the fault probes.
+of `chains`, the fault probes, and the speed reference (lwbench.predict.speed: one fixed synthetic network, timed
+first and last).
 
 ONNX Runtime's grid is the same designed grid with three changes: its overhead chains are ReLUs on a tiny map
 (ORT eliminates Identity nodes, so a chain of identities would be an empty graph), it has no page-fault
@@ -16,6 +17,7 @@ import random
 from lwbench.predict import design as d
 from lwbench.predict.blocks import blocks as make_blocks
 from lwbench.predict.chains import chains as make_chains
+from lwbench.predict.speed import probes as speed_probes
 
 ORT_SKIP = ("fault", "fault-base")
 
@@ -31,7 +33,7 @@ def _ort_overhead() -> list[d.Probe]:
 
 UNALIGNED = (20, 22, 26, 28, 30, 34, 36, 38, 44, 46, 52, 54, 58, 60, 62, 68, 70, 76, 78, 84, 90, 100, 102, 106,
              116, 118, 122, 140, 146, 164, 174, 196, 218, 234, 244, 290, 348, 466)
-N_UNALIGNED = {"pw": 16, "dw1": 10, "dw2": 8}
+N_UNALIGNED = {"pw": 14, "dw1": 10, "dw2": 8}   # 1,500 measurements with the speed reference's two
 
 
 def _ort_unaligned(rng: random.Random) -> list[d.Probe]:
@@ -51,6 +53,7 @@ def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.P
     """Every calibration probe of `runtime`, in a stable order; the same seed gives the same grid."""
     rng = random.Random(seed)
     parts = d.layer_groups(rng)
+    parts.append(speed_probes())        # the speed reference, timed first and last (lwbench.predict.speed)
     if blocks:
         parts.append(make_blocks(rng))
         parts.append(make_chains(random.Random(seed + 1)))   # its own stream: the other groups stay as they were

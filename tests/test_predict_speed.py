@@ -1,0 +1,126 @@
+"""The calibration's speed reference (lwbench.predict.speed) and `lwbench calibrate --check`: the figures by hand, the
+reference stored by a calibration (against the synthetic machine's exact time of that network), a real check on
+this machine (the reference measured for real; no timing asserted: the stored times are set far from any real
+one, so the verdict is known), and the one-line refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import synthetic_calibration, synthetic_ms
+from sshd_server import cli
+
+from lwbench.predict import speed
+from lwbench.predict.design import probe_net
+
+FAST_NETWORK_TIMER = {"warmup_s": 0.0, "min_runs": 5, "min_time_s": 0.02, "max_time_s": 0.2}
+
+
+def _rec(median, at, n=100, mn=None):
+    return {"timing": {"median_ms": median, "min_ms": mn if mn is not None else median * 0.9, "n": n},
+            "cpu_share": 1.0, "at": at}
+
+
+def test_summary_and_verdict_by_hand():
+    start, end = speed.reference(speed.GROUP), speed.reference(speed.GROUP_END)
+    assert start.nodes == end.nodes and start.id != end.id and start.group == "speed"
+    recs = {start.id: _rec(10.0, 1000.0), end.id: _rec(12.0, 1300.0)}
+    s = speed.summary([start, end], recs, "median")
+    assert (s["start_ms"], s["end_ms"]) == (10.0, 12.0)
+    assert s["drift_pct"] == pytest.approx(20.0) and s["minutes"] == pytest.approx(5.0)
+    v = speed.compare(s, _rec(13.2, 2000.0), "median", 10.0)             # against the mean of start and end, 11
+    assert v["calibration_ms"] == pytest.approx(11.0) and v["ratio"] == pytest.approx(1.2)
+    assert v["change_pct"] == pytest.approx(20.0) and not v["within"]
+    assert speed.compare(s, _rec(13.2, 2000.0), "median", 25.0)["within"]
+    assert speed.compare(s, _rec(10.5, 2000.0), "median", 10.0)["within"]   # -4.5%
+    m = speed.summary([start, end], recs, "min")                         # a min calibration compares mins
+    assert m["start_ms"] == pytest.approx(9.0) and speed.compare(m, _rec(20.0, 0, mn=9.9), "min")["ratio"] == \
+        pytest.approx(9.9 / 9.9)
+    # no end record (an interrupted calibration): the start alone; no reference at all: None
+    only = speed.summary([start, end], {start.id: recs[start.id]}, "median")
+    assert only["end_ms"] is None and only["drift_pct"] is None
+    assert speed.compare(only, _rec(15.0, 0), "median")["ratio"] == pytest.approx(1.5)
+    assert speed.summary([start, end], {}, "median") is None
+
+
+def test_a_calibration_stores_its_reference_at_start_and_end():
+    from lwbench.predict.grid import grid, subset
+
+    probes = subset(grid(0), 2)
+    records = {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p))}, "cpu_share": 1.0,
+                      "at": 100.0 + i} for i, p in enumerate(probes)}
+    doc = synthetic_calibration(probes, records)
+    s = doc["checks"]["speed"]
+    truth = synthetic_ms(probe_net(speed.reference()))                 # the synthetic machine's time of it
+    assert s["start_ms"] == pytest.approx(truth) and s["end_ms"] == pytest.approx(truth) and s["drift_pct"] == 0
+    assert s["reference"].startswith("speed reference (103 layers")
+    # the reference is in no fit: the same model without it
+    rest = [p for p in probes if p.group not in ("speed", "speed-end")]
+    other = synthetic_calibration(rest, records)
+    assert other["model"]["kinds"] == doc["model"]["kinds"] and other["model"]["context"] == doc["model"]["context"]
+    assert other["checks"]["speed"] is None
+
+
+def _calibration_here(tmp_path, speed_ms: float | None) -> str:
+    """A calibration document of this machine (its real fingerprint and settings, a fast network timer) with the
+    reference's stored times set to `speed_ms` (None: no reference, as a calibration made before it)."""
+    from lwbench.predict import calfile
+    from lwbench.predict.calibrate import _settings, machine_info_for
+    from lwbench.predict.grid import grid, subset
+
+    probes = subset(grid(0), 1)
+    records = {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p))}, "cpu_share": 1.0} for p in probes}
+    doc = synthetic_calibration(probes, records)
+    settings = _settings("cpu", 1, "torch", None, 1, "float32", 0, FAST_NETWORK_TIMER, "all")
+    machine = machine_info_for("torch")
+    doc.update(settings=settings, machine=machine, fingerprint=calfile.fingerprint(settings, machine))
+    if speed_ms is None:
+        doc["checks"]["speed"] = None
+    else:
+        doc["checks"]["speed"].update(start_ms=speed_ms, end_ms=speed_ms)
+    path = tmp_path / f"cal-{speed_ms}.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_check_measures_the_reference_here_and_exits_1_beyond_the_tolerance(tmp_path, capsys):
+    cal = _calibration_here(tmp_path, 1e6)          # stored: 1,000 s a call; any real run is far faster
+    out = tmp_path / "check.json"
+    rc, stdout, err = cli(["calibrate", "--check", cal, "-o", str(out)], capsys)
+    assert rc == 1, err
+    line = [ln for ln in err.splitlines() if ln.startswith("lwbench:")]
+    assert len(line) == 1 and "(faster)" in line[0] and "now takes x" in line[0] and "calibrate again" in line[0]
+    assert f"{cal}: speed reference (median) 1000000.000 ms at calibration" in stdout and "beyond ±10%" in stdout
+    res = json.loads(out.read_text())
+    assert res["target"] == "local" and not res["within"] and res["ratio"] < 1e-2
+    assert res["record"]["group"] == "speed" and res["record"]["timing"]["n"] >= FAST_NETWORK_TIMER["min_runs"]
+    assert res["now_ms"] == pytest.approx(res["record"].get("clean_median_ms") or res["record"]["timing"]["median_ms"])
+    assert res["machine"]["cpu_model"] and res["calibration_speed"]["start_ms"] == 1e6
+    # the same measurement within a tolerance that holds it: exit 0, no warning
+    rc, stdout, err = cli(["calibrate", "--check", cal, "--tolerance", "1e9"], capsys)
+    assert rc == 0 and "within ±1e+09%" in stdout and "lwbench:" not in err, (stdout, err)
+
+
+def test_check_refusals_are_one_line(tmp_path, capsys):
+    old = _calibration_here(tmp_path, None)
+    rc, _, err = cli(["calibrate", "--check", old], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "no speed reference" in err and "calibrate again" in err, err
+    from conftest import synthetic_calibration as syn
+
+    from lwbench.predict.grid import grid, subset
+
+    probes = subset(grid(0), 1)
+    doc = syn(probes, {p.id: {"timing": {"median_ms": 1.0}, "cpu_share": 1.0} for p in probes})
+    other = tmp_path / "other.json"                   # the synthetic CPU's calibration: another machine
+    other.write_text(json.dumps(doc))
+    rc, _, err = cli(["calibrate", "--check", str(other)], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "calibrated on another machine (cpu_model 'Synthetic CPU'" in err
+    rc, _, err = cli(["calibrate", "--check", str(other), "-o", str(tmp_path / "x.csv")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "a check is JSON" in err
+    truncated = tmp_path / "t.json"
+    truncated.write_text(other.read_text()[:500])
+    rc, _, err = cli(["calibrate", "--check", str(truncated)], capsys)
+    assert rc == 2 and err.count("\n") == 1 and str(truncated) in err and "not valid JSON" in err
+    rc, _, err = cli(["calibrate"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "--output is required" in err
