@@ -27,6 +27,10 @@ and writes every file with `-ort` after `cpu` (predict-calib-cpu-ort.json, predi
 5. with --retest: `lwbench bench` of the same networks once more (OUT/predict-bench-cpu-retest*.csv) and the
    repeatability of the measurement itself, scored like a prediction (the second round "predicting" the first,
    median and min): the ceiling no predictor can beat on this machine, in OUT/predict-run-cpu.json;
+   after each bench round, `calibrate --check` times the calibration's speed reference again
+   (OUT/predict-check-cpu*.json; `speed_checks` in the log: how far the machine moved since its calibration) and
+   `speed_adjusted` in the log scores the predictions scaled by that ratio: a diagnostic of how much of the
+   error is the machine's drift, never the goal's figures;
 6. prints the figures against the goal (>= 90% within ±10%, >= 60% within ±5%, median <= 5%, worst <= 20%,
    Kendall τ >= 0.8 inside equal-madds bands) and exits 1 when one is not met.
 """
@@ -224,7 +228,30 @@ def _measure(a, out: Path, tag: str, cal: Path, rt: list[str], log: dict) -> lis
     benches = _bench_sets(a, out, tag, rt)
     log["load_after_bench"] = load1()
     log["bench_rounds"] = int(a.rounds)
+    log["speed_checks"] = {"after_bench": speed_check(cal, out / f"predict-check-cpu{tag}.json")}
     return benches
+
+
+def speed_check(cal: Path, path: Path) -> dict | None:
+    """`calibrate --check`: the calibration's speed reference timed now (None: a calibration without one)."""
+    p = subprocess.run([sys.executable, "-m", "lwbench", "calibrate", "--check", str(cal), "--tolerance", "1e9",
+                        "-o", str(path)], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    res = json.loads(path.read_text())
+    return {k: res[k] for k in ("checked_at", "calibration_ms", "now_ms", "ratio", "change_pct", "now_cpu_share")}
+
+
+def speed_adjusted(val: Path, ratio: float) -> dict:
+    """A diagnostic, never the goal's figures: the predictions scaled by the speed check's ratio (the machine's
+    speed at bench time over its speed at calibration) against the same rows: what of the error is the machine's
+    drift since the calibration, as the reference reads it."""
+    import pandas as pd
+
+    from lwbench.predict.validate import scores
+
+    d = pd.read_csv(val, comment="#").dropna(subset=["measured_ms", "predicted_ms"])
+    return {"ratio": ratio, **scores(list(d["measured_ms"]), list(d["predicted_ms"] * ratio), list(d["madds"]))}
 
 
 def main() -> int:
@@ -269,6 +296,11 @@ def main() -> int:
     lwbench("predict", "-c", str(cal_min), *valid, "-f", "table", "-o", str(out / f"predict-validate-cpu{tag}-min.txt"))
     if a.retest:
         log["repeatability"] = repeatability(benches, _bench_sets(a, out, tag, rt, "-retest"))
+        if not a.refit:
+            log["speed_checks"]["after_retest"] = speed_check(cal, out / f"predict-check-cpu{tag}-retest.json")
+    after = (log.get("speed_checks") or {}).get("after_bench")
+    if after:
+        log["speed_adjusted"] = speed_adjusted(val, after["ratio"])
     log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort, a.refit)
     summary = _comment(val, "summary")
     log["min_statistic"] = {k: _comment(val_min, "summary")[k] for k in ("model", "madds_fit")}

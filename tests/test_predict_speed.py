@@ -29,18 +29,24 @@ def test_summary_and_verdict_by_hand():
     s = speed.summary([start, end], recs, "median")
     assert (s["start_ms"], s["end_ms"]) == (10.0, 12.0)
     assert s["drift_pct"] == pytest.approx(20.0) and s["minutes"] == pytest.approx(5.0)
-    v = speed.compare(s, _rec(13.2, 2000.0), "median", 10.0)             # against the mean of start and end, 11
-    assert v["calibration_ms"] == pytest.approx(11.0) and v["ratio"] == pytest.approx(1.2)
-    assert v["change_pct"] == pytest.approx(20.0) and not v["within"]
-    assert speed.compare(s, _rec(13.2, 2000.0), "median", 25.0)["within"]
-    assert speed.compare(s, _rec(10.5, 2000.0), "median", 10.0)["within"]   # -4.5%
+    # against the mean of start and end, 11; the median of the readings
+    v = speed.compare(s, [_rec(13.0, 0), _rec(13.2, 0), _rec(13.6, 0)], "median", 10.0)
+    assert v["calibration_ms"] == pytest.approx(11.0) and v["now_ms"] == 13.2 and v["ratio"] == pytest.approx(1.2)
+    assert v["change_pct"] == pytest.approx(20.0) and v["spread_pct"] == pytest.approx(100 * (13.6 / 13.0 - 1))
+    assert v["verdict"] == "beyond" and not v["within"] and v["now_calls"] == 300
+    assert speed.compare(s, [_rec(13.2, 0)], "median", 25.0)["verdict"] == "within"
+    assert speed.compare(s, [_rec(10.5, 0)], "median", 10.0)["within"]                  # -4.5%
+    # readings seconds apart 12% apart: unsteady at ±10% even though their median is on the calibration's
+    un = speed.compare(s, [_rec(10.0, 0), _rec(11.0, 0), _rec(11.2, 0)], "median", 10.0)
+    assert un["ratio"] == pytest.approx(1.0) and un["spread_pct"] == pytest.approx(12.0) and un["verdict"] == "unsteady"
+    assert speed.compare(s, [_rec(10.0, 0), _rec(11.0, 0), _rec(11.2, 0)], "median", 15.0)["verdict"] == "within"
     m = speed.summary([start, end], recs, "min")                         # a min calibration compares mins
-    assert m["start_ms"] == pytest.approx(9.0) and speed.compare(m, _rec(20.0, 0, mn=9.9), "min")["ratio"] == \
+    assert m["start_ms"] == pytest.approx(9.0) and speed.compare(m, [_rec(20.0, 0, mn=9.9)], "min")["ratio"] == \
         pytest.approx(9.9 / 9.9)
     # no end record (an interrupted calibration): the start alone; no reference at all: None
     only = speed.summary([start, end], {start.id: recs[start.id]}, "median")
     assert only["end_ms"] is None and only["drift_pct"] is None
-    assert speed.compare(only, _rec(15.0, 0), "median")["ratio"] == pytest.approx(1.5)
+    assert speed.compare(only, [_rec(15.0, 0)], "median")["ratio"] == pytest.approx(1.5)
     assert speed.summary([start, end], {}, "median") is None
 
 
@@ -85,21 +91,31 @@ def _calibration_here(tmp_path, speed_ms: float | None) -> str:
 
 
 def test_check_measures_the_reference_here_and_exits_1_beyond_the_tolerance(tmp_path, capsys):
-    cal = _calibration_here(tmp_path, 1e6)          # stored: 1,000 s a call; any real run is far faster
+    import statistics
+
+    cal = _calibration_here(tmp_path, 1e-3)         # stored: 1 us a call; any real run is thousands of times slower
     out = tmp_path / "check.json"
-    rc, stdout, err = cli(["calibrate", "--check", cal, "-o", str(out)], capsys)
+    # at ±500% the readings' own spread (a few tens of percent on a shared VM) is within, the change is not
+    rc, stdout, err = cli(["calibrate", "--check", cal, "--tolerance", "500", "-o", str(out)], capsys)
     assert rc == 1, err
     line = [ln for ln in err.splitlines() if ln.startswith("lwbench:")]
-    assert len(line) == 1 and "(faster)" in line[0] and "now takes x" in line[0] and "calibrate again" in line[0]
-    assert f"{cal}: speed reference (median) 1000000.000 ms at calibration" in stdout and "beyond ±10%" in stdout
+    assert len(line) == 1 and "(slower)" in line[0] and "now takes x" in line[0] and "calibrate again" in line[0]
+    assert f"{cal}: speed reference (median) 0.001 ms at calibration" in stdout and "beyond (±500%)" in stdout
     res = json.loads(out.read_text())
-    assert res["target"] == "local" and not res["within"] and res["ratio"] < 1e-2
-    assert res["record"]["group"] == "speed" and res["record"]["timing"]["n"] >= FAST_NETWORK_TIMER["min_runs"]
-    assert res["now_ms"] == pytest.approx(res["record"].get("clean_median_ms") or res["record"]["timing"]["median_ms"])
-    assert res["machine"]["cpu_model"] and res["calibration_speed"]["start_ms"] == 1e6
-    # the same measurement within a tolerance that holds it: exit 0, no warning
-    rc, stdout, err = cli(["calibrate", "--check", cal, "--tolerance", "1e9"], capsys)
-    assert rc == 0 and "within ±1e+09%" in stdout and "lwbench:" not in err, (stdout, err)
+    assert res["target"] == "local" and res["verdict"] == "beyond" and res["ratio"] > 100
+    recs = res["records"]
+    assert len(recs) == 3 and len({r["worker"] for r in recs}) == 3 and {r["group"] for r in recs} == {"speed"}
+    assert all(r["timing"]["n"] >= FAST_NETWORK_TIMER["min_runs"] for r in recs)
+    got = [r.get("clean_median_ms") or r["timing"]["median_ms"] for r in recs]
+    assert res["readings_ms"] == pytest.approx(got) and res["now_ms"] == pytest.approx(statistics.median(got))
+    assert res["machine"]["cpu_model"] and res["calibration_speed"]["start_ms"] == 1e-3
+    # within a tolerance that holds it: exit 0, no warning
+    rc, stdout, err = cli(["calibrate", "--check", cal, "--tolerance", "1e9", "--readings", "1"], capsys)
+    assert rc == 0 and "median of 1 reading, CPU share" in stdout and "within (±1e+09%)" in stdout and "lwbench:" not in err
+    # at ±0% two real readings always differ: unsteady, exit 1, one line saying so
+    rc, stdout, err = cli(["calibrate", "--check", cal, "--tolerance", "0", "--readings", "2"], capsys)
+    line = [ln for ln in err.splitlines() if ln.startswith("lwbench:")]
+    assert rc == 1 and ": unsteady (±0%)" in stdout and len(line) == 1 and "is unsteady: 2 readings" in line[0]
 
 
 def test_check_refusals_are_one_line(tmp_path, capsys):

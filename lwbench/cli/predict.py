@@ -48,6 +48,8 @@ def calibrate_cmd(
                                               "the machine still run as it was calibrated?")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="With --check: the change, in percent, "
                                              "within which the calibration still holds.")] = 10.0,
+    readings: Annotated[int, typer.Option("--readings", min=1, help="With --check: read the reference this "
+                                          "many times (a fresh worker each).")] = 3,
 ) -> None:
     """Measure single layers, small blocks and synthetic networks on a designed grid (no zoo network), fit the
     latency model; or, with --check, see whether the machine still runs at its calibration's speed."""
@@ -58,7 +60,7 @@ def calibrate_cmd(
         raise InputError(f"--output {output}: {'a check' if check else 'a calibration'} is JSON; name it .json")
     err = console(stderr=True)
     if check:
-        return _speed_check(check, tolerance, output, err)
+        return _speed_check(check, tolerance, readings, output)
     if output is None:
         raise InputError("calibrate: --output is required (where to write the calibration, .json), unless --check")
     if refit:
@@ -98,32 +100,40 @@ def _say_calibrated(doc: dict, output: str, err) -> None:
               f"{c['contended_probes']} contended probes -> {output}", markup=False)
 
 
-def _speed_check(path: str, tolerance: float, output: str | None, err) -> None:
-    """`calibrate --check`: one line on the reference then and now, the verdict; exit 1 beyond the tolerance."""
+def _speed_check(path: str, tolerance: float, readings: int, output: str | None) -> None:
+    """`calibrate --check`: one line on the reference then and now and the verdict; exit 1 beyond the tolerance
+    or when the readings themselves differ by more than it (unsteady)."""
     from lwbench.predict.calibrate import check_speed
 
-    res = check_speed(path, tolerance, progress=lambda m: err.print(f"calibrate --check: {m}", markup=False))
+    res = check_speed(path, tolerance, readings=readings)
     cal = res["calibration_speed"]
     drift = (f", {cal['drift_pct']:+.1f}% from its start to its end ({cal['minutes']:.1f} min)"
              if cal.get("drift_pct") is not None and cal.get("minutes") is not None else "")
     share = res.get("now_cpu_share")
+    got = res["readings_ms"]
+    spread = f" {min(got):.3f}-{max(got):.3f} ms, spread {res['spread_pct']:.1f}%" if len(got) > 1 else ""
     console().print(
         f"{path}: speed reference ({res['statistic']}) {res['calibration_ms']:.3f} ms at calibration{drift}; "
-        f"now {res['now_ms']:.3f} ms ({res['now_calls']} calls"
+        f"now {res['now_ms']:.3f} ms (median of {len(got)} reading{'s' if len(got) > 1 else ''}"
+        f"{spread}"
         f"{f', CPU share {share:.2f}' if share is not None else ''}) on {res['target']}: "
-        f"x{res['ratio']:.3f} ({res['change_pct']:+.1f}%), "
-        f"{'within' if res['within'] else 'beyond'} ±{res['tolerance_pct']:g}%", markup=False, highlight=False,
-        soft_wrap=True)
+        f"x{res['ratio']:.3f} ({res['change_pct']:+.1f}%): {res['verdict']} (±{res['tolerance_pct']:g}%)",
+        markup=False, highlight=False, soft_wrap=True)
     if output:
         import json
 
         from lwbench.report.write import atomic_write
 
         atomic_write(output, json.dumps(res, indent=1))
-    if not res["within"]:
+    if res["verdict"] == "beyond":
         print(f"lwbench: the speed reference now takes x{res['ratio']:.3g} the time it took when {path} was made "
               f"({'slower' if res['ratio'] > 1 else 'faster'}): its predictions are for the machine as it was (other "
               "load now, or a changed host: find it, or calibrate again)", file=sys.stderr)
+    elif res["verdict"] == "unsteady":
+        print(f"lwbench: the machine is unsteady: {len(got)} readings of the speed reference seconds apart differ by "
+              f"{res['spread_pct']:.0f}% (more than ±{res['tolerance_pct']:g}%); no calibration holds to that here now "
+              "(other load, or a host whose speed moves: find it, or judge with a wider --tolerance)", file=sys.stderr)
+    if res["verdict"] != "within":
         raise typer.Exit(1)
 
 

@@ -280,7 +280,7 @@ def calibrate(output: str, device: str = "cpu", threads: int = 1, runtime: str =
     return _finish(output, partial, probes, done, settings, extra, fp, machine, t0, problems)
 
 
-def check_speed(path: str, tolerance_pct: float | None = None, progress=None) -> dict:
+def check_speed(path: str, tolerance_pct: float | None = None, progress=None, readings: int | None = None) -> dict:
     """`calibrate --check CALIB.json`: the calibration's speed reference (lwbench.predict.speed) measured now, with
     the calibration's settings, on its machine (refused elsewhere) or its SSH target, against the times the
     calibration stored; the verdict, the machine block and what was asked."""
@@ -296,32 +296,39 @@ def check_speed(path: str, tolerance_pct: float | None = None, progress=None) ->
                          "one); calibrate again to have one")
     settings, fp_cal = doc["settings"], doc["fingerprint"]
     target = fp_cal.get("target") or "local"
-    ref = speed.reference(speed.GROUP)
+    ref, n = speed.reference(speed.GROUP), readings or speed.READINGS
+    recs, problems = [], []
     with tempfile.TemporaryDirectory(prefix="lwbench-check-") as tmp:
-        partial, deadline = Path(tmp) / "check.partial", time.time() + 600.0
+        deadline = time.time() + 600.0
         if is_remote(target):
             from lwbench.predict.remotecal import RemoteCalibration
 
             with RemoteCalibration(target) as remote:
                 machine = remote.machine()
                 _same_machine(fp_cal, machine, path, f"target {target}")
-                header = _start_partial(partial, _header(settings, calfile.fingerprint(settings, machine,
-                                                                                      remote.versions(machine))))
-                problems = remote.measure([ref], settings, partial, {}, deadline, progress, max_measurements=2,
-                                          retry_share=RETRY_SHARE, network_groups=NETWORK_GROUPS)
+                fp = calfile.fingerprint(settings, machine, remote.versions(machine))
+                for k in range(n):          # one runner per reading, as a calibration runs one per network
+                    partial = Path(tmp) / f"check-{k}.partial"
+                    header = _start_partial(partial, _header(settings, fp))
+                    problems += remote.measure([ref], settings, partial, {}, deadline, progress, max_measurements=2,
+                                               retry_share=RETRY_SHARE, network_groups=NETWORK_GROUPS)
+                    recs.append(read_partial(partial, header).get(ref.id))
         else:
             machine = machine_info_for(settings["runtime"])
             _same_machine(fp_cal, machine, path, "this machine")
-            header = _start_partial(partial, _header(settings, _fingerprint(settings, machine)))
-            problems = _measure_groups([ref], settings, partial, header, deadline, progress)[1]
-        rec = read_partial(partial, header).get(ref.id)
-    if rec is None:
+            fp = _fingerprint(settings, machine)
+            for k in range(n):              # a fresh worker per reading
+                partial = Path(tmp) / f"check-{k}.partial"
+                header = _start_partial(partial, _header(settings, fp))
+                problems += _measure_groups([ref], settings, partial, header, deadline, progress)[1]
+                recs.append(read_partial(partial, header).get(ref.id))
+    if any(r is None for r in recs):
         raise InputError(f"--check {path}: the speed reference did not run ({'; '.join(problems) or 'no record'})")
-    verdict = speed.compare(cal_speed, rec, settings.get("statistic", "median"),
+    verdict = speed.compare(cal_speed, recs, settings.get("statistic", "median"),
                             speed.TOLERANCE_PCT if tolerance_pct is None else tolerance_pct)
     return {"calibration": str(path), "target": target, "reference": cal_speed.get("reference"),
             "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "calibration_speed": cal_speed, **verdict, "record": rec, "machine": machine}
+            "calibration_speed": cal_speed, **verdict, "records": recs, "machine": machine}
 
 
 def machine_info_for(runtime: str) -> dict:
