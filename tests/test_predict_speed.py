@@ -140,3 +140,24 @@ def test_check_refusals_are_one_line(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and str(truncated) in err and "not valid JSON" in err
     rc, _, err = cli(["calibrate"], capsys)
     assert rc == 2 and err.count("\n") == 1 and "--output is required" in err
+
+
+def test_calibrate_warns_when_the_machine_moved_during_the_calibration(tmp_path, capsys):
+    from lwbench.predict.grid import grid, subset
+
+    probes = subset(grid(0), 1)
+    records = {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p)), "min_ms": 1.0}, "cpu_share": 1.0}
+               for p in probes}
+    ends = {p.group: p.id for p in probes if p.group in ("speed", "speed-end")}
+    records[ends["speed"]]["timing"]["median_ms"], records[ends["speed-end"]]["timing"]["median_ms"] = 10.0, 15.0
+    doc = synthetic_calibration(probes, records)
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(doc))
+    out = tmp_path / "refit.json"
+    rc, _, err = cli(["calibrate", "--refit", str(moved), "-o", str(out)], capsys)
+    warn = [ln for ln in err.splitlines() if ln.startswith("lwbench: warning: the machine moved")]
+    assert rc == 0 and len(warn) == 1 and "10.000 ms first and 15.000 ms last (+50%)" in warn[0], err
+    assert json.loads(out.read_text())["checks"]["speed"]["drift_pct"] == pytest.approx(50.0)
+    # the same calibration refitted on the min (1 ms both ends): no drift, no warning
+    rc, _, err = cli(["calibrate", "--refit", str(moved), "--statistic", "min", "-o", str(out)], capsys)
+    assert rc == 0 and "moved" not in err and json.loads(out.read_text())["checks"]["speed"]["drift_pct"] == 0
