@@ -43,17 +43,23 @@ def agreement(a: dict, b: dict, key: str) -> dict:
             "median_err_pct": round(100 * statistics.median(errs), 2), "worst_err_pct": round(100 * max(errs), 2)}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def drift_args(description: str, rounds: int, min_time: float, name: str, argv=None) -> tuple:
+    """(options, scratch folder) of the drift benchmarks (this one, speed_reference.py): where, how many rounds,
+    how long; the scratch folder OUT/.NAME-TAG made."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--out", type=Path, default=Path("results"))
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--min-time", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--min-time", type=float, default=min_time)
     ap.add_argument("--nets", nargs="*", default=NETS)
     ap.add_argument("--tag", default="cpu")
     a = ap.parse_args(argv)
-    a.out.mkdir(parents=True, exist_ok=True)
-    tmp = a.out / f".bench-rounds-{a.tag}"
-    tmp.mkdir(exist_ok=True)
+    tmp = a.out / f".{name}-{a.tag}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    return a, tmp
+
+
+def main(argv=None) -> int:
+    a, tmp = drift_args(__doc__.splitlines()[0], 6, 3.0, "bench-rounds", argv)
     load = [os.getloadavg()[0]]
     runs: dict = {}
     cmds, machine, t0 = [], None, time.time()

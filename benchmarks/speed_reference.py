@@ -20,7 +20,6 @@ commands). A benchmark: nothing here is a test.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
@@ -32,9 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-NETS = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v1_g3_x1_0", "mobilenet_v1_x0_5", "mobilenet_v2",
-        "mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "efficientnet_b0", "squeezenet1_1", "resnet18",
-        "xception"]
+from bench_rounds import drift_args  # the same 12 networks and options (benchmarks/ is on sys.path)
 
 
 def lw(*args: str) -> list[str]:
@@ -94,16 +91,7 @@ def analyse(rounds: list[dict], nets: list[str]) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("results"))
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--min-time", type=float, default=1.5)
-    ap.add_argument("--nets", nargs="*", default=NETS)
-    ap.add_argument("--tag", default="cpu")
-    a = ap.parse_args(argv)
-    a.out.mkdir(parents=True, exist_ok=True)
-    tmp = a.out / f".speed-reference-{a.tag}"
-    tmp.mkdir(exist_ok=True)
+    a, tmp = drift_args(__doc__.splitlines()[0], 8, 1.5, "speed-reference", argv)
     cal = tmp / "cal.json"
     t0, load = time.time(), [os.getloadavg()[0]]
     cal_cmd = lw("calibrate", "--smoke", "1", "-o", str(cal))
