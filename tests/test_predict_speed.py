@@ -140,6 +140,15 @@ def test_check_refusals_are_one_line(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and str(truncated) in err and "not valid JSON" in err
     rc, _, err = cli(["calibrate"], capsys)
     assert rc == 2 and err.count("\n") == 1 and "--output is required" in err
+    # the target a calibration file names is checked as a --target option is, before anything connects
+    bad = json.loads(other.read_text())
+    bad["fingerprint"]["target"] = bad["settings"]["target"] = "ssh://-oProxyCommand=touch%20x@host"
+    bad["settings"]["runtime"] = "onnxruntime"
+    evil = tmp_path / "evil.json"
+    evil.write_text(json.dumps(bad))
+    rc, _, err = cli(["calibrate", "--check", str(evil)], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "ssh://-oProxyCommand" in err, err
+    assert not (tmp_path / "x").exists()
 
 
 def test_calibrate_warns_when_the_machine_moved_during_the_calibration(tmp_path, capsys):

@@ -296,8 +296,8 @@ def check_speed(path: str, tolerance_pct: float | None = None, progress=None, re
                          "one); calibrate again to have one")
     settings, fp_cal = doc["settings"], doc["fingerprint"]
     target = fp_cal.get("target") or "local"
+    check_request(settings["device"], settings["runtime"], target, settings.get("ort_opt", "all"), settings["dtype"])
     ref, n = speed.reference(speed.GROUP), readings or speed.READINGS
-    recs, problems = [], []
     with tempfile.TemporaryDirectory(prefix="lwbench-check-") as tmp:
         deadline = time.time() + 600.0
         if is_remote(target):
@@ -306,22 +306,16 @@ def check_speed(path: str, tolerance_pct: float | None = None, progress=None, re
             with RemoteCalibration(target) as remote:
                 machine = remote.machine()
                 _same_machine(fp_cal, machine, path, f"target {target}")
-                fp = calfile.fingerprint(settings, machine, remote.versions(machine))
-                for k in range(n):          # one runner per reading, as a calibration runs one per network
-                    partial = Path(tmp) / f"check-{k}.partial"
-                    header = _start_partial(partial, _header(settings, fp))
-                    problems += remote.measure([ref], settings, partial, {}, deadline, progress, max_measurements=2,
-                                               retry_share=RETRY_SHARE, network_groups=NETWORK_GROUPS)
-                    recs.append(read_partial(partial, header).get(ref.id))
+                recs, problems = _readings(n, Path(tmp), settings, calfile.fingerprint(
+                    settings, machine, remote.versions(machine)), ref, lambda partial, header: remote.measure(
+                    [ref], settings, partial, {}, deadline, progress, max_measurements=2, retry_share=RETRY_SHARE,
+                    network_groups=NETWORK_GROUPS))
         else:
             machine = machine_info_for(settings["runtime"])
             _same_machine(fp_cal, machine, path, "this machine")
-            fp = _fingerprint(settings, machine)
-            for k in range(n):              # a fresh worker per reading
-                partial = Path(tmp) / f"check-{k}.partial"
-                header = _start_partial(partial, _header(settings, fp))
-                problems += _measure_groups([ref], settings, partial, header, deadline, progress)[1]
-                recs.append(read_partial(partial, header).get(ref.id))
+            recs, problems = _readings(n, Path(tmp), settings, _fingerprint(settings, machine), ref,
+                                       lambda partial, header: _measure_groups([ref], settings, partial, header,
+                                                                               deadline, progress)[1])
     if any(r is None for r in recs):
         raise InputError(f"--check {path}: the speed reference did not run ({'; '.join(problems) or 'no record'})")
     verdict = speed.compare(cal_speed, recs, settings.get("statistic", "median"),
@@ -329,6 +323,18 @@ def check_speed(path: str, tolerance_pct: float | None = None, progress=None, re
     return {"calibration": str(path), "target": target, "reference": cal_speed.get("reference"),
             "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "calibration_speed": cal_speed, **verdict, "records": recs, "machine": machine}
+
+
+def _readings(n: int, tmp: Path, settings: dict, fp: dict, ref: Probe, run) -> tuple[list, list[str]]:
+    """`n` readings of the probe `ref`, each by `run(partial, header)` into its own partial file (a fresh worker
+    or runner each, as a calibration gives every network one); (records, problems)."""
+    recs, problems = [], []
+    for k in range(n):
+        partial = tmp / f"check-{k}.partial"
+        header = _start_partial(partial, _header(settings, fp))
+        problems += run(partial, header)
+        recs.append(read_partial(partial, header).get(ref.id))
+    return recs, problems
 
 
 def machine_info_for(runtime: str) -> dict:
