@@ -149,6 +149,8 @@ def test_check_refusals_are_one_line(tmp_path, capsys):
     rc, _, err = cli(["calibrate", "--check", str(evil)], capsys)
     assert rc == 2 and err.count("\n") == 1 and "ssh://-oProxyCommand" in err, err
     assert not (tmp_path / "x").exists()
+    rc, _, err = cli(["calibrate", "--check", str(tmp_path / "none.json")], capsys)
+    assert rc == 2 and err.count("\n") == 1 and f"--check {tmp_path / 'none.json'}: no such file" in err
 
 
 def test_calibrate_warns_when_the_machine_moved_during_the_calibration(tmp_path, capsys):

@@ -103,11 +103,11 @@ def validate(doc, path: str) -> dict:
     return doc
 
 
-def load(path: str | Path) -> dict:
+def load(path: str | Path, option: str = "--calibration") -> dict:
     """Read and check a calibration file (InputError when it is not there, ConfigError when it is wrong)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"--calibration {path}: no such file (make one with `lwbench calibrate -o {path}`)")
+        raise InputError(f"{option} {path}: no such file (make one with `lwbench calibrate -o {path}`)")
     if p.stat().st_size > MAX_BYTES:
         raise ConfigError(str(path), "", f"larger than {MAX_BYTES >> 20} MiB: not a calibration")
     try:

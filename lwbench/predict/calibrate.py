@@ -289,7 +289,7 @@ def check_speed(path: str, tolerance_pct: float | None = None, progress=None, re
 
     from lwbench.predict import speed
 
-    doc = calfile.load(path)
+    doc = calfile.load(path, "--check")
     cal_speed = (doc.get("checks") or {}).get("speed")
     if not isinstance(cal_speed, dict) or not cal_speed.get("start_ms"):
         raise InputError(f"--check {path}: this calibration has no speed reference (made before `calibrate` timed "
