@@ -169,6 +169,10 @@ def test_calibrate_warns_when_the_machine_moved_during_the_calibration(tmp_path,
     warn = [ln for ln in err.splitlines() if ln.startswith("lwbench: warning: the machine moved")]
     assert rc == 0 and len(warn) == 1 and "10.000 ms first and 15.000 ms last (+50%)" in warn[0], err
     assert json.loads(out.read_text())["checks"]["speed"]["drift_pct"] == pytest.approx(50.0)
+    # every predict table's caption says it too
+    rc, table, _ = cli(["predict", "mobilenet_v3_small", "-c", str(out), "--summary", "-f", "table"], capsys)
+    assert rc == 0 and "speed reference 10.000 -> 15.000 ms during it (+50.0%: the machine moved;" in \
+        " ".join(table.split()), table
     # the same calibration refitted on the min (1 ms both ends): no drift, no warning
     rc, _, err = cli(["calibrate", "--refit", str(moved), "--statistic", "min", "-o", str(out)], capsys)
     assert rc == 0 and "moved" not in err and json.loads(out.read_text())["checks"]["speed"]["drift_pct"] == 0
