@@ -36,11 +36,15 @@ def bench(out: Path, nets: list[str], min_time: float, rounds: int) -> tuple[lis
     return doc["rows"], doc["machine"], cmd
 
 
-def agreement(a: dict, b: dict, key: str) -> dict:
-    errs = [abs(b[m][key] / a[m][key] - 1) for m in a if a[m].get(key) and b.get(m, {}).get(key)]
+def spread(errs: list[float]) -> dict:
+    """How well a figure repeats: the share of |ratio - 1| within ±2/5/10%, the median and the worst."""
     n = len(errs)
     return {"n": n, **{f"within_{p}_pct": round(100 * sum(e <= p / 100 for e in errs) / n, 1) for p in (2, 5, 10)},
             "median_err_pct": round(100 * statistics.median(errs), 2), "worst_err_pct": round(100 * max(errs), 2)}
+
+
+def agreement(a: dict, b: dict, key: str) -> dict:
+    return spread([abs(b[m][key] / a[m][key] - 1) for m in a if a[m].get(key) and b.get(m, {}).get(key)])
 
 
 def drift_args(description: str, rounds: int, min_time: float, name: str, argv=None) -> tuple:

@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench_rounds import drift_args  # the same 12 networks and options (benchmarks/ is on sys.path)
+from bench_rounds import drift_args, spread  # the same 12 networks and options (benchmarks/ is on sys.path)
+from predict_accuracy import speed_check
 
 
 def lw(*args: str) -> list[str]:
@@ -39,12 +40,11 @@ def lw(*args: str) -> list[str]:
 
 
 def check(cal: Path, out: Path) -> dict:
-    """`calibrate --check` (3 readings); exit 1 (beyond or unsteady at ±10%) is a verdict, not a failure."""
-    p = subprocess.run(lw("calibrate", "--check", str(cal), "-o", str(out)), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    if p.returncode not in (0, 1):
-        raise SystemExit(f"calibrate --check failed (exit {p.returncode})")
-    return json.loads(out.read_text())
+    """`calibrate --check` (3 readings, ±10%: exit 1 is a verdict, not a failure), as predict_accuracy runs it."""
+    res = speed_check(cal, out)
+    if res is None:
+        raise SystemExit(f"calibrate --check {cal} failed")
+    return res
 
 
 def bench(out: Path, nets: list[str], min_time: float) -> tuple[dict, dict, list[str]]:
@@ -52,12 +52,6 @@ def bench(out: Path, nets: list[str], min_time: float) -> tuple[dict, dict, list
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     doc = json.loads(out.read_text())
     return {r["model"]: r for r in doc["rows"] if not r.get("error")}, doc["machine"], cmd
-
-
-def spread(errs: list[float]) -> dict:
-    n = len(errs)
-    return {"n": n, **{f"within_{p}_pct": round(100 * sum(e <= p / 100 for e in errs) / n, 1) for p in (2, 5, 10)},
-            "median_err_pct": round(100 * statistics.median(errs), 2), "worst_err_pct": round(100 * max(errs), 2)}
 
 
 def pearson(xs: list[float], ys: list[float]) -> float | None:

@@ -68,16 +68,22 @@ def test_a_calibration_stores_its_reference_at_start_and_end():
     assert other["checks"]["speed"] is None
 
 
+def _small():
+    """A one-probe-per-group grid and its records on the synthetic machine (every call 1 ms at its fastest)."""
+    from lwbench.predict.grid import grid, subset
+
+    probes = subset(grid(0), 1)
+    return probes, {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p)), "min_ms": 1.0}, "cpu_share": 1.0}
+                    for p in probes}
+
+
 def _calibration_here(tmp_path, speed_ms: float | None) -> str:
     """A calibration document of this machine (its real fingerprint and settings, a fast network timer) with the
     reference's stored times set to `speed_ms` (None: no reference, as a calibration made before it)."""
     from lwbench.predict import calfile
     from lwbench.predict.calibrate import _settings, machine_info_for
-    from lwbench.predict.grid import grid, subset
 
-    probes = subset(grid(0), 1)
-    records = {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p))}, "cpu_share": 1.0} for p in probes}
-    doc = synthetic_calibration(probes, records)
+    doc = synthetic_calibration(*_small())
     settings = _settings("cpu", 1, "torch", None, 1, "float32", 0, FAST_NETWORK_TIMER, "all")
     machine = machine_info_for("torch")
     doc.update(settings=settings, machine=machine, fingerprint=calfile.fingerprint(settings, machine))
@@ -124,12 +130,7 @@ def test_check_refusals_are_one_line(tmp_path, capsys):
     old = _calibration_here(tmp_path, None)
     rc, _, err = cli(["calibrate", "--check", old], capsys)
     assert rc == 2 and err.count("\n") == 1 and "no speed reference" in err and "calibrate again" in err, err
-    from conftest import synthetic_calibration as syn
-
-    from lwbench.predict.grid import grid, subset
-
-    probes = subset(grid(0), 1)
-    doc = syn(probes, {p.id: {"timing": {"median_ms": 1.0}, "cpu_share": 1.0} for p in probes})
+    doc = synthetic_calibration(*_small())
     other = tmp_path / "other.json"                   # the synthetic CPU's calibration: another machine
     other.write_text(json.dumps(doc))
     rc, _, err = cli(["calibrate", "--check", str(other)], capsys)
@@ -156,11 +157,7 @@ def test_check_refusals_are_one_line(tmp_path, capsys):
 
 
 def test_calibrate_warns_when_the_machine_moved_during_the_calibration(tmp_path, capsys):
-    from lwbench.predict.grid import grid, subset
-
-    probes = subset(grid(0), 1)
-    records = {p.id: {"timing": {"median_ms": synthetic_ms(probe_net(p)), "min_ms": 1.0}, "cpu_share": 1.0}
-               for p in probes}
+    probes, records = _small()
     ends = {p.group: p.id for p in probes if p.group in ("speed", "speed-end")}
     records[ends["speed"]]["timing"]["median_ms"], records[ends["speed-end"]]["timing"]["median_ms"] = 10.0, 15.0
     doc = synthetic_calibration(probes, records)

@@ -98,8 +98,10 @@ def _say_calibrated(doc: dict, output: str, err) -> None:
               f"within ±10%; blocks: median {b.get('median_abs_pct', float('nan')):.1f}% (in-context scale "
               f"{doc['model']['context_scale']['scale']:.3f}); "
               f"{c['contended_probes']} contended probes -> {output}", markup=False)
-    sp = doc["checks"].get("speed") or {}
-    if sp.get("drift_pct") is not None and abs(sp["drift_pct"]) > 10.0:
+    from lwbench.predict.speed import moved
+
+    sp = doc["checks"].get("speed")
+    if moved(sp):
         print(f"lwbench: warning: the machine moved while it was calibrated: the speed reference took "
               f"{sp['start_ms']:.3f} ms first and {sp['end_ms']:.3f} ms last ({sp['drift_pct']:+.0f}%); the "
               f"calibration mixes both speeds (check it with `lwbench calibrate --check {output}`, on a quieter "

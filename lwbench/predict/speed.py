@@ -70,6 +70,12 @@ def summary(probes_: list[Probe], records: dict[str, dict], stat: str) -> dict |
     return out
 
 
+def moved(cal_speed: dict | None) -> bool:
+    """Whether the reference moved by more than TOLERANCE_PCT between a calibration's start and end."""
+    drift = (cal_speed or {}).get("drift_pct")
+    return drift is not None and abs(drift) > TOLERANCE_PCT
+
+
 def compare(cal_speed: dict, now: list[dict], stat: str, tolerance_pct: float = TOLERANCE_PCT) -> dict:
     """The check's verdict on `now` (the reference's records, one per reading, each a fresh worker a few seconds
     apart) against the calibration's time (the mean of its start and end): `within` the tolerance; `beyond` it;

@@ -23,8 +23,10 @@ def _cal_text(cal: dict) -> str:
         text += f"; in-network context: {ctx.get('method')} ({ctx.get('chains', 0)} synthetic networks{err})"
     sp = (cal.get("checks") or {}).get("speed") or {}
     if sp.get("drift_pct") is not None:      # how far the machine moved while it was calibrated (predict.speed)
+        from lwbench.predict.speed import moved
+
         text += (f"; speed reference {sp['start_ms']:.3f} -> {sp['end_ms']:.3f} ms during it "
-                 f"({sp['drift_pct']:+.1f}%{': the machine moved' if abs(sp['drift_pct']) > 10 else ''}; "
+                 f"({sp['drift_pct']:+.1f}%{': the machine moved' if moved(sp) else ''}; "
                  "`lwbench calibrate --check` compares it with now)")
     return text
 
