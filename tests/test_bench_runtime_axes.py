@@ -71,7 +71,7 @@ def test_bench_cli_runs_each_runtime_on_its_axes(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "b.json"
     fig = tmp_path / "b.png"
-    assert main(["bench", "mobilenet_v1_x0_25", "--resolution", "64", "--runtime", "torch,onnxruntime",
+    assert main(["bench", "mobilenet_v1_x0_25", "--resolution", "96", "--runtime", "torch,onnxruntime",
                  "--mode", "eager,script", "--dtype", "float32,int8", "--threads", "1", "--min-time", "0",
                  "--min-runs", "3", "--warmup", "0", "--in-process", "-o", str(out), "--plot", str(fig)]) == 0
     err = capsys.readouterr().err

@@ -2,7 +2,7 @@
 
     from lwbench.onnx.export import export_onnx, read_meta
     path = export_onnx(lwbench.load("mobilenet_v2"), batch=1)               # fp32, lwbench's IR emitter
-    path = export_onnx(net, batch=1, dtype="int8")                          # static QDQ int8 (quant.SETTINGS)
+    path = export_onnx(net, batch=1, dtype="int8")                          # static QDQ int8 (quant.settings())
     path = export_onnx(my_module, batch=1, input_shape=(3, 224, 224))      # torch.onnx.export (TorchScript)
     meta = read_meta(path)   # the sidecar: network, batch, opset, exporter, dtype, quantization, sha256, ...
 
@@ -145,7 +145,7 @@ def export_onnx(net_or_module, batch: int = 1, *, dtype: str = "float32", opset:
                 input_shape: tuple[int, ...] | None = None, model=None,
                 cache: str | os.PathLike | None = None) -> Path:
     """Path of the ONNX file of `net_or_module` (a lwbench Net or a torch nn.Module with `input_shape`, per
-    image) at a fixed `batch`, in `dtype` float32 or int8 (static QDQ, lwbench.onnx.quant.SETTINGS); exported
+    image) at a fixed `batch`, in `dtype` float32 or int8 (static QDQ, lwbench.onnx.quant.settings()); exported
     once per content hash into the cache (`cache`, else $LWBENCH_CACHE, else ~/.cache/lwbench). `model`: the
     built torch module of a Net when the caller has it (its weights are the ones written)."""
     from lwbench.ir import Net

@@ -3,16 +3,25 @@
 QDQ format (QuantizeLinear/DequantizeLinear pairs that ORT fuses into QLinearConv, QLinearMatMul, ...),
 per-channel symmetric int8 weights, uint8 activations (U8S8, ORT's recommended x86/ARM combination),
 MinMax calibration on seeded random N(0, 1) inputs: latency does not depend on the values, and a random-weight
-network has no data distribution to calibrate on anyway. Every setting is in `SETTINGS` and recorded in the row.
+network has no data distribution to calibrate on anyway. Every setting is in `settings()` and recorded in the row.
+
+`reduce_range` (7-bit weights) follows the CPU, as ORT's quantization guide advises: on an x86-64 CPU without
+VNNI (AVX2, or AVX-512 without VNNI) ORT's U8S8 kernels multiply with VPMADDUBSW, whose int16 sums saturate.
+Measured on such a CPU (AMD EPYC, AVX2 only; ORT 1.32), the fused int8 kernels' output differed from the very QDQ
+graph they run (evaluated unfused) by 4-81% (l2, mobilenet_v2 56%, mobilenet_v1_x0_25 at 64 px 81%); with
+reduce_range by 0-6%. With VNNI, or on ARM, there is no saturation and full-range weights are kept. The rule is
+read on the machine that quantizes (a remote target's files are quantized on the host: docs/targets.md).
 """
 
 from __future__ import annotations
 
 import json
+import platform
 
 SETTINGS = {"format": "QDQ", "preprocess": "quant_pre_process (ORT basic optimisations: BN folded)", "per_channel": True, "activation_type": "QUInt8", "weight_type": "QInt8",
             "calibrate_method": "MinMax", "calibration": "random N(0,1) inputs", "calibration_samples": 8,
             "calibration_seed": 0, "reduce_range": False}
+_VNNI = ("avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8")
 
 # int8 output vs the float32 torch output, relative L2 error ||y - y_ref|| / ||y_ref||. The check's networks have
 # lively weights (lwbench.onnx.run.lively: every layer matters), and a deep random network is chaotic, so int8
@@ -22,8 +31,41 @@ SETTINGS = {"format": "QDQ", "preprocess": "quant_pre_process (ORT basic optimis
 INT8_TOLERANCE = 0.75
 
 
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str] | None:
+    """The first CPU's feature flags (Linux), None where they cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for _, line in zip(range(200), f):
+                key, _, val = line.partition(":")
+                if key.strip() == "flags":
+                    return set(val.split())
+    except OSError:
+        return None
+    return None
+
+
+def reduce_range_rule(machine: str | None = None, flags: set[str] | None = None) -> tuple[bool, str]:
+    """(reduce_range, why) for this CPU (or the `machine`/`flags` given)."""
+    machine = (machine or platform.machine()).lower()
+    if machine not in ("x86_64", "amd64", "i686", "x86"):
+        return False, f"{machine}: no VPMADDUBSW saturation (full-range int8 weights)"
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return False, "x86-64, CPU flags unreadable: full-range int8 weights (ORT's default)"
+    have = sorted(set(_VNNI) & flags)
+    if have:
+        return False, f"x86-64 with {have[0]}: no saturation (full-range int8 weights)"
+    return True, "x86-64 without VNNI: ORT's U8S8 kernels (VPMADDUBSW) saturate, 7-bit weights as ORT advises"
+
+
+def settings() -> dict:
+    """SETTINGS with this machine's reduce_range and the reason for it (what a row records)."""
+    rr, why = reduce_range_rule()
+    return {**SETTINGS, "reduce_range": rr, "reduce_range_rule": why}
+
+
 def settings_key() -> str:
-    return json.dumps(SETTINGS, sort_keys=True)
+    return json.dumps(settings(), sort_keys=True)
 
 
 class _RandomReader:
@@ -43,7 +85,7 @@ class _RandomReader:
 
 
 def quantize(fp32_path: str, out_path: str, pre_path: str) -> dict:
-    """Write the int8 QDQ model of `fp32_path` to `out_path`; returns SETTINGS (what the row records).
+    """Write the int8 QDQ model of `fp32_path` to `out_path`; returns settings() (what the row records).
 
     First ORT's quantization pre-processing (shape inference, and basic graph optimisations: batch norm folded
     into the convolution before its weights are quantized, as deployments do) into `pre_path`; the per-layer
@@ -59,9 +101,10 @@ def quantize(fp32_path: str, out_path: str, pre_path: str) -> dict:
     model = onnx.load(str(pre_path), load_external_data=False)
     inp = model.graph.input[0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    reader = _RandomReader(inp.name, shape, SETTINGS["calibration_samples"], SETTINGS["calibration_seed"])
+    st = settings()
+    reader = _RandomReader(inp.name, shape, st["calibration_samples"], st["calibration_seed"])
     quantize_static(str(pre_path), str(out_path), reader, quant_format=QuantFormat.QDQ,
-                    per_channel=SETTINGS["per_channel"], reduce_range=SETTINGS["reduce_range"],
+                    per_channel=st["per_channel"], reduce_range=st["reduce_range"],
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax)
-    return dict(SETTINGS)
+    return st

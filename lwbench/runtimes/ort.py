@@ -51,12 +51,12 @@ def check(job: Job, device: bool | None = None) -> None:
 def info() -> dict:
     from lwbench.onnx.emit import OPSET
     from lwbench.onnx.export import EMITTER
-    from lwbench.onnx.quant import INT8_TOLERANCE, SETTINGS
+    from lwbench.onnx.quant import INT8_TOLERANCE, settings
     from lwbench.onnx.run import FP32_TOLERANCE
     from lwbench.onnx.session import info as ort_info
 
     return {**ort_info(), "opset": OPSET, "exporter": EMITTER, "execution": "sequential, inter-op threads 1",
-            "int8_quantization": dict(SETTINGS),
+            "int8_quantization": settings(),
             "tolerance": {"float32": f"rel_err <= {FP32_TOLERANCE:g}", "int8": f"l2_rel_err <= {INT8_TOLERANCE:g}"}}
 
 
