@@ -138,6 +138,21 @@ def test_reduce_range_rule_reads_the_cpu(tmp_path):
     assert reduce_range_rule("aarch64", {"asimd"})[0] is False and reduce_range_rule("AMD64", set())[0] is True
 
 
+def test_a_targets_rule_comes_from_its_machine_block():
+    """A remote target's int8 files are quantized on the host by the target's CPU: its runner reports the VNNI/AMX
+    flags of its /proc/cpuinfo (`cpu_flags_int8`), the host decides with them."""
+    from lwbench.onnx.quant import rule_for
+    from lwbench.targets.runner import int8_flags
+
+    assert int8_flags("processor : 0\nflags : fpu avx2 avx512f avx512_vnni amx_int8\n") == ["amx_int8", "avx512_vnni"]
+    assert int8_flags("processor : 0\nflags : fpu avx2 fma\n") == []
+    assert int8_flags("processor : 0\nFeatures : fp asimd asimddp\nCPU part : 0xd0b\n") is None   # ARM
+    assert rule_for({"arch": "x86_64", "cpu_flags_int8": []})[0] is True
+    assert rule_for({"arch": "x86_64", "cpu_flags_int8": ["avx_vnni"]})[0] is False
+    assert rule_for({"arch": "aarch64", "cpu_flags_int8": None})[0] is False
+    assert rule_for({"arch": "x86_64"}) == (False, "x86-64, CPU flags unknown: full-range int8 weights (ORT's default)")
+
+
 def _corrupt(path):
     """Scale the first convolution's weights by 3 in place, keeping the sidecar's sha256 in step (a cache
     entry that is consistent but wrong, as a broken emitter would write)."""

@@ -100,6 +100,31 @@ def test_sweep_rows_and_a_connection_killed_mid_sweep(ssh_env):
     assert "timing" not in lost
 
 
+def test_int8_rows_are_quantized_for_the_targets_cpu(ssh_env):
+    """The host quantizes a target's int8 file by the target's CPU (lwbench.onnx.quant.rule_for its machine
+    block): here the target is this machine, so its rule is this machine's; told that the target is an ARM board,
+    the host ships another file, with full-range weights, and the row records that rule."""
+    from lwbench.onnx.quant import reduce_range_rule
+    from lwbench.targets.remote import SshTarget
+    from lwbench.targets.runner import hardware
+
+    job = {**NET, "resolution": 96, "runtime": "onnxruntime", "mode": "eager", "dtype": "int8", "threads": 1,
+           "cores": "0", "timer": TIMER}
+    with SshTarget(ssh_env.url) as t:
+        m = t.machine()
+        assert m["cpu_flags_int8"] == hardware("/")["cpu_flags_int8"] and m["arch"]
+        here = t.run_doc(job, 120)
+        t.machine()["arch"] = "aarch64"
+        arm = t.run_doc(job, 120)
+        models = os.listdir(Path(t.rundir, "models"))
+    assert "error" not in here, here.get("error")
+    q = here["quantization"]
+    assert (q["reduce_range"], q["reduce_range_rule"]) == reduce_range_rule() and q["format"] == "QDQ"
+    assert here["valid"] and here["l2_rel_err"] <= here["tolerance"]
+    assert arm["quantization"]["reduce_range"] is False and arm["quantization"]["reduce_range_rule"].startswith("aarch64")
+    assert len([f for f in models if f.endswith(".onnx")]) == (2 if reduce_range_rule()[0] else 1)
+
+
 def test_target_without_the_runtime(ssh_env, tmp_path, capsys):
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)

@@ -67,7 +67,8 @@ def _module_doc(module, input_shape) -> dict:
             "input": list(input_shape)}
 
 
-def content_key(doc: dict, batch: int, dtype: str, opset: int, exporter: str) -> str:
+def content_key(doc: dict, batch: int, dtype: str, opset: int, exporter: str,
+                int8_rule: tuple[bool, str] | None = None) -> str:
     import onnx
     import torch
 
@@ -75,7 +76,7 @@ def content_key(doc: dict, batch: int, dtype: str, opset: int, exporter: str) ->
     from lwbench.version import __version__
 
     full = {"doc": doc, "batch": batch, "dtype": dtype, "opset": opset, "exporter": exporter, "code": _code_version(),
-            "quant": settings_key() if dtype == "int8" else None, "lwbench": __version__, "onnx": onnx.__version__,
+            "quant": settings_key(int8_rule) if dtype == "int8" else None, "lwbench": __version__, "onnx": onnx.__version__,
             "torch": torch.__version__}
     return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -143,11 +144,12 @@ def _write_fp32(obj, batch: int, opset: int, input_shape, model, tmp: Path) -> s
 
 def export_onnx(net_or_module, batch: int = 1, *, dtype: str = "float32", opset: int = OPSET,
                 input_shape: tuple[int, ...] | None = None, model=None,
-                cache: str | os.PathLike | None = None) -> Path:
+                cache: str | os.PathLike | None = None, int8_rule: tuple[bool, str] | None = None) -> Path:
     """Path of the ONNX file of `net_or_module` (a lwbench Net or a torch nn.Module with `input_shape`, per
     image) at a fixed `batch`, in `dtype` float32 or int8 (static QDQ, lwbench.onnx.quant.settings()); exported
     once per content hash into the cache (`cache`, else $LWBENCH_CACHE, else ~/.cache/lwbench). `model`: the
-    built torch module of a Net when the caller has it (its weights are the ones written)."""
+    built torch module of a Net when the caller has it (its weights are the ones written). `int8_rule`: the
+    reduce_range rule of the CPU that will run an int8 file (lwbench.onnx.quant.rule_for; default this one's)."""
     from lwbench.ir import Net
 
     if dtype not in ("float32", "int8"):
@@ -157,7 +159,7 @@ def export_onnx(net_or_module, batch: int = 1, *, dtype: str = "float32", opset:
         raise InputError("export_onnx: an nn.Module needs input_shape (per image, e.g. (3, 224, 224))")
     doc = _net_doc(net_or_module) if is_net else _module_doc(net_or_module, input_shape)
     exporter = EMITTER if is_net else TORCH_EXPORTER
-    key = content_key(doc, batch, dtype, opset, exporter)
+    key = content_key(doc, batch, dtype, opset, exporter, int8_rule)
     path = cache_dir(cache) / f"{key}.onnx"
     if _cached(path):
         return path
@@ -170,7 +172,7 @@ def export_onnx(net_or_module, batch: int = 1, *, dtype: str = "float32", opset:
         fp32 = export_onnx(net_or_module, batch, opset=opset, input_shape=input_shape, model=model, cache=cache)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         pre = path.with_suffix(".pre.onnx")
-        meta["quantization"] = quantize(str(fp32), str(tmp), str(pre))
+        meta["quantization"] = quantize(str(fp32), str(tmp), str(pre), int8_rule)
         meta["chain"] = [fp32.name, pre.name]     # the graphs the int8 one was made from, in order
     else:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

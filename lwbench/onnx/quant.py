@@ -9,8 +9,8 @@ network has no data distribution to calibrate on anyway. Every setting is in `se
 VNNI (AVX2, or AVX-512 without VNNI) ORT's U8S8 kernels multiply with VPMADDUBSW, whose int16 sums saturate.
 Measured on such a CPU (AMD EPYC, AVX2 only; ORT 1.32), the fused int8 kernels' output differed from the very QDQ
 graph they run (evaluated unfused) by 4-81% (l2, mobilenet_v2 56%, mobilenet_v1_x0_25 at 64 px 81%); with
-reduce_range by 0-6%. With VNNI, or on ARM, there is no saturation and full-range weights are kept. The rule is
-read on the machine that quantizes (a remote target's files are quantized on the host: docs/targets.md).
+reduce_range by 0-6%. With VNNI, or on ARM, there is no saturation and full-range weights are kept. For a remote
+target the host quantizes by the target's CPU (`rule_for` its machine block: arch, `cpu_flags_int8`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import platform
 SETTINGS = {"format": "QDQ", "preprocess": "quant_pre_process (ORT basic optimisations: BN folded)", "per_channel": True, "activation_type": "QUInt8", "weight_type": "QInt8",
             "calibrate_method": "MinMax", "calibration": "random N(0,1) inputs", "calibration_samples": 8,
             "calibration_seed": 0, "reduce_range": False}
-_VNNI = ("avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8")
 
 # int8 output vs the float32 torch output, relative L2 error ||y - y_ref|| / ||y_ref||. The check's networks have
 # lively weights (lwbench.onnx.run.lively: every layer matters), and a deep random network is chaotic, so int8
@@ -45,27 +44,39 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> set[str] | None:
 
 
 def reduce_range_rule(machine: str | None = None, flags: set[str] | None = None) -> tuple[bool, str]:
-    """(reduce_range, why) for this CPU (or the `machine`/`flags` given)."""
-    machine = (machine or platform.machine()).lower()
+    """(reduce_range, why) for this CPU, or for the arch `machine` with CPU `flags` (None: not known)."""
+    from lwbench.targets.runner import INT8_FLAGS
+
+    if machine is None:
+        machine, flags = platform.machine(), cpu_flags() if flags is None else flags
+    machine = (machine or "unknown").lower()
     if machine not in ("x86_64", "amd64", "i686", "x86"):
         return False, f"{machine}: no VPMADDUBSW saturation (full-range int8 weights)"
-    flags = cpu_flags() if flags is None else flags
     if flags is None:
-        return False, "x86-64, CPU flags unreadable: full-range int8 weights (ORT's default)"
-    have = sorted(set(_VNNI) & flags)
+        return False, "x86-64, CPU flags unknown: full-range int8 weights (ORT's default)"
+    have = sorted(set(INT8_FLAGS) & set(flags))
     if have:
         return False, f"x86-64 with {have[0]}: no saturation (full-range int8 weights)"
     return True, "x86-64 without VNNI: ORT's U8S8 kernels (VPMADDUBSW) saturate, 7-bit weights as ORT advises"
 
 
-def settings() -> dict:
-    """SETTINGS with this machine's reduce_range and the reason for it (what a row records)."""
-    rr, why = reduce_range_rule()
+def rule_for(machine: dict | None) -> tuple[bool, str]:
+    """The rule for the CPU of a machine block (a remote target's: its `arch` and `cpu_flags_int8`, read there by
+    lwbench.targets.runner); None: this machine."""
+    if machine is None:
+        return reduce_range_rule()
+    flags = machine.get("cpu_flags_int8")
+    return reduce_range_rule(machine.get("arch") or "unknown", None if flags is None else set(flags))
+
+
+def settings(rule: tuple[bool, str] | None = None) -> dict:
+    """SETTINGS with the reduce_range of `rule` (default: this machine's) and the reason (what a row records)."""
+    rr, why = rule or reduce_range_rule()
     return {**SETTINGS, "reduce_range": rr, "reduce_range_rule": why}
 
 
-def settings_key() -> str:
-    return json.dumps(settings(), sort_keys=True)
+def settings_key(rule: tuple[bool, str] | None = None) -> str:
+    return json.dumps(settings(rule), sort_keys=True)
 
 
 class _RandomReader:
@@ -84,7 +95,7 @@ class _RandomReader:
         pass
 
 
-def quantize(fp32_path: str, out_path: str, pre_path: str) -> dict:
+def quantize(fp32_path: str, out_path: str, pre_path: str, rule: tuple[bool, str] | None = None) -> dict:
     """Write the int8 QDQ model of `fp32_path` to `out_path`; returns settings() (what the row records).
 
     First ORT's quantization pre-processing (shape inference, and basic graph optimisations: batch norm folded
@@ -101,7 +112,7 @@ def quantize(fp32_path: str, out_path: str, pre_path: str) -> dict:
     model = onnx.load(str(pre_path), load_external_data=False)
     inp = model.graph.input[0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    st = settings()
+    st = settings(rule)
     reader = _RandomReader(inp.name, shape, st["calibration_samples"], st["calibration_seed"])
     quantize_static(str(pre_path), str(out_path), reader, quant_format=QuantFormat.QDQ,
                     per_channel=st["per_channel"], reduce_range=st["reduce_range"],

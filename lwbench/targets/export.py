@@ -67,9 +67,10 @@ class Exported:
     check_input: bytes | None = None
     check_shape: list[int] | None = None
     reference: object = None
+    quantization: dict | None = None
 
 
-def onnx_export(net, batch: int, dtype: str = "float32") -> Exported:
+def onnx_export(net, batch: int, dtype: str = "float32", int8_rule: tuple[bool, str] | None = None) -> Exported:
     """The network as an .onnx file from lwbench's ONNX exporter (lwbench.onnx.export: node names = layer names;
     int8 = static QDQ) with the "lively" weights of lwbench.runtimes.ort.prepare: the very file a local
     --runtime onnxruntime row runs, and the seeded input and torch output its row is checked against."""
@@ -77,15 +78,16 @@ def onnx_export(net, batch: int, dtype: str = "float32") -> Exported:
 
     try:
         from lwbench.build import build
-        from lwbench.onnx.export import export_onnx
+        from lwbench.onnx.export import export_onnx, read_meta
         from lwbench.onnx.run import lively, reference
     except ImportError as e:
         raise InputError(f"--runtime onnxruntime: the ONNX exporter needs the onnx extra (pip install "
                          f"'lwbench[onnx]'): {e}") from None
     model = lively(build(net), net)
-    path = export_onnx(net, batch, dtype=dtype, model=model)
+    path = export_onnx(net, batch, dtype=dtype, model=model, int8_rule=int8_rule)
     x, ref = reference(net, batch, model)
-    return Exported(Path(path).read_bytes(), ".onnx", net, x.astype("float32").tobytes(), list(x.shape), ref)
+    quant = read_meta(path).get("quantization") if dtype == "int8" else None
+    return Exported(Path(path).read_bytes(), ".onnx", net, x.astype("float32").tobytes(), list(x.shape), ref, quant)
 
 
 def check_output(doc: dict, ex: Exported, dtype: str, target: str) -> None:
@@ -116,8 +118,9 @@ class Exports:
         self._cache: dict[tuple, Exported] = {}
 
     def get(self, net: str, width: float | None, resolution: int | None, batch: int, runtime: str,
-            dtype: str = "float32") -> Exported:
-        key = (net, width, resolution, batch, runtime, dtype if runtime == "onnxruntime" else "float32")
+            dtype: str = "float32", int8_rule: tuple[bool, str] | None = None) -> Exported:
+        """`int8_rule`: the target CPU's reduce_range rule (lwbench.onnx.quant.rule_for) for an int8 file."""
+        key = (net, width, resolution, batch, runtime, dtype if runtime == "onnxruntime" else "float32", int8_rule)
         if key not in self._cache:
             from lwbench.spec import load
 
@@ -125,7 +128,7 @@ class Exports:
             if runtime == "torch":
                 self._cache[key] = Exported(torchscript_bytes(built, batch), ".pt", built)
             elif runtime == "onnxruntime":
-                self._cache[key] = onnx_export(built, batch, dtype)
+                self._cache[key] = onnx_export(built, batch, dtype, int8_rule)
             else:
                 raise InputError(f"--runtime {runtime}: SSH targets run torch (TorchScript) or onnxruntime")
         return self._cache[key]

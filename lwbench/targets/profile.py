@@ -46,7 +46,8 @@ def remote_timed_profile(target, spec: str, width, resolution, profile, threads:
     doc = target.run_doc(job, timeout_s, profile=True)
     if doc.get("error"):
         raise LwbenchError(doc["error"])
-    path = export_onnx(load(spec, width, resolution), profile.batch, dtype=profile.dtype)   # cached: the file sent
+    path = export_onnx(load(spec, width, resolution), profile.batch, dtype=profile.dtype,   # cached: the file sent
+                       int8_rule=target.int8_rule(job))
     hooked = _timing(doc["profiled"])
     with tempfile.TemporaryDirectory(prefix="lwbench-remote-prof-") as d:
         events, opt = Path(d, "profile.json"), Path(d, "optimized.onnx")

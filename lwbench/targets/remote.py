@@ -297,7 +297,7 @@ class SshTarget(Target):
         try:
             check_remote(runtime, job.get("mode", "script"), job.get("device", "cpu"))
             ex = self.exports.get(job["net"], job.get("width"), job.get("resolution"), batch, runtime,
-                                  job.get("dtype", "float32"))
+                                  job.get("dtype", "float32"), self.int8_rule(job))
         except LwbenchError as e:
             return {"error": f"{self.name}: export: {e}", "error_kind": "config", "step": "export",
                     "target": self.name}
@@ -309,7 +309,17 @@ class SshTarget(Target):
                 "profile": profile}
         doc = self.run_job(wire, ex, timeout_s)
         check_output(doc, ex, wire["dtype"], self.name)
+        if ex.quantization is not None:
+            doc["quantization"] = ex.quantization
         return doc
+
+    def int8_rule(self, job: dict) -> tuple[bool, str] | None:
+        """The target CPU's reduce_range rule for an int8 ONNX row (lwbench.onnx.quant.rule_for), else None."""
+        if job.get("runtime") != "onnxruntime" or job.get("dtype") != "int8":
+            return None
+        from lwbench.onnx.quant import rule_for
+
+        return rule_for(self.machine())
 
     def close(self) -> None:
         """Remove the run directory (best effort: an unreachable target keeps it until its /tmp is cleaned) and

@@ -122,6 +122,16 @@ def board(root: str = "/") -> str | None:
     return None
 
 
+INT8_FLAGS = ("avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8")   # x86 int8 dot products (no saturation)
+
+
+def int8_flags(cpuinfo: str) -> list[str] | None:
+    """The x86 int8 dot-product features (VNNI, AMX) in the first 'flags' line of /proc/cpuinfo; None where the
+    file has no 'flags' line (ARM lists 'Features'; lwbench.onnx.quant.reduce_range_rule decides by arch)."""
+    m = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
+    return None if m is None else sorted(set(m.group(1).split()) & set(INT8_FLAGS))
+
+
 def hardware(root: str = "/") -> dict:
     """What the files under `root` say about the board: CPU model and parts, clusters, topology (big/little),
     governor and frequencies, memory, OS; the part of the machine block that does not depend on the process."""
@@ -133,7 +143,7 @@ def hardware(root: str = "/") -> dict:
     brd = board(root)
     return {"cpu_model": cpu_model(cpuinfo, brd), "board": brd, "clusters": clusters(root),
             "topology": read_topology(sysfs).describe(), **cpu_frequencies(sysfs), **memory(root),
-            "os_release": os_release(root)}
+            "os_release": os_release(root), "cpu_flags_int8": int8_flags(cpuinfo)}
 
 
 # --- the runtimes ----------------------------------------------------------------------------------------
