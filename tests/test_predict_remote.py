@@ -123,7 +123,10 @@ def test_remote_calibration_resumes_and_agrees_with_local(ssh_env, tmp_path, cap
         assert set(loc) - {"id", "group"} <= set(rem), set(loc) - set(rem)
         assert rem["rel_err"] <= 1e-4 and loc["rel_err"] <= 1e-4 and rem["check_sampled"] > 0
         assert (rem["layout_ms"] is None) == (loc["layout_ms"] is None)
-        assert rem["timing"]["n"] >= TIMER["min_runs"] and rem["heap"] == loc.get("heap", "onnxruntime arena")
+        # the timer's rule: min_runs calls, unless max_time_s ran out first (a loaded machine: calls over 40 ms)
+        tm = rem["timing"]
+        assert tm["n"] >= TIMER["min_runs"] or tm["n"] * tm["max_ms"] >= 0.9e3 * TIMER["max_time_s"], tm
+        assert rem["heap"] == loc.get("heap", "onnxruntime arena")
         assert isinstance(rem["clean_n"], int) and "cpu_median_ms" in rem           # one thread: clean calls apart
     # the count side of the fit: the same kinds keyed (the NCHWc rule, the ops, the shapes), whatever the times
     from lwbench.predict.fitcal import build_document
