@@ -46,23 +46,20 @@ def _args(argv=None):
 
 
 def zoo_rows(doc: dict, paths: list[Path]) -> list[dict]:
-    """Each bench row as a context row (lwbench.predict.context.chain_row): its layers predicted alone."""
-    import pandas as pd
-
+    """Each usable bench row (as `predict --validate` reads them: lwbench.predict.validate.bench_rows) as a context
+    row (lwbench.predict.context.chain_row): its layers predicted alone."""
     from lwbench.predict import context
+    from lwbench.predict.fitcal import alone_model
     from lwbench.predict.predict import predict_net
-    from lwbench.predict.validate import parse_model
+    from lwbench.predict.validate import bench_rows, parse_model
     from lwbench.spec import load
 
     fitted = doc["model"]
-    raw = {k: v for k, v in fitted.items() if k != "context"}
-    raw["context_scale"] = {"scale": 1.0}
+    raw = alone_model(fitted)
     col = f"{fitted.get('statistic', 'median')}_ms"
     out = []
     for path in paths:
-        for r in pd.read_csv(path, comment="#").to_dict("records"):
-            if r.get("error") == r.get("error") and r.get("error"):       # a failed row (NaN when none)
-                continue
+        for r in bench_rows(str(path), doc["fingerprint"])[0]:
             name, width, res = parse_model(r["model"])
             p = predict_net(load(name, width, res), raw, int(r.get("batch") or 1))
             row = context.chain_row(p["layers"], float(r[col]), p["fixed_ms"] + p.get("layout_ms", 0.0), r["model"])
@@ -106,7 +103,7 @@ def forms(doc: dict, chains: list[dict], zoo: list[dict]) -> list[dict]:
                "synthetic_heldout_mean_abs_pct": None if held is None else round(held, 2),
                "skipped": cand.get("skipped", "")}
         if not row["skipped"]:
-            row.update(_line(zoo_scores(zoo, context._fit(chains, form, cats) if form != "none" else {})))
+            row.update(_line(zoo_scores(zoo, context._fit(chains, form, cats))))
         rows.append(row)
     return rows
 

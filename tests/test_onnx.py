@@ -105,24 +105,22 @@ def test_int8_kernels_compute_the_quantized_graph():
     56% (mobilenet_v2 at 64 px, AMD EPYC AVX2); with the weights quant.reduce_range_rule picks, 0.8% there (on
     VNNI CPUs rounding alone gives a few %)."""
     import numpy as np
-    import onnxruntime as ort
 
     from lwbench.build import build
     from lwbench.onnx.export import export_onnx
     from lwbench.onnx.run import lively, reference
+    from lwbench.onnx.session import session
 
     net = load("mobilenet_v2", resolution=64)
     model = lively(build(net), net)
     path = export_onnx(net, 1, dtype="int8", model=model)
     x, _ = reference(net, 1, model)
 
-    def run(level):
-        o = ort.SessionOptions()
-        o.graph_optimization_level, o.intra_op_num_threads = level, 1
-        s = ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
+    def run(opt):
+        s = session(str(path), threads=1, opt=opt)
         return s.run(None, {s.get_inputs()[0].name: x})[0]
 
-    fused, graph = run(ort.GraphOptimizationLevel.ORT_ENABLE_ALL), run(ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    fused, graph = run("all"), run("disable")
     assert np.linalg.norm(fused - graph) / np.linalg.norm(graph) < 0.15
 
 

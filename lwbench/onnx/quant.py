@@ -31,16 +31,15 @@ INT8_TOLERANCE = 0.75
 
 
 def cpu_flags(path: str = "/proc/cpuinfo") -> set[str] | None:
-    """The first CPU's feature flags (Linux), None where they cannot be read."""
+    """The first CPU's feature flags (Linux; lwbench.targets.runner.cpu_flags, as a target reads them), None where
+    they cannot be read."""
+    from lwbench.targets.runner import cpu_flags as parse
+
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            for _, line in zip(range(200), f):
-                key, _, val = line.partition(":")
-                if key.strip() == "flags":
-                    return set(val.split())
+            return parse(f.read(1 << 20))
     except OSError:
         return None
-    return None
 
 
 def reduce_range_rule(machine: str | None = None, flags: set[str] | None = None) -> tuple[bool, str]:

@@ -52,13 +52,19 @@ def _pooled_heldout(samples: list[dict], fitted: dict) -> dict:
     return {"all": model.summarize(errs), "by_op": {k: model.summarize(v) for k, v in sorted(by_cat.items())}}
 
 
+def alone_model(fitted: dict) -> dict:
+    """The fitted model without its context: every layer predicted as if timed alone (no in-context scale)."""
+    raw = {k: v for k, v in fitted.items() if k != "context"}
+    raw["context_scale"] = {"scale": 1.0}
+    return raw
+
+
 def _predicted_alone(probes: list[Probe], records: dict[str, dict], fitted: dict, batch: int, group: str):
     """(probe, record, prediction) for each measured probe of `group`, its layers predicted as if alone (no
     context model, no in-context scale)."""
     from lwbench.predict.predict import predict_net
 
-    raw = {k: v for k, v in fitted.items() if k != "context"}
-    raw["context_scale"] = {"scale": 1.0}
+    raw = alone_model(fitted)
     for p in probes:
         rec = records.get(p.id)
         if p.group == group and rec is not None:

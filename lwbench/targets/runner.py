@@ -125,11 +125,17 @@ def board(root: str = "/") -> str | None:
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8")   # x86 int8 dot products (no saturation)
 
 
-def int8_flags(cpuinfo: str) -> list[str] | None:
-    """The x86 int8 dot-product features (VNNI, AMX) in the first 'flags' line of /proc/cpuinfo; None where the
-    file has no 'flags' line (ARM lists 'Features'; lwbench.onnx.quant.reduce_range_rule decides by arch)."""
+def cpu_flags(cpuinfo: str) -> set[str] | None:
+    """The features in the first 'flags' line of /proc/cpuinfo (x86); None where it has none (ARM: 'Features')."""
     m = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
-    return None if m is None else sorted(set(m.group(1).split()) & set(INT8_FLAGS))
+    return None if m is None else set(m.group(1).split())
+
+
+def int8_flags(cpuinfo: str) -> list[str] | None:
+    """The x86 int8 dot-product features (VNNI, AMX) among them; None without a 'flags' line
+    (lwbench.onnx.quant.reduce_range_rule then decides by arch)."""
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else sorted(flags & set(INT8_FLAGS))
 
 
 def hardware(root: str = "/") -> dict:
