@@ -130,6 +130,83 @@ def test_chain_row_sums_by_category_and_skips_fused_layers():
     assert predict_chain(c, {"s": 2.0, "o": 0.1}) == pytest.approx(0.1 + 2 * 3.5 + 0.1 * 3)
 
 
+def _layer_chains(s: dict, o: dict, w: float, a: float, hook: float, gap: float, n: int = 30,
+                  seed: int = 2, base: float = 0.01) -> list[dict]:
+    """Synthetic networks whose layers were timed inside them: each category's measured Σ is the known per-layer
+    model plus the hooks' cost `hook` per layer; the network's total (timed without hooks) is that model plus
+    `gap` per layer (the time between layers)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        by, total = {}, base
+        for c in CATS:
+            alone, layers = rng.uniform(0.5, 20.0), rng.randint(5, 120)
+            wts, acts = rng.uniform(1e4, 5e6), rng.uniform(1e5, 2e7)
+            true = s.get(c, 1.0) * alone + o.get(c, 0.0) * layers + (w * wts + a * acts) * 1e-6
+            by[c] = {"measured_ms": true + hook * layers, "alone_ms": alone, "layers": layers, "weights": wts,
+                     "activations": acts}
+            total += true + gap * layers
+        out.append({"label": f"net {i}", "measured_ms": total, "base_ms": base,
+                    "sum_ms": {c: b["alone_ms"] for c, b in by.items()},
+                    "layers": {c: b["layers"] for c, b in by.items()},
+                    "weights": sum(b["weights"] for b in by.values()),
+                    "activations": sum(b["activations"] for b in by.values()), "by_category": by})
+    return out
+
+
+def test_layers_timed_inside_the_networks_identify_per_category_factors_beside_the_traffic_terms():
+    """A factor and a cost per category with the traffic terms (9 coefficients here: 2 per category, 2, g): no
+    form fitted to the 30 totals holds them; from the 90 (network, category) sums of layers timed inside the
+    networks they are recovered, the hooks' cost inside each layer's reading given back by the per-layer `g`."""
+    s = {"pointwise": 1.2, "depthwise": 1.6, "element-wise": 1.0}
+    o = {"pointwise": 0.004, "depthwise": 0.02, "element-wise": 0.001}
+    hook, gap = 0.003, 0.005
+    ctx = fit_context(_layer_chains(s, o, w=0.3, a=0.04, hook=hook, gap=gap))
+    assert ctx["method"] == "layers:per-category+traffic"
+    k = ctx["coef"]
+    for c in CATS:
+        assert k[f"s:{c}"] == pytest.approx(s[c], rel=2e-3) and k[f"o:{c}"] == pytest.approx(o[c] + hook, abs=3e-4)
+        # a layer's in-network cost: its factor, its category's cost and g, the hooks' cost taken out again
+        assert layer_terms(k, c) == pytest.approx((s[c], o[c] + gap), rel=2e-2)
+    assert k["g"] == pytest.approx(gap - hook, abs=2e-4)
+    assert k["w"] == pytest.approx(0.3, rel=2e-2) and k["a"] == pytest.approx(0.04, rel=2e-2)
+    assert ctx["candidates"]["layers:per-category+traffic"]["heldout"]["median_abs_pct"] < 0.2
+    totals_only = [r["heldout"]["mean_abs_pct"] for f, r in ctx["candidates"].items()
+                   if not f.startswith("layers:") and "heldout" in r]
+    assert min(totals_only) > 10 * ctx["candidates"]["layers:per-category+traffic"]["heldout"]["mean_abs_pct"]
+
+
+def test_layer_forms_need_layers_timed_inside_every_network():
+    chains = _chains({"pointwise": 1.2}, {"element-wise": 0.03})
+    ctx = fit_context(chains)
+    for form in ("layers:per-category+traffic", "layers:overhead/category+traffic"):
+        assert "not timed inside them" in ctx["candidates"][form]["skipped"]
+    mixed = _layer_chains({}, {}, 0.0, 0.0, 0.0, 0.0)
+    mixed[3] = {**mixed[3], "by_category": None}
+    assert "not timed" in fit_context(mixed)["candidates"]["layers:overhead/category+traffic"]["skipped"]
+
+
+def test_chain_row_sums_layers_timed_inside_the_network_by_category():
+    rows = [{"layer": "a", "category": "pointwise", "predicted_ms": 1.0, "params": 10, "mac_elems": 30, "note": ""},
+            {"layer": "b", "category": "pointwise", "predicted_ms": 2.0, "params": 5, "mac_elems": 10, "note": ""},
+            {"layer": "c", "category": "element-wise", "predicted_ms": 0.0, "note": "fused into a (onnxruntime)"},
+            {"layer": "d", "category": "element-wise", "predicted_ms": 0.5, "params": 0, "mac_elems": 8, "note": ""}]
+    c = chain_row(rows, 10.0, 0.1, "x", {"a": 1.5, "b": 2.5, "d": 0.7})
+    assert c["by_category"] == {
+        "pointwise": {"measured_ms": 4.0, "alone_ms": 3.0, "layers": 2, "weights": 15, "activations": 25},
+        "element-wise": {"measured_ms": 0.7, "alone_ms": 0.5, "layers": 1, "weights": 0, "activations": 8}}
+    assert chain_row(rows, 10.0, 0.1, "x", {"a": 1.5, "d": 0.7})["by_category"] is None     # b has no time
+    assert chain_row(rows, 10.0, 0.1, "x")["by_category"] is None
+
+
+def test_a_chain_records_layer_times_are_read_by_statistic():
+    from lwbench.predict.probetime import layer_ms
+
+    rec = {"in_network": {"layers": {"a": [1.5, 1.2], "b": [0.4, 0.3]}, "hooked": {"median_ms": 2.1}}}
+    assert layer_ms(rec) == {"a": 1.5, "b": 0.4} and layer_ms(rec, "min") == {"a": 1.2, "b": 0.3}
+    assert layer_ms({"timing": {}}) is None
+
+
 # ------------------------------------------------------------------ a synthetic machine with a context cost
 CTX_S, CTX_O = 1.3, 0.012        # inside a network every layer takes 1.3x its time alone plus 12 us
 

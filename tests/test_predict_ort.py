@@ -307,6 +307,15 @@ def test_layout_chosen_on_the_synthetic_networks_when_the_blocks_mislead():
     assert lay["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
 
 
+def test_layout_kept_in_only_when_the_networks_say_so_beyond_their_noise():
+    from lwbench.predict.fitcal import LAYOUT_TIE_PCT, layout_pick
+
+    assert layout_pick({"taken_out": 12.45, "kept_in": 12.08}) == "taken_out"        # F's near tie
+    assert layout_pick({"taken_out": 12.0 + LAYOUT_TIE_PCT + 0.01, "kept_in": 12.0}) == "kept_in"
+    assert layout_pick({"taken_out": 25.2, "kept_in": 17.6}) == "kept_in"
+    assert layout_pick({"taken_out": None, "kept_in": 3.0}) == "taken_out"
+
+
 def test_layout_kept_in_when_the_networks_say_so():
     """A machine whose layers cost the same alone as in a network (no region borders to pay) while the profiler
     still shows conversions on lone convolutions: taking them out would under-predict every synthetic network

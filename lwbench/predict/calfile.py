@@ -24,7 +24,7 @@ VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
 FINGERPRINT_SETTINGS = ("device", "threads", "runtime", "dtype", "batch", "target")
 FINGERPRINT_MACHINE = ("cpu_model", "arch", "cores_logical", "torch")
-METHODS = ("loess", "power", "roofline", "constant")
+METHODS = ("loess", "power", "roofline", "roofline+loess", "constant")
 
 
 def fingerprint(settings: dict, machine: dict, runtime_versions: dict | None = None) -> dict:
@@ -62,15 +62,15 @@ def _check_kind(path: str, key: str, m) -> None:
     method = _need(path, m, "method", str, where)
     if method not in METHODS:
         raise ConfigError(path, f"{where}method", f"expected one of {', '.join(METHODS)}", method)
-    if method == "loess":
+    if method in ("loess", "roofline+loess"):
         pts = _need(path, m, "points", list, where)
         if not pts or not all(isinstance(p, list) and p and all(_num(v) for v in p) for p in pts):
             raise ConfigError(path, f"{where}points", "expected a non-empty list of lists of numbers")
-    elif method in ("power", "roofline"):
+    if method in ("power", "roofline", "roofline+loess"):
         coef = _need(path, m, "coef", list, where)
         if not coef or not all(_num(v) for v in coef):
             raise ConfigError(path, f"{where}coef", "expected a list of numbers")
-    else:
+    if method == "constant":
         _need(path, m, "ms", "number", where)
 
 

@@ -101,6 +101,12 @@ def _time_probe(p: Probe, st: dict, cfg, build, example_input, time_probe, cache
             from lwbench.predict.faults import faults_per_call
 
             rec["faults_per_call"] = faults_per_call(model, x)
+        if p.group == "chain" and st["dtype"] == "float32":     # each layer among the others (lwbench.predict.context)
+            from lwbench.count import count
+            from lwbench.predict.probetime import layer_times
+
+            names = [r.layer for r in count(net, st["batch"], st["dtype"]).layers]
+            rec["in_network"] = layer_times(model, x, names, st["threads"])
         return rec
     except Exception as e:  # noqa: BLE001 - one failing probe is recorded, the grid goes on
         return {"id": p.id, "group": p.group, "error": f"{type(e).__name__}: {e}"[:300]}

@@ -37,7 +37,9 @@ choice, so the calibration shows what the context costs and how well each form e
 from __future__ import annotations
 
 CANDIDATES = ("none", "scale", "overhead", "scale+overhead", "overhead+traffic", "scale+overhead/category",
-              "per-category", "overhead/category+traffic")
+              "per-category", "overhead/category+traffic", "layers:overhead/category+traffic",
+              "layers:per-category+traffic")
+LAYER_FORMS = ("layers:overhead/category+traffic", "layers:per-category+traffic")
 UNIT = {"w": 1e-6, "a": 1e-6}   # the traffic coefficients are per million elements (ms / M elements)
 RIDGE = 1e-3
 TIE_PCT = 0.25
@@ -45,12 +47,16 @@ MIN_CHAINS = 6
 NETWORKS_PER_COEF = 3
 
 
-def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str = "") -> dict:
+def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str = "",
+              in_network: dict[str, float] | None = None) -> dict:
     """One synthetic network: per category Σ predicted-alone ms and executed layers, and the weights and
     activation elements of its executed layers; `base_ms`: what no layer holds (one forward call's fixed cost,
-    ORT's layout conversions)."""
+    ORT's layout conversions). `in_network` ({layer: ms} timed inside the network, lwbench.predict.probetime
+    .layer_times): also `by_category`, per category the measured Σ, the Σ alone, the layers, weights and
+    activations (None when a layer has no time)."""
     s: dict[str, float] = {}
     n: dict[str, int] = {}
+    by: dict[str, dict] | None = {} if in_network is not None else None
     w = a = 0.0
     for r in rows:
         if r.get("note", "").startswith(("fused", "eliminated")):
@@ -58,10 +64,23 @@ def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str =
         c = r["category"]
         s[c] = s.get(c, 0.0) + r["predicted_ms"]
         n[c] = n.get(c, 0) + 1
-        w += r.get("params", 0)
-        a += r.get("mac_elems", 0) - r.get("params", 0)
+        lw, la = r.get("params", 0), r.get("mac_elems", 0) - r.get("params", 0)
+        w += lw
+        a += la
+        if by is not None:
+            ms = in_network.get(r["layer"])
+            if ms is None:
+                by = None
+                continue
+            b = by.setdefault(c, {"measured_ms": 0.0, "alone_ms": 0.0, "layers": 0, "weights": 0.0,
+                                  "activations": 0.0})
+            b["measured_ms"] += ms
+            b["alone_ms"] += r["predicted_ms"]
+            b["layers"] += 1
+            b["weights"] += lw
+            b["activations"] += la
     return {"label": label, "measured_ms": measured_ms, "base_ms": base_ms, "sum_ms": s, "layers": n,
-            "weights": w, "activations": a}
+            "weights": w, "activations": a, "by_category": by}
 
 
 def _design(chains: list[dict], form: str, cats: list[str]) -> tuple[list[str], list[list[float]], list[float]]:
@@ -116,15 +135,56 @@ def nnls(a, b, iters: int = 200):
     return x
 
 
-def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
+def _layer_design(chains: list[dict], form: str, cats: list[str]):
+    """The per-category targets of a `layers:` form: (names, features, fixed part, measured), one row per
+    (synthetic network, category) with layers timed inside the network."""
+    per = form == "layers:per-category+traffic"
+    names = ([f"s:{k}" for k in cats] if per else []) + [f"o:{k}" for k in cats] + ["w", "a"]
+    feats, fixed, meas = [], [], []
+    for c in chains:
+        for k, b in (c.get("by_category") or {}).items():
+            if b["measured_ms"] <= 0 or k not in cats:
+                continue
+            row = ([b["alone_ms"] if j == k else 0.0 for j in cats] if per else []) + \
+                  [b["layers"] if j == k else 0 for j in cats] + \
+                  [b["weights"] * UNIT["w"], b["activations"] * UNIT["a"]]
+            feats.append(row)
+            fixed.append(0.0 if per else b["alone_ms"])
+            meas.append(b["measured_ms"])
+    return names, feats, fixed, meas
+
+
+def _layer_targets(chains: list[dict]) -> int:
+    return sum(len(c.get("by_category") or {}) for c in chains)
+
+
+def _fit_layers(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
+    """A `layers:` form: the per-layer terms fitted to each category's Σ of layers timed inside the synthetic
+    networks (thousands of layers, not 36 totals: what a category costs among others is measured, not inferred
+    from the totals), then one cost per executed layer `g` (the time between layers, less the hooks' own cost,
+    so of either sign) fitted to the networks' totals."""
     import numpy as np
 
-    if form == "none":
-        return {}
-    names, feats, fixed = _design(chains, form, cats)
-    meas = np.array([c["measured_ms"] for c in chains], float)
+    names, feats, fixed, meas = _layer_design(chains, form, cats)
+    coef = _nnls_rel(names, feats, fixed, meas, [0.0] * len(meas))
+    rest, nl = [], []
+    for c in chains:
+        m = c["measured_ms"]
+        rest.append((m - predict_chain(c, coef)) / m)
+        nl.append(sum(c["layers"].values()) / m)
+    x, y = np.array(nl), np.array(rest)
+    coef["g"] = float(x @ y / (x @ x)) if (x @ x) > 0 else 0.0
+    return coef
+
+
+def _nnls_rel(names, feats, fixed, meas, base) -> dict[str, float]:
+    """Non-negative least squares on relative error, every factor `s...` at least 1, a light ridge towards no
+    change."""
+    import numpy as np
+
+    meas = np.array(meas, float)
     a = np.array(feats, float) / meas[:, None]
-    b = 1.0 - (np.array([c["base_ms"] for c in chains], float) + np.array(fixed, float)) / meas
+    b = 1.0 - (np.array(base, float) + np.array(fixed, float)) / meas
     one = np.array([1.0 if k.startswith("s") else 0.0 for k in names])
     b = b - a @ one                 # every factor s = 1 + s' with s' >= 0: a network only adds to a layer alone
     # the ridge pulls each factor to 1 and each added cost to 0, at the size of a typical row
@@ -134,10 +194,19 @@ def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
     return dict(zip(names, (float(v) for v in coef)))
 
 
+def _fit(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
+    if form == "none":
+        return {}
+    if form in LAYER_FORMS:
+        return _fit_layers(chains, form, cats)
+    names, feats, fixed = _design(chains, form, cats)
+    return _nnls_rel(names, feats, fixed, [c["measured_ms"] for c in chains], [c["base_ms"] for c in chains])
+
+
 def layer_terms(coef: dict[str, float], category: str) -> tuple[float, float]:
     """(scale, extra ms) of one executed layer of `category` (before its traffic terms, `traffic_ms`)."""
     s = coef.get(f"s:{category}", coef.get("s", 1.0))
-    o = coef.get(f"o:{category}", coef.get("o", 0.0))
+    o = coef.get(f"o:{category}", coef.get("o", 0.0)) + coef.get("g", 0.0)
     return s, o
 
 
@@ -160,6 +229,23 @@ def predict_chain(c: dict, coef: dict[str, float]) -> float:
     return total
 
 
+def _skip(chains: list[dict], form: str, cats: list[str]) -> str | None:
+    """Why a form is not fitted (None: it is): at most one coefficient per NETWORKS_PER_COEF targets (networks;
+    for a `layers:` form, (network, category) sums), and a `layers:` form only when every network's layers were
+    timed inside it."""
+    if form == "none":
+        return None
+    if form in LAYER_FORMS:
+        if any(c.get("by_category") is None for c in chains):
+            return "the synthetic networks' layers were not timed inside them (a calibration made before, or ORT)"
+        k, n, what = len(_layer_design(chains, form, cats)[0]) + 1, _layer_targets(chains), "category sums"
+    else:
+        k, n, what = len(_design(chains, form, cats)[0]), len(chains), "networks"
+    if k * NETWORKS_PER_COEF > n:
+        return f"{k} coefficients for {n} {what} (at most one per {NETWORKS_PER_COEF})"
+    return None
+
+
 def fit_context(chains: list[dict]) -> dict:
     """The chosen context model with every candidate's leave-one-out and in-sample figures."""
     from lwbench.predict.model import summarize
@@ -170,10 +256,9 @@ def fit_context(chains: list[dict]) -> dict:
     cats = sorted({k for c in chains for k in c["layers"]})
     report, loo_mean = {}, {}
     for form in CANDIDATES:
-        k = len(_design(chains, form, cats)[0]) if form != "none" else 0
-        if k * NETWORKS_PER_COEF > len(chains):
-            report[form] = {"skipped": f"{k} coefficients for {len(chains)} networks (at most one per "
-                                       f"{NETWORKS_PER_COEF})"}
+        skip = _skip(chains, form, cats)
+        if skip:
+            report[form] = {"skipped": skip}
             continue
         loo = []
         for i in range(len(chains)):

@@ -35,6 +35,39 @@ def time_probe(model, x, cfg, device: str = "cpu", threads: int = 1, dtype: str 
         return autorange_clean(lambda: fn(xx), cfg)
 
 
+# Each layer of a synthetic network is timed inside it too (forward hooks: lwbench.measure.layers), once the network
+# is timed without hooks: what each layer costs among the others, which the context model is fitted to by
+# category (lwbench.predict.context, `layers/category+traffic`). Half a second at least, 20 calls.
+TIMER_LAYERS = {"warmup_runs": 3, "warmup_s": 0.1, "min_runs": 20, "min_time_s": 0.5, "max_time_s": 1.5,
+                "max_runs": 2000}
+
+
+def layer_times(model, x, names: list[str], threads: int = 1) -> dict:
+    """Each named layer's time inside the network (the forward hooks of `lwbench profile --time`): {"timer",
+    "layers": {name: [median ms, min ms]}, "hooked": {"median_ms", "min_ms"}} (the hooked forward's own time, the
+    hooks' cost included)."""
+    import torch
+
+    from lwbench.measure.layers import layer_samples
+    from lwbench.measure.timer import TimerConfig, percentile, set_threads
+
+    set_threads(threads)
+    with torch.inference_mode():
+        samples, t = layer_samples(model, x, names, TimerConfig(**TIMER_LAYERS))
+    layers = {n: [percentile(sorted(v), 50), min(v)] for n, v in samples.items() if v}
+    return {"timer": TIMER_LAYERS, "layers": layers, "hooked": {"median_ms": t.median_ms, "min_ms": t.min_ms}}
+
+
+def layer_ms(rec: dict, stat: str = "median") -> dict[str, float] | None:
+    """{layer: ms inside the network} of a synthetic network's record (`layer_times`), or None (not measured: a
+    calibration made before, or ONNX Runtime)."""
+    got = (rec.get("in_network") or {}).get("layers")
+    if not got:
+        return None
+    i = 1 if stat == "min" else 0
+    return {n: float(v[i]) for n, v in got.items()}
+
+
 STATISTICS = ("median", "min")
 
 
