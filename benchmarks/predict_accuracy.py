@@ -101,11 +101,13 @@ def _group_rows(meas, pred, ort: bool):
 
 
 def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], ort: bool,
-              reuse: bool = False) -> list[dict]:
+              reuse: bool = False, here: bool = True) -> list[dict]:
     """Where the error sits: per op category, the in-network per-layer times (`profile --time`: forward hooks for
     torch, ORT's profiler per fused group for onnxruntime) beside the predicted per-layer times, for a few
     networks; written to OUT/predict-breakdown-cpu{tag}.csv. ORT's own rows (layout conversions) are predicted by
-    the layout model (the prediction's `layout_ms`)."""
+    the layout model (the prediction's `layout_ms`). A refit of another machine's calibration (`here` false)
+    profiles nothing here: a network without its stored profile is left out, and with none the file stays as it
+    was (the breakdown of the fit before)."""
     import pandas as pd
 
     rows = []
@@ -115,6 +117,8 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
     for net in nets:
         meas, pred = tmp / f"{net}{tag}-time.csv", tmp / f"{net}{tag}-pred.csv"
         if not (reuse and meas.exists()):
+            if not here:
+                continue
             lwbench("profile", net, "--time", *rt, "--threads", "1", "--min-time", min_time, "-o", str(meas))
         lwbench("predict", net, "-c", str(cal), "-o", str(pred))
         j = _group_rows(pd.read_csv(meas, comment="#"), pd.read_csv(pred, comment="#"), ort)
@@ -127,7 +131,8 @@ def breakdown(cal: Path, out: Path, min_time: str, tag: str, nets: list[str], or
         rows.append({"model": net, "category": "(all rows, profiled)", "rows": len(j),
                      "measured_ms": j["time_ms"].sum(), "predicted_ms": j["predicted_ms"].sum(),
                      "error_pct": 100 * (j["predicted_ms"].sum() / j["time_ms"].sum() - 1)})
-    pd.DataFrame(rows).to_csv(out / f"predict-breakdown-cpu{tag}.csv", index=False, float_format="%.4f")
+    if rows:
+        pd.DataFrame(rows).to_csv(out / f"predict-breakdown-cpu{tag}.csv", index=False, float_format="%.4f")
     return rows
 
 
@@ -168,7 +173,7 @@ def _args():
     ap.add_argument("--refit", action="store_true", help="measure nothing: refit the calibration in --out from its "
                     "own measurements (a model change) and score it again on the bench files there (implies "
                     "--reuse-calibration --reuse-bench; refuses when a bench file is missing; the breakdown reuses "
-                    "its profiles, profiling only a network it has none of)")
+                    "its profiles, profiling only a network it has none of, and none when the calibration is another machine's)")
     ap.add_argument("--smoke", action="store_true", help="a few minutes, end to end: tiny calibration, three "
                     "small networks, files named -smoke (never results)")
     a = ap.parse_args()
@@ -303,7 +308,10 @@ def main() -> int:
     after = (log.get("speed_checks") or {}).get("after_bench")
     if after:
         log["speed_adjusted"] = speed_adjusted(val, after["ratio"])
-    log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort, a.refit)
+    log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort, a.refit,
+                                 here or not a.refit)
+    if a.refit and not here and not log["breakdown"]:
+        log["breakdown_kept"] = "refitted on another machine: no stored profiles, the breakdown file is the fit's before"
     summary = _comment(val, "summary")
     log["min_statistic"] = {k: _comment(val_min, "summary")[k] for k in ("model", "madds_fit")}
     m = summary["model"]

@@ -168,6 +168,28 @@ def test_fingerprint_refusal_is_one_line(tmp_path, capsys, synthetic):
     assert "predicted_ms" in out and "stem.conv" in out
 
 
+def test_a_cpu_of_the_same_model_string_with_other_vector_features_is_another_machine(tmp_path, capsys, synthetic):
+    """Two VMs both called "AMD EPYC", one AVX2 only, one AVX-512 with VNNI: the fingerprint's vector features
+    tell them apart; a calibration made before they were recorded is judged without them."""
+    from lwbench.measure.machine import machine_info
+    from lwbench.targets.runner import isa_flags
+
+    here = machine_info()
+    assert isa_flags("flags\t: fpu avx avx2 fma avx512f foo\n") == ["avx", "avx2", "avx512f", "fma"]
+    assert isa_flags("Features\t: fp asimd asimddp crc32\n") == ["asimd", "asimddp"] and isa_flags("x: y") is None
+    fp = calfile.fingerprint({"device": "cpu", "threads": 1, "runtime": "torch"}, here)
+    assert fp["cpu_isa"] == here["cpu_isa"] and calfile.machine_mismatch(fp, here) is None
+    other = {**fp, "cpu_isa": sorted(set(fp["cpu_isa"] or []) ^ {"avx512f", "sve"})}
+    why = calfile.machine_mismatch(other, here)
+    assert why.startswith("cpu_isa differs") and ("avx512f" in why or "sve" in why)
+    assert calfile.machine_mismatch({**fp, "cpu_isa": None}, here) is None          # a calibration from before
+    doc = {**synthetic[1], "fingerprint": {**synthetic[1]["fingerprint"], **{k: fp[k] for k in (
+        "cpu_model", "arch", "cores_logical", "torch")}, "cpu_isa": other["cpu_isa"]}}
+    assert main(["predict", "mobilenet_v2", "-c", _write(tmp_path, doc), "--here", "-f", "csv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cpu_isa differs" in err
+
+
 def _bad(doc):
     cases = {"other version": dict(doc, version=2),
              "wrong type": dict(doc, model={**doc["model"], "overhead": {"fixed_ms": "fast", "per_layer_ms": 0.1}}),

@@ -206,6 +206,17 @@ def command_line(argv: list[str] | None = None) -> str | None:
     return " ".join([prog_name, *(shlex.quote(a) for a in argv[1:])])
 
 
+def cpu_isa() -> list[str] | None:
+    """The CPU's vector features from /proc/cpuinfo (lwbench.targets.runner.isa_flags); None where it cannot be read."""
+    from lwbench.targets.runner import isa_flags
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            return isa_flags(f.read())
+    except OSError:
+        return None
+
+
 def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
     """The machine block (a flat-ish dict, JSON-serialisable). `sysfs`: see cpus.sysfs_root."""
     from lwbench.version import __version__
@@ -217,6 +228,7 @@ def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "cpu_model": cpu_model(),
+        "cpu_isa": cpu_isa(),
         "arch": platform.machine(),
         "cores_logical": os.cpu_count(),
         "cores_physical": topo.physical_cores(),

@@ -32,7 +32,7 @@ def fingerprint(settings: dict, machine: dict, runtime_versions: dict | None = N
     t = machine.get("torch") or {}
     extra = {"ort_opt": settings.get("ort_opt", "all")} if settings.get("runtime") == "onnxruntime" else {}
     return {**{k: settings.get(k) for k in FINGERPRINT_SETTINGS}, **extra,
-            "cpu_model": machine.get("cpu_model"), "arch": machine.get("arch"),
+            "cpu_model": machine.get("cpu_model"), "cpu_isa": machine.get("cpu_isa"), "arch": machine.get("arch"),
             "cores_logical": machine.get("cores_logical"), "affinity": machine.get("affinity"),
             "torch": t.get("version"), "onednn": t.get("onednn"), "mkl": t.get("mkl"),
             "parallel_backend": t.get("parallel_backend"), "lwbench": machine.get("lwbench"),
@@ -141,7 +141,8 @@ def check_fingerprint(doc: dict, asked: dict, path: str, machine: dict | None = 
 
 def machine_mismatch(fp: dict, machine: dict, where: str = "this machine") -> str | None:
     """'cpu_model 'X', this machine 'Y'' when `machine` (a machine block) is not the one a calibration's
-    fingerprint holds for (CPU model, arch, cores, torch and, for ONNX Runtime, its version); None when it is."""
+    fingerprint holds for (CPU model, arch, cores, torch and, for ONNX Runtime, its version; the vector features
+    where both record them); None when it is."""
     here = fingerprint({}, machine)
     here["onnxruntime"] = (machine.get("onnxruntime") or {}).get("onnxruntime")
     theirs = {**fp, "onnxruntime": (fp.get("runtime_versions") or {}).get("onnxruntime")}
@@ -149,6 +150,13 @@ def machine_mismatch(fp: dict, machine: dict, where: str = "this machine") -> st
     for k in keys:
         if str(here.get(k)) != str(theirs.get(k)):
             return f"{k} {theirs.get(k)!r}, {where} {here.get(k)!r}"
+    if theirs.get("cpu_isa") is not None and here.get("cpu_isa") is not None \
+            and list(theirs["cpu_isa"]) != list(here["cpu_isa"]):     # a calibration from before has none to compare
+        gone = sorted(set(theirs["cpu_isa"]) - set(here["cpu_isa"]))
+        new = sorted(set(here["cpu_isa"]) - set(theirs["cpu_isa"]))
+        only = ([f"only the calibrated CPU has {' '.join(gone)}"] if gone else []) + \
+            ([f"only {where} has {' '.join(new)}"] if new else [])
+        return f"cpu_isa differs ({'; '.join(only)})"
     return None
 
 

@@ -17,7 +17,12 @@ where c is the layer's category (pointwise, depthwise, element-wise, ...), `weig
   evicted by the layers between two calls);
 - `scale+overhead/category`: one factor and an extra cost per layer of each category;
 - `per-category`: a factor and an extra cost per category;
-- `overhead/category+traffic`: an extra cost per layer of each category, and the traffic terms.
+- `overhead/category+traffic`: an extra cost per layer of each category, and the traffic terms;
+- `layers:overhead/category+traffic`, `layers:per-category+traffic`: the same per-layer terms (the second with a
+  factor per category too) fitted not to the 36 totals but to each (network, category) Σ of the layers timed
+  inside the synthetic networks (torch: `in_network`, lwbench.predict.probetime.layer_times), then one cost `g`
+  per executed layer to the totals (`_fit_layers`): what a category costs among others measured, not inferred
+  (fitted to totals, `o:shuffle` stood for the ShuffleNet units' cost: 92 µs per shuffle against 9 µs measured).
 
 Each is fitted by non-negative least squares on relative error ((predicted - measured) / measured) with a light
 ridge towards no change, every factor at least 1: a layer alone is timed in its best case (its code, weights and
