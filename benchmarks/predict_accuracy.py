@@ -59,12 +59,15 @@ SMOKE_NETS = ["mobilenet_v2", "shufflenet_v2_x0_5", "squeezenet1_1"]
 GOAL = {"within_10_pct": 90.0, "within_5_pct": 60.0, "median_abs_pct": 5.0, "worst_abs_pct": 20.0, "tau": 0.8}
 
 
-def _made_here(cal: Path) -> bool:
-    """Whether the calibration's CPU model is this machine's (predict --faults, which counts here, needs it)."""
+def _made_here(cal: Path, elsewhere: bool = False) -> bool:
+    """Whether the calibration is this machine's (predict --faults, which counts here, needs it): lwbench's own
+    check (CPU model, arch, cores, torch; the vector features where the calibration records them), unless told
+    `elsewhere` (a calibration from before `cpu_isa`, of another VM with the same model string)."""
     from lwbench.measure.machine import machine_info
+    from lwbench.predict.calfile import machine_mismatch
 
     fp = json.loads(cal.read_text()).get("fingerprint") or {}
-    return fp.get("cpu_model") == machine_info().get("cpu_model")
+    return not elsewhere and machine_mismatch(fp, machine_info()) is None
 
 
 def load1() -> float:
@@ -174,6 +177,9 @@ def _args():
                     "own measurements (a model change) and score it again on the bench files there (implies "
                     "--reuse-calibration --reuse-bench; refuses when a bench file is missing; the breakdown reuses "
                     "its profiles, profiling only a network it has none of, and none when the calibration is another machine's)")
+    ap.add_argument("--elsewhere", action="store_true", help="with --refit: the calibration is another machine's "
+                    "even where lwbench cannot tell (one made before `cpu_isa` on a VM of the same CPU model string): "
+                    "count no page faults and profile nothing here")
     ap.add_argument("--smoke", action="store_true", help="a few minutes, end to end: tiny calibration, three "
                     "small networks, files named -smoke (never results)")
     a = ap.parse_args()
@@ -286,7 +292,7 @@ def main() -> int:
         benches = _measure(a, out, tag, cal, rt, log)
     val = out / f"predict-validate-cpu{tag}.csv"
     valid = [x for b in benches for x in ("--validate", str(b))]
-    here = _made_here(cal)
+    here = _made_here(cal, a.elsewhere)
     faults = [] if ort or not here else ["--faults"]
     if not ort and not here:   # --faults counts on this machine and refuses another's calibration (a refit elsewhere)
         log["faults_skipped"] = "the calibration was made on another machine: page faults not counted here"
