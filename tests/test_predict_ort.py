@@ -307,12 +307,14 @@ def test_layout_chosen_on_the_synthetic_networks_when_the_blocks_mislead():
     assert lay["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
 
 
-def test_layout_kept_in_only_when_the_networks_say_so_beyond_their_noise():
+def test_layout_kept_in_only_when_the_networks_say_so_beyond_their_noise_and_the_blocks_agree():
     from lwbench.predict.fitcal import LAYOUT_TIE_PCT, layout_pick
 
     assert layout_pick({"taken_out": 12.45, "kept_in": 12.08}) == "taken_out"        # F's near tie
     assert layout_pick({"taken_out": 12.0 + LAYOUT_TIE_PCT + 0.01, "kept_in": 12.0}) == "kept_in"
-    assert layout_pick({"taken_out": 25.2, "kept_in": 17.6}) == "kept_in"
+    assert layout_pick({"taken_out": 25.2, "kept_in": 17.6}, {"taken_out": 22.0, "kept_in": 21.2}) == "kept_in"
+    # F on the min: the networks prefer kept_in by 1.3 points, the blocks taken_out by 4.5: the evidence disagrees
+    assert layout_pick({"taken_out": 11.93, "kept_in": 10.67}, {"taken_out": 8.07, "kept_in": 12.52}) == "taken_out"
     assert layout_pick({"taken_out": None, "kept_in": 3.0}) == "taken_out"
 
 
