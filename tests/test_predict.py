@@ -171,8 +171,7 @@ def test_fingerprint_refusal_is_one_line(tmp_path, capsys, synthetic):
 def test_a_cpu_of_the_same_model_string_with_other_vector_features_is_another_machine(tmp_path, capsys, synthetic):
     """Two VMs both called "AMD EPYC", one AVX2 only, one AVX-512 with VNNI: the fingerprint's vector features
     tell them apart; a calibration made before they were recorded is judged without them."""
-    from lwbench.measure.machine import machine_info
-    from lwbench.targets.runner import isa_flags
+    from lwbench.measure.machine import isa_flags, machine_info
 
     here = machine_info()
     assert isa_flags("flags\t: fpu avx avx2 fma avx512f foo\n") == ["avx", "avx2", "avx512f", "fma"]

@@ -206,10 +206,22 @@ def command_line(argv: list[str] | None = None) -> str | None:
     return " ".join([prog_name, *(shlex.quote(a) for a in argv[1:])])
 
 
-def cpu_isa() -> list[str] | None:
-    """The CPU's vector features from /proc/cpuinfo (lwbench.targets.runner.isa_flags); None where it cannot be read."""
-    from lwbench.targets.runner import isa_flags
+# the vector features a kernel library dispatches on (x86 'flags', ARM 'Features'): two CPUs that share a model
+# string ("AMD EPYC" on two VMs, one AVX2, one AVX-512 with VNNI) run different kernels at different speeds
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+                "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "asimdhp",
+                "i8mm", "bf16", "sve", "sve2")
 
+
+def isa_flags(cpuinfo: str) -> list[str] | None:
+    """The vector features (VECTOR_FLAGS) in the first 'flags' (x86) or 'Features' (ARM) line of /proc/cpuinfo;
+    None without either line."""
+    m = re.search(r"^(?:flags|Features)\s*:(.*)$", cpuinfo, re.M)
+    return None if m is None else sorted(set(m.group(1).split()) & set(VECTOR_FLAGS))
+
+
+def cpu_isa() -> list[str] | None:
+    """The CPU's vector features from /proc/cpuinfo (`isa_flags`); None where it cannot be read."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             return isa_flags(f.read())

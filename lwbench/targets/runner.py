@@ -131,20 +131,6 @@ def cpu_flags(cpuinfo: str) -> set[str] | None:
     return None if m is None else set(m.group(1).split())
 
 
-# the vector features a kernel library dispatches on (x86 'flags', ARM 'Features'): two CPUs that share a model
-# string ("AMD EPYC" on two VMs, one AVX2, one AVX-512 with VNNI) run different kernels at different speeds
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-                "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "asimdhp",
-                "i8mm", "bf16", "sve", "sve2")
-
-
-def isa_flags(cpuinfo: str) -> list[str] | None:
-    """The vector features (VECTOR_FLAGS) in the first 'flags' (x86) or 'Features' (ARM) line of /proc/cpuinfo;
-    None without either line."""
-    m = re.search(r"^(?:flags|Features)\s*:(.*)$", cpuinfo, re.M)
-    return None if m is None else sorted(set(m.group(1).split()) & set(VECTOR_FLAGS))
-
-
 def int8_flags(cpuinfo: str) -> list[str] | None:
     """The x86 int8 dot-product features (VNNI, AMX) among them; None without a 'flags' line
     (lwbench.onnx.quant.reduce_range_rule then decides by arch)."""
@@ -156,7 +142,7 @@ def hardware(root: str = "/") -> dict:
     """What the files under `root` say about the board: CPU model and parts, clusters, topology (big/little),
     governor and frequencies, memory, OS; the part of the machine block that does not depend on the process."""
     from lwbench.measure.cpus import read_topology
-    from lwbench.measure.machine import cpu_frequencies, cpu_model
+    from lwbench.measure.machine import cpu_frequencies, cpu_model, isa_flags
 
     sysfs = os.path.join(root, "sys")
     cpuinfo = _read(Path(root, "proc", "cpuinfo")) or ""
