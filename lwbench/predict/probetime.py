@@ -37,7 +37,7 @@ def time_probe(model, x, cfg, device: str = "cpu", threads: int = 1, dtype: str 
 
 # Each layer of a synthetic network is timed inside it too (forward hooks: lwbench.measure.layers), once the network
 # is timed without hooks: what each layer costs among the others, which the context model is fitted to by
-# category (lwbench.predict.context, `layers/category+traffic`). Half a second at least, 20 calls.
+# category (lwbench.predict.context, the `layers:` forms). Half a second at least, 20 calls.
 TIMER_LAYERS = {"warmup_runs": 3, "warmup_s": 0.1, "min_runs": 20, "min_time_s": 0.5, "max_time_s": 1.5,
                 "max_runs": 2000}
 
