@@ -63,11 +63,11 @@ def _made_here(cal: Path, elsewhere: bool = False) -> bool:
     """Whether the calibration is this machine's (predict --faults, which counts here, needs it): lwbench's own
     check (CPU model, arch, cores, torch; the vector features where the calibration records them), unless told
     `elsewhere` (a calibration from before `cpu_isa`, of another VM with the same model string)."""
-    from lwbench.measure.machine import machine_info
     from lwbench.predict.calfile import machine_mismatch
+    from lwbench.predict.calibrate import machine_info_for
 
     fp = json.loads(cal.read_text()).get("fingerprint") or {}
-    return not elsewhere and machine_mismatch(fp, machine_info()) is None
+    return not elsewhere and machine_mismatch(fp, machine_info_for(fp.get("runtime") or "torch")) is None
 
 
 def load1() -> float:
@@ -315,7 +315,7 @@ def main() -> int:
     if after:
         log["speed_adjusted"] = speed_adjusted(val, after["ratio"])
     log["breakdown"] = breakdown(cal, out, a.min_time, tag, BREAKDOWN[:2] if a.smoke else BREAKDOWN, ort, a.refit,
-                                 here or not a.refit)
+                                 here)
     if a.refit and not here and not log["breakdown"]:
         log["breakdown_kept"] = "refitted on another machine: no stored profiles, the breakdown file is the fit's before"
     summary = _comment(val, "summary")

@@ -213,20 +213,24 @@ VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl
                 "i8mm", "bf16", "sve", "sve2")
 
 
+def cpuinfo_features(cpuinfo: str, keys: tuple[str, ...] = ("flags",)) -> set[str] | None:
+    """The words of the first line of /proc/cpuinfo's text whose key is one of `keys` (x86 'flags', ARM
+    'Features'); None without such a line."""
+    m = re.search(rf"^(?:{'|'.join(keys)})\s*:(.*)$", cpuinfo, re.M)
+    return None if m is None else set(m.group(1).split())
+
+
 def isa_flags(cpuinfo: str) -> list[str] | None:
     """The vector features (VECTOR_FLAGS) in the first 'flags' (x86) or 'Features' (ARM) line of /proc/cpuinfo;
     None without either line."""
-    m = re.search(r"^(?:flags|Features)\s*:(.*)$", cpuinfo, re.M)
-    return None if m is None else sorted(set(m.group(1).split()) & set(VECTOR_FLAGS))
+    got = cpuinfo_features(cpuinfo, ("flags", "Features"))
+    return None if got is None else sorted(got & set(VECTOR_FLAGS))
 
 
 def cpu_isa() -> list[str] | None:
     """The CPU's vector features from /proc/cpuinfo (`isa_flags`); None where it cannot be read."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            return isa_flags(f.read())
-    except OSError:
-        return None
+    text = _read(Path("/proc/cpuinfo"))
+    return None if text is None else isa_flags(text)
 
 
 def machine_info(with_torch: bool = True, sysfs: str | None = None) -> dict:

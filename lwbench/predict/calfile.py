@@ -150,14 +150,18 @@ def machine_mismatch(fp: dict, machine: dict, where: str = "this machine") -> st
     for k in keys:
         if str(here.get(k)) != str(theirs.get(k)):
             return f"{k} {theirs.get(k)!r}, {where} {here.get(k)!r}"
-    if theirs.get("cpu_isa") is not None and here.get("cpu_isa") is not None \
-            and list(theirs["cpu_isa"]) != list(here["cpu_isa"]):     # a calibration from before has none to compare
-        gone = sorted(set(theirs["cpu_isa"]) - set(here["cpu_isa"]))
-        new = sorted(set(here["cpu_isa"]) - set(theirs["cpu_isa"]))
-        only = ([f"only the calibrated CPU has {' '.join(gone)}"] if gone else []) + \
-            ([f"only {where} has {' '.join(new)}"] if new else [])
-        return f"cpu_isa differs ({'; '.join(only)})"
-    return None
+    return isa_mismatch(theirs.get("cpu_isa"), here.get("cpu_isa"), where)
+
+
+def isa_mismatch(calibrated: list | None, here: list | None, where: str = "this machine") -> str | None:
+    """Why two CPUs' vector features (`cpu_isa`) differ, or None: also when either is not recorded (a calibration
+    from before has none to compare)."""
+    if calibrated is None or here is None or list(calibrated) == list(here):
+        return None
+    gone, new = sorted(set(calibrated) - set(here)), sorted(set(here) - set(calibrated))
+    only = ([f"only the calibrated CPU has {' '.join(gone)}"] if gone else []) + \
+        ([f"only {where} has {' '.join(new)}"] if new else [])
+    return f"cpu_isa differs ({'; '.join(only)})"
 
 
 def mismatch(fp: dict, asked: dict) -> str | None:

@@ -405,9 +405,8 @@ def rules_for_refit(doc: dict) -> dict:
     from lwbench.predict.orttime import versions
 
     here = machine_info()
-    isa = (fp.get("cpu_isa"), here.get("cpu_isa"))      # compared where the calibration records it
-    same = (here.get("cpu_model") == fp.get("cpu_model") and (None in isa or list(isa[0]) == list(isa[1]))
-            and versions().get("onnxruntime") == (fp.get("runtime_versions") or {}).get("onnxruntime"))
+    same = (here.get("cpu_model") == fp.get("cpu_model") and calfile.isa_mismatch(fp.get("cpu_isa"), here.get("cpu_isa"))
+            is None and versions().get("onnxruntime") == (fp.get("runtime_versions") or {}).get("onnxruntime"))
     return {**doc, "settings": {**st, "nchwc": nchwc_rules_here(st.get("ort_opt"))}} if same else doc
 
 

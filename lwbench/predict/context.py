@@ -22,7 +22,8 @@ where c is the layer's category (pointwise, depthwise, element-wise, ...), `weig
   factor per category too) fitted not to the 36 totals but to each (network, category) Σ of the layers timed
   inside the synthetic networks (torch: `in_network`, lwbench.predict.probetime.layer_times), then one cost `g`
   per executed layer to the totals (`_fit_layers`): what a category costs among others measured, not inferred
-  (fitted to totals, `o:shuffle` stood for the ShuffleNet units' cost: 92 µs per shuffle against 9 µs measured).
+  (fitted to totals, `o:shuffle` stood for the ShuffleNet units' cost: 92 µs per shuffle on machine G, against
+  14-15 µs measured beyond its time alone).
 
 Each is fitted by non-negative least squares on relative error ((predicted - measured) / measured) with a light
 ridge towards no change, every factor at least 1: a layer alone is timed in its best case (its code, weights and
@@ -159,10 +160,6 @@ def _layer_design(chains: list[dict], form: str, cats: list[str]):
     return names, feats, fixed, meas
 
 
-def _layer_targets(chains: list[dict]) -> int:
-    return sum(len(c.get("by_category") or {}) for c in chains)
-
-
 def _fit_layers(chains: list[dict], form: str, cats: list[str]) -> dict[str, float]:
     """A `layers:` form: the per-layer terms fitted to each category's Σ of layers timed inside the synthetic
     networks (thousands of layers, not 36 totals: what a category costs among others is measured, not inferred
@@ -243,7 +240,8 @@ def _skip(chains: list[dict], form: str, cats: list[str]) -> str | None:
     if form in LAYER_FORMS:
         if any(c.get("by_category") is None for c in chains):
             return "the synthetic networks' layers were not timed inside them (a calibration made before, or ORT)"
-        k, n, what = len(_layer_design(chains, form, cats)[0]) + 1, _layer_targets(chains), "category sums"
+        names, _, _, meas = _layer_design(chains, form, cats)
+        k, n, what = len(names) + 1, len(meas), "category sums"
     else:
         k, n, what = len(_design(chains, form, cats)[0]), len(chains), "networks"
     if k * NETWORKS_PER_COEF > n:

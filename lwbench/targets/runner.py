@@ -127,8 +127,9 @@ INT8_FLAGS = ("avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8")   # x86 in
 
 def cpu_flags(cpuinfo: str) -> set[str] | None:
     """The features in the first 'flags' line of /proc/cpuinfo (x86); None where it has none (ARM: 'Features')."""
-    m = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
-    return None if m is None else set(m.group(1).split())
+    from lwbench.measure.machine import cpuinfo_features
+
+    return cpuinfo_features(cpuinfo, ("flags",))
 
 
 def int8_flags(cpuinfo: str) -> list[str] | None:
