@@ -35,8 +35,7 @@ ORT_MACHINE = {**MACHINE, "onnxruntime": {"onnxruntime": "1.32.0"}}
 def _layout(net, ort_opt: str = "all") -> float:
     """The NCHWc conversions at the borders of the network's blocked regions (a lone convolution pays one on its
     input and one on its output: what ORT's profiler shows as ReorderInput / ReorderOutput)."""
-    fused = fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": ort_opt}})
-    return sum(PER_REORDER + e * LAYOUT_PER_ELEM for _, e in reorders(net, fused, ort_opt))
+    return sum(PER_REORDER + e * LAYOUT_PER_ELEM for _, e in reorders(net, ort_opt))
 
 
 def truth_ort(net, ort_opt: str = "all") -> float:
@@ -126,11 +125,57 @@ def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
 RULES_132 = {"block": 16, "channels": 4, "group": 16}    # ORT 1.32 on an AVX-512 CPU (layout.detect_rules there)
 
 
+@pytest.mark.parametrize("name", ["shufflenet_v1_g1_x1_0", "xception", "efficientnet_b0", "mnasnet0_5",
+                                  "squeezenet1_1", "resnet18", "shufflenet_v2_x1_0", "mobilenet_v3_small"])
+def test_nchwc_plan_agrees_with_ort_optimised_graph(tmp_path, name):
+    """The second method for the layout pass (lwbench.predict.nchwc): ORT's own optimised graph of the network,
+    read with the rule read here, has exactly the plan's ReorderInput and ReorderOutput nodes, and exactly one
+    convolution with a sum input per residual add the plan fuses. Before the pass the IR rules missed these on
+    shufflenet_v1_g1 (0 of 5 ReorderInputs, 8 adds and relus fused that ORT runs apart), xception (0 of 10), the
+    efficientnets (33 of 39 ReorderOutputs) and mnasnet0_5."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.predict.layout import detect_rules
+    from lwbench.predict.nchwc import plan
+
+    rules = detect_rules()
+    if rules is None:
+        pytest.skip("ORT runs no convolution in NCHWc on this CPU")
+    net = load(name)
+    _, opt = _ort_optimised(net, tmp_path)
+    got = plan(net, "all", rules)
+    ops = {n.name: n.op for n in net.nodes}
+    count_op = lambda op: sum(n.op == op for n in opt.nodes)                       # noqa: E731
+    assert count_op("ReorderInput") == sum(k == "in" for k, _ in got.reorders)
+    assert count_op("ReorderOutput") == sum(k == "out" for k, _ in got.reorders)
+    with_sum = sum(n.op in ("Conv", "FusedConv") and len(n.inputs) >= 4 and bool(n.inputs[3]) for n in opt.nodes)
+    assert with_sum == sum(ops[lay] == "add" for lay in got.fused)
+
+
+def test_nchwc_plan_by_hand():
+    """The pass's rules, without ORT: a concat stays blocked only when every input has a multiple of the block of
+    channels, and a residual add fuses into its convolution only when its other input is blocked."""
+    from lwbench.predict.nchwc import plan
+
+    g1 = load("shufflenet_v1_g1_x1_0")           # stride-2 units join a 24-channel pooled input at stage 2
+    wide = plan(g1, "all", RULES_132)             # block 16: stage 2's concat runs plain, so do its adds
+    assert not [k for k in wide.fused if k.startswith("stage2.") and k.endswith(".add")]
+    assert "stage3.1.branch.add" in wide.fused and "stage2.0.branch.concat" not in wide.blocked
+    narrow = plan(g1, "all", {"block": 8, "channels": 4, "group": 8})           # AVX2: 24 = 3 x 8
+    assert "stage2.1.branch.add" in narrow.fused and "stage2.0.branch.concat" in narrow.blocked
+    assert len(narrow.reorders) < len(wide.reorders)
+    # below `all` there is no layout pass: the batch norms and activations fold, no add does, nothing is reordered
+    ext = plan(g1, "extended", RULES_132)
+    assert not ext.reorders and not [k for k in ext.fused if k.endswith(".add")]
+    assert "stage2.1.branch.main.bn1" in ext.fused and "stage2.1.branch.main.relu1" in ext.fused
+    # mnasnet0_5's first block ends in 8 channels: the next dense convolution reads NCHW, so it is reordered out
+    assert sum(k == "out" for k, _ in plan(load("mnasnet0_5"), "all", RULES_132).reorders) == 2
+
+
 def test_nchwc_rule_by_hand():
     """Which convolutions ORT runs in NCHWc, from the rule: a dense one of fewer input channels than the block
     reads NCHW directly; past it, its input channels must be a multiple of `channels`; a depthwise one its
     channels; a grouped one both channels per group a multiple of `group`. Without a rule, every one."""
-    from lwbench.predict.layout import blocked
+    from lwbench.predict.nchwc import blocked
 
     def conv(cin, cout, g):
         p = probe_net(Probe("x", (cin, 8, 8), (("conv2d", {"out": cout, "kernel": 1 if g == 1 else 3, "stride": 1,
@@ -148,12 +193,11 @@ def test_nchwc_rule_by_hand():
     assert node_key(conv(116, 116, 116), RULES_132)[0] == "conv2d:k3x3:s1x1:depthwise"
     # shufflenet_v2_x1_0's 58-channel stage leaves the blocked regions: its borders change
     net = load("shufflenet_v2_x1_0")
-    fused = fused_layers(net, {"fusion": {"runtime": "onnxruntime", "ort_opt": "all"}})
     from lwbench.predict.layout import regions
 
     plain = {n.name for n in net.nodes if n.op == "conv2d" and not blocked(n, RULES_132)}
     assert plain and all(n.startswith(("stage2.", "stage3.0.branch.left")) for n in plain)
-    assert not plain & regions(net, fused, RULES_132) and plain <= regions(net, fused)
+    assert not plain & regions(net, RULES_132) and plain <= regions(net)
 
 
 @pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v1_g3_x0_5", "mobilenet_v2"])
@@ -161,7 +205,8 @@ def test_nchwc_rule_read_from_ort_agrees_with_its_optimised_graph(tmp_path, name
     """The second method: the rule `detect_rules` reads from one-convolution models here, applied to a whole
     network, names exactly the convolutions ORT's own optimised graph of that network runs as NCHWc nodes."""
     pytest.importorskip("onnxruntime")
-    from lwbench.predict.layout import blocked, detect_rules
+    from lwbench.predict.layout import detect_rules
+    from lwbench.predict.nchwc import blocked
 
     rules = detect_rules()
     if rules is None:

@@ -79,7 +79,7 @@ def node_key(node, nchwc: dict | None = None) -> tuple[str, list[float]]:
 
     key, x = layer_key(get_op(node.op).kind, node.attrs, node.in_shapes, node.out_shapes)
     if nchwc and node.op == "conv2d":
-        from lwbench.predict.layout import blocked
+        from lwbench.predict.nchwc import blocked
 
         if not blocked(node, nchwc):
             key += ":nchw"

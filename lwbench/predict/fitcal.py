@@ -31,7 +31,9 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         node = net.nodes[p.target]
         key, x = node_key(node, nchwc)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
-        base = probe_ms(records[p.minus], stat=stat) if p.minus else overhead["fixed_ms"]
+        # a `minus` probe (the squeeze-excite multiply's global pooling) is taken out as measured: less its own
+        # conversions too when the layer's are (the pooling on the probe's input is reordered in, lwbench.predict.nchwc)
+        base = probe_ms(records[p.minus], less_layout, stat) if p.minus else overhead["fixed_ms"]
         out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat) - base),
                     "madds": row.madds, "mac_elems": row.mac_elems})
     return out

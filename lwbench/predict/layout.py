@@ -1,12 +1,14 @@
 """ONNX Runtime's NCHWc layout conversions in a network, from the IR: where a reorder is paid, and its cost.
 
-At `ort_opt=all` ORT's NCHWc transformer runs convolutions (with what is fused into them) and the pooling ops that
-read them in a blocked layout; every tensor that leaves such a region for an op that runs in plain NCHW (concat,
-split, channel shuffle, a broadcast multiply, swish, flatten, linear, ...) is converted back (ReorderOutput), and
-a convolution that reads a plain tensor converts it in (ReorderInput; a convolution of fewer than 8 input channels,
-the stem, reads NCHW directly). A lone layer probe pays one of each; ORT's profiler times them (`layout_ms` in
-the probe's record), so the fit takes them out of the layer, fits their cost (per conversion and per element) and
-the prediction adds one per boundary tensor of the network. Below `all` there is no NCHWc region: no reorder.
+At `ort_opt=all` ORT's NCHWc transformer runs convolutions (with what is fused into them), and the pooling, merges
+and activations that read them when their channels and inputs allow, in a blocked layout; every blocked tensor an
+op reads in plain NCHW (a concat of unaligned inputs, split, channel shuffle, a broadcast multiply, flatten,
+linear, a dense convolution of fewer input channels than the block, ...) is converted back (ReorderOutput), and a
+convolution or pooling that reads a plain tensor converts it in (ReorderInput). Where, exactly: the pass simulated
+on the IR, lwbench.predict.nchwc (checked against ORT's optimised graphs). A lone layer probe pays its own
+conversions; ORT's profiler times them (`layout_ms` in the probe's record), so the fit takes them out of the
+layer, fits their cost (per conversion and per element) and the prediction adds one per converted tensor of the
+network. Below `all` there is no NCHWc pass: no reorder.
 
 Which convolutions ORT runs in NCHWc depends on its version and the CPU's vector width (the MLAS block: 16 floats
 with AVX-512, 8 with AVX2), so a calibration reads the rule from ORT itself (`detect_rules`: the optimised graphs
@@ -21,70 +23,25 @@ region. A calibration without `rules` (made before) keeps the old reading: every
 
 from __future__ import annotations
 
-from math import prod
 
-NCHWC_FOLLOWERS = ("maxpool", "avgpool", "global_avgpool", "relu", "relu6", "sigmoid", "hardsigmoid", "tanh",
-                   "swish", "hardswish")          # run blocked when what they read is blocked
-NCHWC_MERGES = ("add", "concat")                   # blocked when every input is blocked (not a broadcast mul)
-MIN_BLOCKED_IN = 8
+def regions(net, rules: dict | None = None) -> set[str]:
+    """Names of the layers whose output ORT keeps in NCHWc at `all` (lwbench.predict.nchwc)."""
+    from lwbench.predict.nchwc import plan
 
-
-def blocked(node, rules: dict | None) -> bool:
-    """Whether ORT runs this convolution in NCHWc (`rules`: detect_rules; None: every convolution)."""
-    if node.op != "conv2d":
-        return False
-    if not rules:
-        return True
-    cin, cout, g = node.in_shapes[0][0], node.out_shapes[0][0], int(node.attrs.get("groups", 1))
-
-    def multiple(c: int, key: str) -> bool:   # a multiple of 0: ORT blocked none of that kind here
-        return rules[key] > 0 and c % rules[key] == 0
-
-    if g == 1:
-        return cin < rules["block"] or multiple(cin, "channels")
-    if g == cin == cout:
-        return multiple(cin, "channels")
-    return multiple(cin // g, "group") and multiple(cout // g, "group")
+    return plan(net, "all", rules).blocked
 
 
-def regions(net, fused: dict[str, str], rules: dict | None = None) -> set[str]:
-    """Names of the layers ORT runs in NCHWc (convolutions, what is fused into them, pooling that reads them)."""
-    inside: set[str] = set()
-    conv = {n.name: blocked(n, rules) for n in net.nodes if n.op == "conv2d"}
-    for n in net.nodes:
-        reads = n.inputs and all(r.node in inside for r in n.inputs)
-        host = fused.get(n.name, "(eliminated)")
-        if conv.get(n.name) or (host != "(eliminated)" and conv.get(host, True)):
-            inside.add(n.name)
-        elif reads and (n.op in NCHWC_FOLLOWERS or n.op in NCHWC_MERGES):
-            inside.add(n.name)
-    return inside
+def reorders(net, ort_opt: str = "all", rules: dict | None = None) -> list[tuple[str, int]]:
+    """[(kind 'in'|'out', elements per image)]: one per tensor ORT converts into or out of NCHWc
+    (lwbench.predict.nchwc); none below `all`."""
+    from lwbench.predict.nchwc import plan
 
-
-def reorders(net, fused: dict[str, str], ort_opt: str = "all", rules: dict | None = None) -> list[tuple[str, int]]:
-    """[(kind 'in'|'out', elements per image)]: one per tensor crossing a region border."""
-    if ort_opt != "all":
-        return []
-    inside = regions(net, fused, rules)
-    least = rules["block"] if rules else MIN_BLOCKED_IN
-    shape = {n.name: n.out_shapes for n in net.nodes}
-    shape["input"] = [tuple(net.input_shape)]
-    out: dict[tuple, int] = {}
-    for n in net.nodes:
-        for r in n.inputs:
-            src_in = r.node in inside
-            if src_in and n.name not in inside:
-                out[("out", r.node, r.index)] = prod(shape[r.node][r.index])
-            elif not src_in and n.name in inside and n.op == "conv2d" and n.in_shapes[0][0] >= least:
-                out[("in", r.node, r.index)] = prod(shape[r.node][r.index])
-    if net.output.node in inside:
-        out[("out", net.output.node, net.output.index)] = prod(shape[net.output.node][net.output.index])
-    return [(k[0], v) for k, v in out.items()]
+    return plan(net, ort_opt, rules).reorders if ort_opt == "all" else []
 
 
 def probe_reorders(net, rules: dict | None = None) -> list[tuple[str, int]]:
     """The conversions a lone probe pays (the same rule; the probe's input is plain, its output leaves)."""
-    return reorders(net, {}, "all", rules)
+    return reorders(net, "all", rules)
 
 
 # --------------------------------------------------------------------------- the rule, from ORT itself

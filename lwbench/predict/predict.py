@@ -59,7 +59,7 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
     if fused or fitted.get("layout"):
         from lwbench.predict.layout import cost_ms, reorders
 
-        conv = reorders(net, fused, (fitted.get("fusion") or {}).get("ort_opt", "all"), rules)
+        conv = reorders(net, (fitted.get("fusion") or {}).get("ort_opt", "all"), rules)
     layout = cost_ms(conv, fitted, batch) if conv else 0.0
     rows, total = _rows(prof, [node_key(n, rules) for n in net.nodes], fitted, fused, layout)
     return {**_result(prof, rows, total, fitted), "layout_ms": layout, "reorders": len(conv)}
@@ -79,7 +79,7 @@ def fused_layers(net: Net, fitted: dict) -> dict[str, str]:
         return {}
     from lwbench.predict.fusion import costs_nothing, folded
 
-    out = folded(net, fusion.get("ort_opt", "all"))
+    out = folded(net, fusion.get("ort_opt", "all"), nchwc_rules(fitted))
     out.update({n.name: "(eliminated)" for n in net.nodes if costs_nothing(n.op, fusion.get("ort_opt", "all"))})
     return out
 
