@@ -28,6 +28,7 @@ from tests.test_predict import MACHINE, SETTINGS, _write, truth_layer
 FIXED = 0.006                      # ms: one session.run of an empty-ish graph
 LAYOUT_PER_ELEM = 2e-7             # ms per element reordered into / out of NCHWc
 PER_REORDER = 0.002                # ms per conversion
+PROFILER = 0.003                   # ms ORT's profiler adds to each node it times (G: ~3 µs)
 ORT_SETTINGS = {**SETTINGS, "runtime": "onnxruntime", "ort_opt": "all"}
 ORT_MACHINE = {**MACHINE, "onnxruntime": {"onnxruntime": "1.32.0"}}
 
@@ -54,8 +55,12 @@ def ort_synthetic():
     records = {}
     for p in probes:
         net = probe_net(p)
-        lay = _layout(net)
-        records[p.id] = {"timing": {"median_ms": truth_ort(net)}, "cpu_share": 1.0, "layout_ms": lay}
+        conv = len(reorders(net))             # ORT's profiler adds PROFILER to every node it times
+        records[p.id] = {"timing": {"median_ms": truth_ort(net)}, "cpu_share": 1.0,
+                         "layout_ms": _layout(net) + conv * PROFILER}
+        if p.group == "overhead":
+            n = len(p.nodes)
+            records[p.id]["profiled"] = {"kernels_ms": truth_ort(net) - FIXED + n * PROFILER, "nodes": n}
     fp = calfile.fingerprint(ORT_SETTINGS, ORT_MACHINE, {"torch": "2.13.0+cpu", "onnxruntime": "1.32.0"})
     return probes, build_document(probes, records, ORT_SETTINGS, fp, ORT_MACHINE, 1.0, [])
 
@@ -229,7 +234,9 @@ def test_ort_fit_predicts_fused_groups_with_known_answer(ort_synthetic):
     assert fitted["layout"]["choice"] == "taken_out"                          # chosen on the synthetic networks
     assert fitted["layout"]["chosen_on"] == "networks"
     assert fitted["layout"]["per_elem_ms"] == pytest.approx(LAYOUT_PER_ELEM, rel=1e-3)
-    assert fitted["layout"]["per_reorder_ms"] == pytest.approx(PER_REORDER, rel=1e-3)
+    assert fitted["layout"]["per_reorder_ms"] == pytest.approx(PER_REORDER, rel=1e-3)   # the profiler's cost out
+    assert fitted["layout"]["profiler_ms_per_node"] == pytest.approx(PROFILER, rel=1e-3)
+    assert fitted["layout"]["profiler_cost"].startswith("measured")
     assert all(abs(b["error_pct"]) < 2.0 for b in doc["checks"]["blocks"])    # blocks = Σ fused groups
     for name in ("mobilenet_v2", "shufflenet_v2_x1_0", "mobilenet_v3_small", "efficientnet_b0"):
         net = load(name)
@@ -408,3 +415,22 @@ def test_refit_reads_the_nchwc_rule_only_on_the_machine_and_ort_it_was_made_with
     assert rules_for_refit(here)["settings"]["nchwc"] == detect_rules()
     with_rule = {**old, "settings": {**old["settings"], "nchwc": RULES_132}}
     assert rules_for_refit(with_rule) is with_rule                             # a stored rule is kept as it is
+
+
+def test_profiler_cost_measured_on_the_chains_or_inferred():
+    """ORT's profiler adds its own cost to every node it times: measured as the identity chains' profiled time
+    per node less their plain per-node cost; without profiled chains (a calibration made before), inferred as the
+    profiled conversions' fixed cost less a tiny node's. Either way it leaves the conversions' fixed cost."""
+    from lwbench.predict.fitcal import profiler_cost
+
+    cost, over = {"per_reorder_ms": 0.0024, "per_elem_ms": 1e-7, "n": 10}, {"per_layer_ms": 0.0004}
+    got = profiler_cost(cost, over, [], {})
+    assert got["profiler_ms_per_node"] == pytest.approx(0.002) and got["per_reorder_ms"] == pytest.approx(0.0004)
+    assert got["profiled_per_reorder_ms"] == 0.0024 and got["profiler_cost"].startswith("inferred")
+    chains = [p for p in grid(0, runtime="onnxruntime") if p.group == "overhead"]
+    recs = {p.id: {"profiled": {"kernels_ms": len(p.nodes) * (0.0004 + 0.0015), "nodes": len(p.nodes)}}
+            for p in chains}
+    got = profiler_cost(cost, over, chains, recs)
+    assert got["profiler_ms_per_node"] == pytest.approx(0.0015) and got["per_reorder_ms"] == pytest.approx(0.0009)
+    assert got["profiler_cost"].startswith("measured")
+    assert profiler_cost({"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}, over, [], {})["profiler_ms_per_node"] == 0

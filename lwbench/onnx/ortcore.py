@@ -9,7 +9,7 @@ has them and nothing of lwbench), lwbench.measure.timer and lwbench.measure.clea
     runner(sess, x, device)            one inference as a zero-argument callable
     time_session(sess, x, ...)         lwbench's autorange over session runs, with the process CPU share
     kernel_runs(profile_path)          ORT's profiler events per model run (lwbench.onnx.layers joins them)
-    layout_median(per_run, meta, ...)  the median per run of the layout conversions' kernel time
+    profiled_medians(per_run, ...)     per run: the layout conversions' kernel time, every node's, the nodes
     time_probe(sess, x, ref, ...)      a calibration probe: check, time (clean calls apart), layout_ms
     check_input, output_sample, sampled_check   the check of a probe timed on a target (inputs made there)
 """
@@ -107,19 +107,23 @@ def kernel_runs(profile_path: str) -> tuple[list[dict[str, float]], dict[str, di
     return [dict(r) for r in out], meta
 
 
-def layout_median(per_run: list[dict[str, float]], meta: dict[str, dict], ops, runs: int) -> float:
-    """The median over the last `runs` model runs of the kernel time of the nodes whose op is in `ops` (ORT's
-    layout conversions: lwbench.onnx.graphmap.LAYOUT_OPS); 0 when there is no run."""
+def profiled_medians(per_run: list[dict[str, float]], meta: dict[str, dict], ops, runs: int) -> dict:
+    """Over the last `runs` model runs: the median per run of the kernel time of the nodes whose op is in `ops`
+    (ORT's layout conversions: lwbench.onnx.graphmap.LAYOUT_OPS), `layout_ms`; of every node's, `kernels_ms`;
+    and the nodes timed per run, `nodes` (0 when there is no run)."""
     from lwbench.measure.timer import percentile
 
-    ops = set(ops)
-    lay = sorted(sum(ms for n, ms in r.items() if meta.get(n, {}).get("op") in ops) for r in per_run[-runs:])
-    return percentile(lay, 50) if lay else 0.0
+    ops, last = set(ops), per_run[-runs:]
+    lay = sorted(sum(ms for n, ms in r.items() if meta.get(n, {}).get("op") in ops) for r in last)
+    tot = sorted(sum(r.values()) for r in last)
+    return {"layout_ms": percentile(lay, 50) if lay else 0.0, "kernels_ms": percentile(tot, 50) if tot else 0.0,
+            "nodes": max((len(r) for r in last), default=0)}
 
 
-def profiled_layout_ms(profiled, x, ops, runs: int = 25) -> float:
+def profiled_kernels(profiled, x, ops, runs: int = 25) -> dict:
     """`profiled(prefix)`: a second session with ORT's profiler on (files under `prefix`); run `runs` + 2 times on
-    `x`, the median per run of the layout conversions' kernel time (layout_median)."""
+    `x`: profiled_medians. Every node's profiled time holds the profiler's own cost (a few µs, lwbench.predict
+    .fitcal.profiler_cost): `kernels_ms` and `nodes` measure it on the identity chains."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="lwbench-ortprof-") as d:
@@ -128,7 +132,7 @@ def profiled_layout_ms(profiled, x, ops, runs: int = 25) -> float:
         for _ in range(runs + 2):
             sess.run(None, feeds)
         per_run, meta = kernel_runs(sess.end_profiling())
-    return layout_median(per_run, meta, ops, runs)
+    return profiled_medians(per_run, meta, ops, runs)
 
 
 def profile_runs(median_ms: float) -> int:
@@ -205,8 +209,9 @@ def time_probe(sess, x, ref, device: str, threads: int, cfg, profiled, layout_op
     (ValueError beyond FP32_TOLERANCE; `ref` None, on a target: the output_sample goes into facts for the host
     to check), timed by lwbench's autorange (one thread on the CPU: the calls another
     process preempted set apart, lwbench.measure.cleantime.autorange_clean), and `layout_ms` from a profiled
-    second session (`profiled(prefix)`, profiled_layout_ms). facts: clean_median_ms, clean_n (and cpu_median_ms
-    with one thread), rel_err, layout_ms: what lwbench.predict.calibrate records beside the timing."""
+    second session (`profiled(prefix)`, profiled_kernels). facts: clean_median_ms, clean_n (and cpu_median_ms
+    with one thread), rel_err, layout_ms, profiled (kernels_ms, nodes): what lwbench.predict.calibrate records
+    beside the timing."""
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     if ref is None:
         chk = output_sample(y)
@@ -221,5 +226,6 @@ def time_probe(sess, x, ref, device: str, threads: int, cfg, profiled, layout_op
         t, clean = autorange_clean(runner(sess, x, device), cfg)
     else:
         t, clean = time_session(sess, x, device, cfg, threads), {"clean_median_ms": None, "clean_n": 0}
-    lay = profiled_layout_ms(profiled, x, layout_ops, profile_runs(t.median_ms))
-    return t, {**clean, **chk, "layout_ms": lay}
+    prof = profiled_kernels(profiled, x, layout_ops, profile_runs(t.median_ms))
+    return t, {**clean, **chk, "layout_ms": prof["layout_ms"],
+               "profiled": {"kernels_ms": prof["kernels_ms"], "nodes": prof["nodes"]}}

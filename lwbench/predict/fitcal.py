@@ -14,13 +14,17 @@ def overhead_points(probes: list[Probe], records: dict[str, dict], stat: str = "
 
 
 def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict, batch: int = 1,
-                  less_layout: bool = False, stat: str = "median", nchwc: dict | None = None) -> list[dict]:
+                  less_layout: bool = False, stat: str = "median", nchwc: dict | None = None,
+                  profiler_ms: float = 0.0) -> list[dict]:
     """One sample per measured single-layer probe: {key, x, t_ms, madds, mac_elems, id}. t_ms = the probe's
     median less the fixed forward cost (or less its `minus` probe's median, which holds that cost too), and with
-    `less_layout` less ORT's layout conversions around it (fit_ort)."""
+    `less_layout` less ORT's layout conversions around it (fit_ort), each less `profiler_ms`, the profiler's own
+    cost per node it timed (profiler_cost)."""
     from lwbench.count import count
+    from lwbench.predict.layout import probe_reorders
 
     out = []
+    by_id = {p.id: p for p in probes}
     for p in probes:
         rec = records.get(p.id)
         if rec is None or p.target is None or p.group == "overhead":
@@ -31,11 +35,15 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         node = net.nodes[p.target]
         key, x = node_key(node, nchwc)
         row = count(net, batch).layers[p.target if p.target >= 0 else len(net.nodes) + p.target]
+        bias = profiler_ms * len(probe_reorders(net, nchwc)) if less_layout and profiler_ms else 0.0
         # a `minus` probe (the squeeze-excite multiply's global pooling) is taken out as measured: less its own
         # conversions too when the layer's are (the pooling on the probe's input is reordered in, lwbench.predict.nchwc)
-        base = probe_ms(records[p.minus], less_layout, stat) if p.minus else overhead["fixed_ms"]
-        out.append({"id": p.id, "key": key, "x": x, "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat) - base),
-                    "madds": row.madds, "mac_elems": row.mac_elems})
+        base = overhead["fixed_ms"]
+        if p.minus:
+            mb = profiler_ms * len(probe_reorders(probe_net(by_id[p.minus]), nchwc)) if bias else 0.0
+            base = probe_ms(records[p.minus], less_layout, stat, mb)
+        out.append({"id": p.id, "key": key, "x": x, "madds": row.madds, "mac_elems": row.mac_elems,
+                    "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat, bias) - base)})
     return out
 
 
@@ -140,6 +148,32 @@ def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1, n
     return fit_cost(pts)
 
 
+def profiler_cost(cost: dict, overhead: dict, probes: list[Probe], records: dict[str, dict]) -> dict:
+    """The conversion cost of a network's reorders, less what ORT's profiler adds to every node it times. The
+    profiler's per-node figure holds its own bookkeeping: 32 ReLUs on a 16x4x4 map take 0.38 µs each in a plain
+    session and read 3.6 µs each in the profile (machine G; results/README.md). So the profiled conversions of a
+    lone layer (`layout_ms`) read a few µs each too high, the fit took too much out of small layers (a blocked
+    depthwise layer of machine G predicted 0.6 µs alone, 13-15 µs inside a network) and the fixed cost per
+    conversion it fitted (1.9-7.1 µs on C, F, G) was mostly the profiler's. `profiler_ms_per_node`, the excess, is
+    measured where the identity chains were profiled too (their profiled time per node, the slope over chains of
+    1-32, less their plain `per_layer_ms`), else inferred (the fitted fixed cost per conversion less `per_layer_ms`:
+    a conversion then costs what a tiny node costs, plus its elements); it is given back to every probe's
+    conversions (layer_samples) and taken out of the conversions' fixed cost."""
+    per_node = overhead.get("per_layer_ms") or 0.0
+    pts = [(len(p.nodes), records[p.id]["profiled"]["kernels_ms"]) for p in probes
+           if p.group == "overhead" and (records.get(p.id) or {}).get("profiled")]
+    fixed = cost.get("per_reorder_ms") or 0.0
+    if len(pts) >= 3:
+        slope = sum(n * k for n, k in pts) / sum(n * n for n, _ in pts)
+        excess, how = max(0.0, slope - per_node), "measured (identity chains, profiled)"
+    elif cost.get("n"):
+        excess, how = max(0.0, fixed - per_node), "inferred (the conversions' fixed cost less a tiny node's)"
+    else:
+        excess, how = 0.0, "none (no conversion measured)"
+    return {**cost, "profiled_per_reorder_ms": fixed, "per_reorder_ms": max(0.0, fixed - excess),
+            "profiler_ms_per_node": excess, "profiler_cost": how}
+
+
 def fault_cost(probes: list[Probe], records: dict[str, dict], stat: str = "median") -> dict:
     """ms per page fault: the `fault` probes against their `fault-base` twins (same layer, default allocator)."""
     base = {p.input: records[p.id] for p in probes if p.group == "fault-base" and p.id in records}
@@ -201,12 +235,13 @@ def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list
     out, blocks, nets = {}, {}, {}
     stat = settings.get("statistic", "median")
     rules = settings.get("nchwc") if fusion["ort_opt"] == "all" else None
+    cost = profiler_cost(layout_cost(probes, records, batch, rules), overhead, probes, records)
     for variant in ("taken_out", "kept_in"):
         samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out", stat=stat,
-                                nchwc=rules)
+                                nchwc=rules, profiler_ms=cost["profiler_ms_per_node"])
         fitted = model.fit(samples, overhead)
         fitted["fusion"] = fusion
-        fitted["layout"] = {**(layout_cost(probes, records, batch, rules) if variant == "taken_out" else
+        fitted["layout"] = {**(cost if variant == "taken_out" else
                                {"per_reorder_ms": 0.0, "per_elem_ms": 0.0, "n": 0}), "rules": rules}
         blocks[variant] = _sum_error(_blocks(probes, records, fitted, batch, stat))
         nets[variant] = _chains_error(probes, records, fitted, batch, stat)

@@ -50,16 +50,6 @@ def _profiled(path: str, st: dict):
     return lambda prefix: session(path, st["device"], st["threads"], st.get("ort_opt", "all"), profile_prefix=prefix)
 
 
-def layout_ms(path: str, x, st: dict, runs: int = 25) -> float:
-    """Median per run of the kernel time of the layout conversions ORT inserts around an NCHWc region
-    (ReorderInput/ReorderOutput), from ORT's profiler on a second session. A layer alone pays one on its input and
-    one on its output; inside a network a region pays them once at its borders, so the fit takes them out of
-    the probe's time (lwbench.predict.probetime.probe_ms)."""
-    from lwbench.onnx.ortcore import profiled_layout_ms
-
-    return profiled_layout_ms(_profiled(path, st), x, layout_ops(), runs)
-
-
 def versions() -> dict:
     """The versions an ORT calibration holds for (its fingerprint's runtime_versions)."""
     from lwbench.onnx.session import info

@@ -79,14 +79,15 @@ def check_statistic(stat: str) -> str:
     return stat
 
 
-def probe_ms(rec: dict, less_layout: bool = False, stat: str = "median") -> float:
+def probe_ms(rec: dict, less_layout: bool = False, stat: str = "median", profiler_ms: float = 0.0) -> float:
     """The time the fit uses for a probe record. `median` (the default): the median of its clean calls when it has
     enough; else (a long probe on a loaded machine: every call preempted) the median CPU time of its calls, the
     time it computed; else the median of all its calls. `min`: its fastest call (the uncontended cost; on a
     shared VM whose speed drifts, the statistic that repeats: results/README.md "Predicted latency"). ONNX
     Runtime, `less_layout`: less the layout conversions its profiler timed around the lone layer, `layout_ms`, at
-    most 80% of the time; lwbench.predict.layout."""
-    layout = (rec.get("layout_ms") or 0.0) if less_layout else 0.0   # ORT's NCHWc conversions around a lone layer
+    most 80% of the time; lwbench.predict.layout. `profiler_ms`: what ORT's profiler itself added to those
+    conversions' times (its per-node cost times their count, lwbench.predict.fitcal.profiler_cost), given back."""
+    layout = max(0.0, (rec.get("layout_ms") or 0.0) - profiler_ms) if less_layout else 0.0
     if stat == "min":
         ms = rec["timing"]["min_ms"]
     else:
