@@ -37,6 +37,7 @@ RUNS = {
     "F-ort": ("predict-calib-cpu-ort-F.json", "median", "predict-bench-cpu-ort-F"),
     "G-ort": ("predict-calib-cpu-ort-G.json", "min", "predict-bench-cpu-ort-G"),
     "G2-ort": ("predict-calib-cpu-ort-G2.json", "min", "predict-bench-cpu-ort-G2"),
+    "G3-ort": ("predict-calib-cpu-ort-G3.json", "min", "predict-bench-cpu-ort-G3"),
 }
 
 
