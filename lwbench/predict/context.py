@@ -66,6 +66,7 @@ def chain_row(rows: list[dict], measured_ms: float, base_ms: float, label: str =
     w = a = 0.0
     for r in rows:
         if r.get("note", "").startswith(("fused", "eliminated")):
+            base_ms += r["predicted_ms"]      # a fused activation's pass over its convolution's output (ORT)
             continue
         c = r["category"]
         s[c] = s.get(c, 0.0) + r["predicted_ms"]
