@@ -2,7 +2,7 @@
 adds (and the activations after them) run inside a convolution, and where a tensor is converted (ReorderInput into
 the blocked layout, ReorderOutput out of it).
 
-ORT first folds batch norms and activations into convolutions (lwbench.predict.fusion.conv_groups), then walks the
+ORT first folds batch norms and activations into convolutions (`conv_groups` below), then walks the
 graph in order, keeping a tensor blocked when the op that makes it can run on blocked tensors:
 
 - a convolution the NCHWc rule blocks (`blocked` below); it reads a plain input through a
@@ -106,6 +106,9 @@ class Plan:
 
 
 class _Pass:
+    """One walk of the network in order: the blocked tensors, the convolutions that write them and what is fused
+    into those, and the tensors converted in or out."""
+
     def __init__(self, net, rules: dict | None, base: dict[str, str]):
         self.net, self.rules, self.fused = net, rules, dict(base)
         self.block = rules["block"] if rules else MIN_BLOCK
@@ -116,7 +119,6 @@ class _Pass:
         self.conv: dict[Ref, list] = {}         # a tensor a convolution writes: [host, has activation, has add]
         self.ins: dict[Ref, int] = {}
         self.outs: dict[Ref, int] = {}
-        self.acts = ACTS
         self.uses = self._uses()
 
     def src(self, r: Ref) -> Ref:
@@ -234,7 +236,7 @@ class _Pass:
             if host and self.uses.get(t) == 1:
                 self.fused[n.name] = host
                 after = [m for m in self.net.nodes if any(self.src(r) == Ref(n.name, 0) for r in m.inputs)]
-                if len(after) == 1 and self.uses.get(Ref(n.name, 0)) == 1 and self.acts.get(after[0].op, 9) <= 3:
+                if len(after) == 1 and self.uses.get(Ref(n.name, 0)) == 1 and ACTS.get(after[0].op, 9) <= 3:
                     self.fused.setdefault(after[0].name, host)
                 return
 
