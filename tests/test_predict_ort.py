@@ -139,6 +139,20 @@ def test_fusion_rules_agree_with_ort_optimised_graph(tmp_path, name):
 RULES_132 = {"block": 16, "channels": 4, "group": 16}    # ORT 1.32 on an AVX-512 CPU (layout.detect_rules there)
 
 
+def _ort_graph_here(name: str, tmp_path):
+    """(net, the NCHWc rule read here, ORT's optimised graph's map and graph, {layer: op}) for a zoo network; a real
+    onnxruntime (skipped without one, or on a CPU where ORT blocks no convolution)."""
+    pytest.importorskip("onnxruntime")
+    from lwbench.predict.layout import detect_rules
+
+    rules = detect_rules()
+    if rules is None:
+        pytest.skip("ORT runs no convolution in NCHWc on this CPU")
+    net = load(name)
+    mapping, opt = _ort_optimised(net, tmp_path)
+    return net, rules, mapping, opt, {n.name: n.op for n in net.nodes}
+
+
 @pytest.mark.parametrize("name", ["shufflenet_v1_g1_x1_0", "xception", "efficientnet_b0", "mnasnet0_5",
                                   "squeezenet1_1", "resnet18", "shufflenet_v2_x1_0", "mobilenet_v3_small"])
 def test_nchwc_plan_agrees_with_ort_optimised_graph(tmp_path, name):
@@ -147,17 +161,10 @@ def test_nchwc_plan_agrees_with_ort_optimised_graph(tmp_path, name):
     convolution with a sum input per residual add the plan fuses. Before the pass the IR rules missed these on
     shufflenet_v1_g1 (0 of 5 ReorderInputs, 8 adds and relus fused that ORT runs apart), xception (0 of 10), the
     efficientnets (33 of 39 ReorderOutputs) and mnasnet0_5."""
-    pytest.importorskip("onnxruntime")
-    from lwbench.predict.layout import detect_rules
     from lwbench.predict.nchwc import plan
 
-    rules = detect_rules()
-    if rules is None:
-        pytest.skip("ORT runs no convolution in NCHWc on this CPU")
-    net = load(name)
-    _, opt = _ort_optimised(net, tmp_path)
+    net, rules, _, opt, ops = _ort_graph_here(name, tmp_path)
     got = plan(net, "all", rules)
-    ops = {n.name: n.op for n in net.nodes}
     count_op = lambda op: sum(n.op == op for n in opt.nodes)                       # noqa: E731
     assert count_op("ReorderInput") == sum(k == "in" for k, _ in got.reorders)
     assert count_op("ReorderOutput") == sum(k == "out" for k, _ in got.reorders)
@@ -218,16 +225,9 @@ def test_nchwc_rule_by_hand():
 def test_nchwc_rule_read_from_ort_agrees_with_its_optimised_graph(tmp_path, name):
     """The second method: the rule `detect_rules` reads from one-convolution models here, applied to a whole
     network, names exactly the convolutions ORT's own optimised graph of that network runs as NCHWc nodes."""
-    pytest.importorskip("onnxruntime")
-    from lwbench.predict.layout import detect_rules
     from lwbench.predict.nchwc import blocked
 
-    rules = detect_rules()
-    if rules is None:
-        pytest.skip("ORT runs no convolution in NCHWc on this CPU")
-    net = load(name)
-    mapping, opt = _ort_optimised(net, tmp_path)
-    ops = {n.name: n.op for n in net.nodes}
+    net, rules, mapping, opt, ops = _ort_graph_here(name, tmp_path)
     domain = {n.name: n.domain for n in opt.nodes}
     in_nchwc = {lay for name_, m in mapping.items() if m.op == "Conv" and domain.get(name_) == "com.microsoft.nchwc"
                 for lay in m.layers if ops[lay] == "conv2d"}
