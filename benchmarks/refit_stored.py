@@ -38,6 +38,7 @@ RUNS = {
     "G-ort": ("predict-calib-cpu-ort-G.json", "min", "predict-bench-cpu-ort-G"),
     "G2-ort": ("predict-calib-cpu-ort-G2.json", "min", "predict-bench-cpu-ort-G2"),
     "G3-ort": ("predict-calib-cpu-ort-G3.json", "min", "predict-bench-cpu-ort-G3"),
+    "G4-ort": ("predict-calib-cpu-ort-G4.json", "min", "predict-bench-cpu-ort-G4"),
 }
 
 
