@@ -40,7 +40,7 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         # conversions too when the layer's are (the pooling on the probe's input is reordered in, lwbench.predict.nchwc)
         base = overhead["fixed_ms"]
         if p.minus:
-            mb = profiler_ms * len(probe_reorders(probe_net(by_id[p.minus]), nchwc)) if bias else 0.0
+            mb = profiler_ms * len(probe_reorders(probe_net(by_id[p.minus]), nchwc)) if less_layout else 0.0
             base = probe_ms(records[p.minus], less_layout, stat, mb)
         out.append({"id": p.id, "key": key, "x": x, "madds": row.madds, "mac_elems": row.mac_elems,
                     "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat, bias) - base)})

@@ -22,7 +22,7 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
           fused: dict[str, str] | None = None, extra_ms: float = 0.0) -> tuple[list[dict], float]:
     """fused: {layer: the layer it is fused into} (ONNX Runtime); such a layer costs 0, its host carries it,
     except an activation ORT's kernels apply as a pass over the convolution's output (nchwc.OUTPUT_PASS), which
-    costs what it costs alone. extra_ms: time no layer holds (ORT's layout conversions)."""
+    costs that pass (_output_pass_ms). extra_ms: time no layer holds (ORT's layout conversions)."""
     from lwbench.predict.context import in_context
 
     fixed = fitted["overhead"]["fixed_ms"]
