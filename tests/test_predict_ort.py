@@ -86,6 +86,8 @@ def test_ort_grid_is_the_designed_grid_with_its_own_overhead_chains():
     odd = [p for p in ort if p.group == "unaligned"]
     assert len(odd) == 32 and all(p.input[0] % 4 or p.input[0] % 8 for p in odd)
     assert {p.nodes[0][1]["groups"] > 1 for p in odd} == {True, False}           # depthwise and dense
+    dw = [p.input[0] for p in odd if p.nodes[0][1]["groups"] > 1]                   # outside ORT's 4k rule, and
+    assert all(c % 4 for c in dw) and min(dw) <= 30 and max(dw) >= 200             # from few channels to many
     small = subset(ort, 2)
     assert {p.group for p in small} == {p.group for p in ort}
     assert all(p.minus is None or p.minus in {q.id for q in small} for p in small)

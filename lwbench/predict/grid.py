@@ -5,9 +5,10 @@ first and last).
 ONNX Runtime's grid is the same designed grid with three changes: its overhead chains are ReLUs on a tiny map
 (ORT eliminates Identity nodes, so a chain of identities would be an empty graph), it has no page-fault
 probes (ORT allocates from its own arena; glibc's thresholds do not reach it), and it has pointwise and depthwise
-convolutions whose channels are not multiples of 8, half of them not of 4 either (group `unaligned`): ORT runs those outside its NCHWc
-layout, another kernel, and the calibration's NCHWc rule keys them apart (lwbench.predict.layout); the designed
-channel lists are nearly all multiples of 4.
+convolutions whose channels are not multiples of 8 (group `unaligned`; the depthwise ones not of 4 either, the
+multiple ORT 1.32 blocks them at on AVX2 and AVX-512; each spread from the fewest channels to the most): ORT runs
+those outside its NCHWc layout, another kernel, and the calibration's NCHWc rule keys them apart
+(lwbench.predict.layout); the designed channel lists are nearly all multiples of 4.
 """
 
 from __future__ import annotations
@@ -36,17 +37,33 @@ UNALIGNED = (20, 22, 26, 28, 30, 34, 36, 38, 44, 46, 52, 54, 58, 60, 62, 68, 70,
 N_UNALIGNED = {"pw": 14, "dw1": 10, "dw2": 8}   # 1,500 measurements with the speed reference's two
 
 
+def _strata(rng: random.Random, n: int, make, values=UNALIGNED) -> list[d.Probe]:
+    """n probes, the i-th with channels from the i-th of n equal slices of `values`, fewest to most: ten free
+    draws can miss one end (the 3x3 stride-1 kind of G's fourth ORT calibration had 7 probes, the fewest 106
+    channels, where ShuffleNet V1 x0.5 has 25-50 and ShuffleNet V2 x1.0 58: those layers were read at 106)."""
+    out: dict[str, d.Probe] = {}
+    k = len(values)
+    for i in range(n):
+        part = values[i * k // n:(i + 1) * k // n]
+        for _ in range(40):
+            q = make(rng, rng.choice(part))
+            if q is not None and q.id not in out:
+                out[q.id] = q
+                break
+    return list(out.values())
+
+
 def _ort_unaligned(rng: random.Random) -> list[d.Probe]:
-    def pw(r):
-        return d._conv_probe("unaligned", d._pick(r, UNALIGNED), d._pick(r, d.SIZES, 7, 112), d._pick(r, d.CHANNELS, 16),
+    def pw(r, c):
+        return d._conv_probe("unaligned", c, d._pick(r, d.SIZES, 7, 112), d._pick(r, d.CHANNELS, 16),
                              1, 1, 1, False, "pw-unaligned")
 
-    def dw(r, s):
-        c = d._pick(r, UNALIGNED)
+    def dw(r, c, s):
         return d._conv_probe("unaligned", c, d._pick(r, d.SIZES, 7, 112), c, 3, s, c, False, "dw-unaligned")
 
-    return (d._sample(rng, N_UNALIGNED["pw"], pw) + d._sample(rng, N_UNALIGNED["dw1"], lambda r: dw(r, 1))
-            + d._sample(rng, N_UNALIGNED["dw2"], lambda r: dw(r, 2)))
+    odd = tuple(c for c in UNALIGNED if c % 4)     # ORT 1.32 blocks a depthwise layer of 4k channels (AVX2, AVX-512)
+    return (_strata(rng, N_UNALIGNED["pw"], pw) + _strata(rng, N_UNALIGNED["dw1"], lambda r, c: dw(r, c, 1), odd)
+            + _strata(rng, N_UNALIGNED["dw2"], lambda r, c: dw(r, c, 2), odd))
 
 
 def grid(seed: int = 0, blocks: bool = True, runtime: str = "torch") -> list[d.Probe]:
