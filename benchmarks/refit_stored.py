@@ -39,6 +39,7 @@ RUNS = {
     "G2-ort": ("predict-calib-cpu-ort-G2.json", "min", "predict-bench-cpu-ort-G2"),
     "G3-ort": ("predict-calib-cpu-ort-G3.json", "min", "predict-bench-cpu-ort-G3"),
     "G4-ort": ("predict-calib-cpu-ort-G4.json", "min", "predict-bench-cpu-ort-G4"),
+    "G5-ort": ("predict-calib-cpu-ort-G5.json", "min", "predict-bench-cpu-ort-G5"),
 }
 
 
