@@ -59,6 +59,8 @@ def layer_rows(cal: dict, net_name: str, categories: set[str], tmp: str) -> list
         r = ctx[n.name]
         if r["category"] not in categories or r["note"].startswith(("fused", "eliminated")):
             continue
+        if len(n.in_shapes) != 1:  # a probe has one input: two-input layers (SE's multiply, adds) are not timed here
+            continue
         pn = probe_net(Probe(group="additivity", input=tuple(n.in_shapes[0]), nodes=((n.op, dict(n.attrs), ("x",)),),
                              target=0))
         with tempfile.TemporaryDirectory(dir=tmp) as d:

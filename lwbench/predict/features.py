@@ -72,9 +72,19 @@ def layer_key(op: str, attrs: dict, ins: list, outs: list) -> tuple[str, list[fl
     return op, [log(prod(ins[0]))]
 
 
+def _up(c: int, block: int) -> int:
+    return -(-c // block) * block
+
+
 def node_key(node, nchwc: dict | None = None) -> tuple[str, list[float]]:
     """`nchwc`: ONNX Runtime's NCHWc rule of the calibration (lwbench.predict.layout.detect_rules): a convolution
-    ORT runs in plain NCHW instead (another kernel, several times slower for a depthwise one) is its own kind."""
+    ORT runs in plain NCHW instead (another kernel, several times slower for a depthwise one) is its own kind.
+    With `nchwc["padded"]` (calibrations fitted since it was found) a blocked convolution is seen as MLAS runs it:
+    its channels padded up to the block (on G, block 16, a 64-channel pointwise layer took 15 µs to 16 output
+    channels and 29-30 µs to each of 20, 24, 28 and 32; a 3x3 depthwise one 4.4 µs at 16 channels, 7.1-8.1 at
+    20-32), and a dense one of fewer input channels than the block, which reads NCHW with another kernel (16-19
+    Gmadd/s against 48-56 from 16 channels up: a 1x1 from 15 channels to 32 took 78 µs, from 16 33 µs), is its own
+    kind (`:nchwin`). results/README.md, "ONNX Runtime's padded blocks"."""
     from lwbench.ops import get_op
 
     key, x = layer_key(get_op(node.op).kind, node.attrs, node.in_shapes, node.out_shapes)
@@ -83,4 +93,35 @@ def node_key(node, nchwc: dict | None = None) -> tuple[str, list[float]]:
 
         if not blocked(node, nchwc):
             key += ":nchw"
+        elif nchwc.get("padded"):
+            key, x = _padded(key, x, node, int(nchwc["block"]))
     return key, x
+
+
+def _padded(key: str, x: list[float], node, block: int) -> tuple[str, list[float]]:
+    cin, cout, g = node.in_shapes[0][0], node.out_shapes[0][0], int(node.attrs.get("groups", 1))
+    if g > 1 and g == cin == cout:
+        return key, [log(_up(cin, block)), *x[1:]]
+    if g > 1:
+        return key, x
+    if cin < block:
+        return key + ":nchwin", [x[0], log(_up(cout, block)), *x[2:]]
+    return key, [log(_up(cin, block)), log(_up(cout, block)), *x[2:]]
+
+
+def work_scale(node, nchwc: dict | None = None) -> float:
+    """The multiply-adds MLAS computes over the layer's own (node_key's padded channels), for its roofline: 1 but
+    for a blocked convolution of a padded calibration."""
+    if not (nchwc and nchwc.get("padded") and node.op == "conv2d"):
+        return 1.0
+    from lwbench.predict.nchwc import blocked
+
+    if not blocked(node, nchwc):
+        return 1.0
+    b = int(nchwc["block"])
+    cin, cout, g = node.in_shapes[0][0], node.out_shapes[0][0], int(node.attrs.get("groups", 1))
+    if g > 1 and g == cin == cout:
+        return _up(cin, b) / cin
+    if g > 1:
+        return 1.0
+    return (1.0 if cin < b else _up(cin, b) / cin) * _up(cout, b) / cout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lwbench.predict import calfile, context, model, speed
 from lwbench.predict.design import Probe, probe_net
-from lwbench.predict.features import node_key
+from lwbench.predict.features import node_key, work_scale
 from lwbench.predict.probetime import check_statistic, layer_ms, probe_ms
 
 
@@ -39,11 +39,12 @@ def layer_samples(probes: list[Probe], records: dict[str, dict], overhead: dict,
         # a `minus` probe (the squeeze-excite multiply's global pooling) is taken out as measured: less its own
         # conversions too when the layer's are (the pooling on the probe's input is reordered in, lwbench.predict.nchwc)
         base = overhead["fixed_ms"]
+        share = {"per_node_ms": profiler_ms, "fixed_ms": overhead["fixed_ms"]} if less_layout else {}
         if p.minus:
             mb = profiler_ms * len(probe_reorders(probe_net(by_id[p.minus]), nchwc)) if less_layout else 0.0
-            base = probe_ms(records[p.minus], less_layout, stat, mb)
-        out.append({"id": p.id, "key": key, "x": x, "madds": row.madds, "mac_elems": row.mac_elems,
-                    "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat, bias) - base)})
+            base = probe_ms(records[p.minus], less_layout, stat, mb, **share)
+        out.append({"id": p.id, "key": key, "x": x, "madds": row.madds * work_scale(node, nchwc), "mac_elems": row.mac_elems,
+                    "t_ms": max(model.MIN_MS, probe_ms(rec, less_layout, stat, bias, **share) - base)})
     return out
 
 
@@ -133,8 +134,11 @@ def block_checks(blocks: list[dict], fitted: dict) -> list[dict]:
              "error_pct": 100.0 * _block_error(b, scale, pf)} for b in blocks]
 
 
-def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1, nchwc: dict | None = None) -> dict:
-    """ORT's NCHWc conversion cost (per conversion, per element) from what its profiler timed around lone layers."""
+def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1, nchwc: dict | None = None,
+                share: dict | None = None) -> dict:
+    """ORT's NCHWc conversion cost (per conversion, per element) from what its profiler timed around lone layers;
+    with `share` ({per_node_ms, fixed_ms, stat}), from what layer_samples takes out of each probe for them (their
+    share of the timed call, the profiler's own cost out)."""
     from lwbench.predict.layout import fit_cost, probe_reorders
 
     pts = []
@@ -144,7 +148,12 @@ def layout_cost(probes: list[Probe], records: dict[str, dict], batch: int = 1, n
             continue
         conv = probe_reorders(probe_net(p), nchwc)
         if conv:
-            pts.append((len(conv), sum(e for _, e in conv) * batch, rec["layout_ms"]))
+            y = rec["layout_ms"]
+            if share is not None:      # what layer_samples takes out of the probe: profiler-free, a share
+                per = share["per_node_ms"]
+                y = probe_ms(rec, stat=share["stat"]) - probe_ms(rec, True, share["stat"], per * len(conv),
+                                                                   per_node_ms=per, fixed_ms=share["fixed_ms"])
+            pts.append((len(conv), sum(e for _, e in conv) * batch, y))
     return fit_cost(pts)
 
 
@@ -235,7 +244,12 @@ def fit_ort(probes, records: dict, overhead: dict, settings: dict) -> tuple[list
     out, blocks, nets = {}, {}, {}
     stat = settings.get("statistic", "median")
     rules = settings.get("nchwc") if fusion["ort_opt"] == "all" else None
+    if rules:                  # blocked convolutions seen with their padded channels (features.node_key)
+        rules = {**rules, "padded": True}
     cost = profiler_cost(layout_cost(probes, records, batch, rules), overhead, probes, records)
+    if cost["profiler_cost"].startswith("measured"):    # the probes' profiled kernels were recorded with it
+        share = {"per_node_ms": cost["profiler_ms_per_node"], "fixed_ms": overhead["fixed_ms"], "stat": stat}
+        cost = {**cost, **layout_cost(probes, records, batch, rules, share), "taken_out_as": "share"}
     for variant in ("taken_out", "kept_in"):
         samples = layer_samples(probes, records, overhead, batch, less_layout=variant == "taken_out", stat=stat,
                                 nchwc=rules, profiler_ms=cost["profiler_ms_per_node"])

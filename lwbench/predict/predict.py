@@ -13,7 +13,7 @@ attributes (kernel, stride, groups) where it has a module.
 from __future__ import annotations
 
 from lwbench.ir import Net
-from lwbench.predict.features import layer_key, node_key
+from lwbench.predict.features import layer_key, node_key, work_scale
 from lwbench.predict.model import predict_layer
 from lwbench.predict.nchwc import OUTPUT_PASS
 
@@ -31,14 +31,14 @@ def _rows(profile, keyed: list[tuple[str, list[float]]], fitted: dict,
     scale = (fitted.get("context_scale") or {}).get("scale", 1.0) if coef is None else 1.0
     rows, total = [], fixed + extra_ms
     fused = fused or {}
-    for r, (key, x) in zip(profile.layers, keyed):
+    for r, (key, x, *work) in zip(profile.layers, keyed):
         if r.layer in fused:
             host = fused[r.layer]
             ms, note = 0.0, "eliminated (onnxruntime)" if host == "(eliminated)" else f"fused into {host} (onnxruntime)"
             if host != "(eliminated)" and key in OUTPUT_PASS:
                 ms, note = _output_pass_ms(fitted, key, r.mac_elems), note + ", a pass over its output"
         else:
-            ms, note = predict_layer(fitted, key, x, r.madds, r.mac_elems)
+            ms, note = predict_layer(fitted, key, x, r.madds * (work[0] if work else 1.0), r.mac_elems)
             if coef:                      # in the context of a network (lwbench.predict.context)
                 ms = in_context(coef, r.category, ms, r.params, r.mac_elems)
         ms *= scale
@@ -78,7 +78,7 @@ def predict_net(net: Net, fitted: dict, batch: int = 1, dtype: str = "float32") 
 
         conv = reorders(net, (fitted.get("fusion") or {}).get("ort_opt", "all"), rules)
     layout = cost_ms(conv, fitted, batch) if conv else 0.0
-    rows, total = _rows(prof, [node_key(n, rules) for n in net.nodes], fitted, fused, layout)
+    rows, total = _rows(prof, [(*node_key(n, rules), work_scale(n, rules)) for n in net.nodes], fitted, fused, layout)
     return {**_result(prof, rows, total, fitted), "layout_ms": layout, "reorders": len(conv)}
 
 

@@ -79,18 +79,29 @@ def check_statistic(stat: str) -> str:
     return stat
 
 
-def probe_ms(rec: dict, less_layout: bool = False, stat: str = "median", profiler_ms: float = 0.0) -> float:
+def probe_ms(rec: dict, less_layout: bool = False, stat: str = "median", profiler_ms: float = 0.0,
+             per_node_ms: float | None = None, fixed_ms: float = 0.0) -> float:
     """The time the fit uses for a probe record. `median` (the default): the median of its clean calls when it has
     enough; else (a long probe on a loaded machine: every call preempted) the median CPU time of its calls, the
     time it computed; else the median of all its calls. `min`: its fastest call (the uncontended cost; on a
     shared VM whose speed drifts, the statistic that repeats: results/README.md "Predicted latency"). ONNX
     Runtime, `less_layout`: less the layout conversions its profiler timed around the lone layer, `layout_ms`, at
     most 80% of the time; lwbench.predict.layout. `profiler_ms`: what ORT's profiler itself added to those
-    conversions' times (its per-node cost times their count, lwbench.predict.fitcal.profiler_cost), given back."""
+    conversions' times (its per-node cost times their count, lwbench.predict.fitcal.profiler_cost), given back.
+    With `per_node_ms` (that per-node cost) and a record of the profiled session's kernel time (`profiled`,
+    calibrations since it was recorded), the conversions are taken out as their share of the profiled kernels
+    (each less per_node_ms) times the timed call less `fixed_ms`, not as profiled µs: the profiled session runs
+    at another moment than the timed one and, for `min`, gives a typical run, not the fastest (on G's run-5
+    calibration a 640x55x55 depthwise probe read 1.02 ms at its fastest, 1.41 at its median, 0.81 ms of
+    profiled conversions in 1.24 of kernels: less 0.81 its fastest left 0.21 ms to the layer, its share 0.35)."""
     layout = max(0.0, (rec.get("layout_ms") or 0.0) - profiler_ms) if less_layout else 0.0
     if stat == "min":
         ms = rec["timing"]["min_ms"]
     else:
         ms = next((rec[k] for k in ("clean_median_ms", "cpu_median_ms") if rec.get(k) is not None),
                   rec["timing"]["median_ms"])
+    if layout and per_node_ms is not None and (rec.get("profiled") or {}).get("kernels_ms"):
+        ker = rec["profiled"]["kernels_ms"] - per_node_ms * rec["profiled"]["nodes"]
+        if ker > layout:
+            layout = max(0.0, ms - fixed_ms) * layout / ker
     return max(0.2 * ms, ms - layout)
