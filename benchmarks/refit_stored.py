@@ -40,6 +40,7 @@ RUNS = {
     "G3-ort": ("predict-calib-cpu-ort-G3.json", "min", "predict-bench-cpu-ort-G3"),
     "G4-ort": ("predict-calib-cpu-ort-G4.json", "min", "predict-bench-cpu-ort-G4"),
     "G5-ort": ("predict-calib-cpu-ort-G5.json", "min", "predict-bench-cpu-ort-G5"),
+    "G6-ort": ("predict-calib-cpu-ort-G6.json", "min", "predict-bench-cpu-ort-G6"),
 }
 
 
